@@ -1,0 +1,2 @@
+// Public API of @bam/core. Other packages import only from here.
+export {};

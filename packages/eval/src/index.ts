@@ -1,0 +1,2 @@
+// Public API of @bam/eval. Other packages import only from here.
+export {};

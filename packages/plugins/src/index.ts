@@ -1,0 +1,2 @@
+// Public API of @bam/plugins. Other packages import only from here.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @bam/upcycle. Other packages import only from here.
+export {};
