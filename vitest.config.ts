@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // configs tiny (D=16, T=8, E=4) as STYLE.md asks.
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'tools/test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
