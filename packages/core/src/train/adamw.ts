@@ -1,0 +1,200 @@
+/**
+ * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", Algorithm 2), written
+ * out on TF.js tensors so its state can be saved, restored and restricted to a trainable set.
+ * The update is PyTorch's `torch.optim.AdamW` step for step, so the two peers agree:
+ *
+ *     p ← p · (1 − lr·λ)                                   decoupled decay (only on decayed params)
+ *     m ← β1·m + (1 − β1)·g;   v ← β2·v + (1 − β2)·g²
+ *     p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
+ *
+ * Weight decay: by default only parameters of rank ≥ 2 (matrices: embeddings, projections,
+ * routers, the LM head) are decayed; rank-1 parameters (norm scales, biases) are not. This is the
+ * common practice of nanoGPT / Megatron / OLMo; override with `decay`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointError, ConfigError } from '../errors.ts';
+import type { SafeTensor } from '../checkpoint/safetensors.ts';
+
+/** Which parameters train: a list of names, or a predicate on the name. Default: all. */
+export type TrainableSpec = readonly string[] | ((name: string) => boolean);
+
+/** AdamW hyper-parameters; the defaults are the BAM paper's (weight decay 0.1) and common LM practice. */
+export interface AdamWConfig {
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.95. */
+  beta2?: number;
+  /** Default 1e-8. */
+  epsilon?: number;
+  /** Decoupled weight decay λ (multiplied by the LR, as in PyTorch). Default 0.1. */
+  weightDecay?: number;
+  /** Whether parameter `name` of `shape` is decayed. Default: `shape.length >= 2`. */
+  decay?: (name: string, shape: readonly number[]) => boolean;
+  /** Which parameters the optimizer updates; the others are never touched. Default: all. */
+  trainable?: TrainableSpec;
+}
+
+/** Saved optimizer state as plain arrays: step count and the two moments of each trainable parameter. */
+export interface AdamWState {
+  step: number;
+  m: Map<string, SafeTensor>;
+  v: Map<string, SafeTensor>;
+}
+
+/** Returns the names of `params` selected by `spec`; unknown names in a list are an error. */
+export function resolveTrainable(params: ReadonlyMap<string, unknown>, spec?: TrainableSpec): string[] {
+  if (spec === undefined) return [...params.keys()];
+  if (typeof spec === 'function') return [...params.keys()].filter((n) => spec(n));
+  const unknown = spec.filter((n) => !params.has(n));
+  if (unknown.length) {
+    throw new ConfigError('trainable parameter list', unknown.map((n) => ({ path: n, message: 'no parameter has this name' })), `known names start with: ${[...params.keys()].slice(0, 5).join(', ')}`);
+  }
+  const wanted = new Set(spec);
+  return [...params.keys()].filter((n) => wanted.has(n));
+}
+
+/**
+ * AdamW over a named parameter map. The optimizer owns its moment variables (`dispose()` frees
+ * them); the parameters stay owned by the model. `apply` borrows the gradients.
+ */
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  /** Names of the parameters this optimizer updates, in model order. */
+  readonly trainableNames: readonly string[];
+  private readonly decayed: ReadonlySet<string>;
+  private readonly params: Map<string, tf.Variable>;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private t = 0;
+
+  constructor(params: Map<string, tf.Variable>, config: AdamWConfig = {}) {
+    this.beta1 = config.beta1 ?? 0.9;
+    this.beta2 = config.beta2 ?? 0.95;
+    this.epsilon = config.epsilon ?? 1e-8;
+    this.weightDecay = config.weightDecay ?? 0.1;
+    const issues: Array<{ path: string; message: string }> = [];
+    for (const [k, val] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+      if (!(val >= 0 && val < 1)) issues.push({ path: k, message: `must be in [0, 1), got ${val}` });
+    }
+    if (!(this.epsilon > 0)) issues.push({ path: 'epsilon', message: `must be > 0, got ${this.epsilon}` });
+    if (!(this.weightDecay >= 0 && Number.isFinite(this.weightDecay))) issues.push({ path: 'weightDecay', message: `must be a finite number >= 0, got ${this.weightDecay}` });
+    if (issues.length) throw new ConfigError('AdamW config', issues);
+    this.params = params;
+    this.trainableNames = resolveTrainable(params, config.trainable);
+    const decay = config.decay ?? ((_name: string, shape: readonly number[]) => shape.length >= 2);
+    this.decayed = new Set(this.trainableNames.filter((n) => decay(n, params.get(n)!.shape)));
+    for (const n of this.trainableNames) {
+      const p = params.get(n)!;
+      this.m.set(n, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(n, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+    }
+  }
+
+  /** Number of updates applied so far (the `t` of the bias corrections). */
+  get step(): number {
+    return this.t;
+  }
+
+  /** Whether parameter `name` receives weight decay. */
+  isDecayed(name: string): boolean {
+    return this.decayed.has(name);
+  }
+
+  /**
+   * Applies one AdamW update with learning rate `lr`. `grads` maps parameter names to gradients
+   * (borrowed); a trainable parameter without a gradient is skipped entirely (no decay, no moment
+   * update), as PyTorch skips parameters whose `.grad` is None. Gradients of non-trainable
+   * parameters are ignored. `gradScale` (a borrowed scalar, e.g. the clip coefficient) multiplies
+   * every gradient first.
+   */
+  apply(grads: ReadonlyMap<string, tf.Tensor> | Record<string, tf.Tensor>, lr: number, gradScale?: tf.Scalar): void {
+    const get = (n: string): tf.Tensor | undefined => (grads instanceof Map ? grads.get(n) : (grads as Record<string, tf.Tensor>)[n]);
+    this.t += 1;
+    const bc1 = 1 - this.beta1 ** this.t;
+    const bc2 = 1 - this.beta2 ** this.t;
+    tf.tidy(() => {
+      const b1 = tf.scalar(this.beta1);
+      const b2 = tf.scalar(this.beta2);
+      const oneMinusB1 = tf.scalar(1 - this.beta1);
+      const oneMinusB2 = tf.scalar(1 - this.beta2);
+      const stepSize = tf.scalar(lr / bc1);
+      const sqrtBc2 = tf.scalar(Math.sqrt(bc2));
+      const eps = tf.scalar(this.epsilon);
+      const decayFactor = tf.scalar(1 - lr * this.weightDecay);
+      for (const n of this.trainableNames) {
+        const raw = get(n);
+        if (!raw) continue;
+        const p = this.params.get(n)!;
+        if (raw.shape.length !== p.shape.length || raw.shape.some((d, i) => d !== p.shape[i])) {
+          throw new ConfigError('AdamW gradients', [{ path: n, message: `gradient shape [${raw.shape}] does not match parameter shape [${p.shape}]` }]);
+        }
+        const g = gradScale ? tf.mul(raw, gradScale) : raw;
+        const m = this.m.get(n)!;
+        const v = this.v.get(n)!;
+        const m1 = tf.add(tf.mul(b1, m), tf.mul(oneMinusB1, g));
+        const v1 = tf.add(tf.mul(b2, v), tf.mul(oneMinusB2, tf.square(g)));
+        const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), eps);
+        const decayedP = this.decayed.has(n) ? tf.mul(p, decayFactor) : p;
+        m.assign(m1);
+        v.assign(v1);
+        p.assign(tf.sub(decayedP, tf.mul(stepSize, tf.div(m1, denom))));
+      }
+    });
+  }
+
+  /** Reads the state back as plain arrays (for `optimizer.safetensors`). */
+  async getState(): Promise<AdamWState> {
+    const m = new Map<string, SafeTensor>();
+    const v = new Map<string, SafeTensor>();
+    for (const n of this.trainableNames) {
+      const mv = this.m.get(n)!;
+      const vv = this.v.get(n)!;
+      m.set(n, { dtype: 'F32', shape: [...mv.shape], data: (await mv.data()) as Float32Array });
+      v.set(n, { dtype: 'F32', shape: [...vv.shape], data: (await vv.data()) as Float32Array });
+    }
+    return { step: this.t, m, v };
+  }
+
+  /**
+   * Restores a saved state. Every trainable parameter must have both moments with its shape,
+   * and the state may hold no other names; otherwise a `CheckpointError` names the tensor
+   * (`file` says where the state came from).
+   */
+  setState(state: AdamWState, file = 'optimizer state'): void {
+    if (!(Number.isInteger(state.step) && state.step >= 0)) throw new CheckpointError(file, `invalid optimizer step ${state.step}`);
+    for (const [kind, map] of [['m', state.m], ['v', state.v]] as const) {
+      for (const n of map.keys()) {
+        if (!this.m.has(n)) {
+          throw new CheckpointError(file, `optimizer tensor '${kind}.${n}' has no trainable parameter of that name`, 'the optimizer state was saved for a different model or trainable set; resume with the same settings or start the optimizer fresh');
+        }
+      }
+      for (const n of this.trainableNames) {
+        const t = map.get(n);
+        const want = this.params.get(n)!.shape;
+        if (!t) throw new CheckpointError(file, `optimizer tensor '${kind}.${n}' is missing`, 'the optimizer state was saved for a different trainable set');
+        if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+          throw new CheckpointError(file, `optimizer tensor '${kind}.${n}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+        }
+      }
+    }
+    for (const n of this.trainableNames) {
+      const shape = this.params.get(n)!.shape;
+      tf.tidy(() => {
+        this.m.get(n)!.assign(tf.tensor(state.m.get(n)!.data, shape, 'float32'));
+        this.v.get(n)!.assign(tf.tensor(state.v.get(n)!.data, shape, 'float32'));
+      });
+    }
+    this.t = state.step;
+  }
+
+  /** Frees the moment variables. The parameters are not touched. */
+  dispose(): void {
+    for (const x of this.m.values()) x.dispose();
+    for (const x of this.v.values()) x.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
