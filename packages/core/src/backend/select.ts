@@ -1,0 +1,169 @@
+/**
+ * Backend selection: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu, with the reason.
+ *
+ * tfjs-node(-gpu) are optionalDependencies whose install script downloads libtensorflow, so on an
+ * offline machine they are absent and their dynamic import fails cleanly; we fall through to
+ * `@tensorflow/tfjs-backend-wasm` (the embedded default) and then to the pure-JS cpu backend.
+ * `tf.setBackend` resolves `false` (not a rejection) when a backend fails to initialise, so every
+ * candidate is checked by its return value, by `tf.getBackend()` and by running one tiny op.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BamError } from '../errors.ts';
+import '../ops/kernels.ts';
+
+/** Backend names bam knows, in automatic preference order. */
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** What `selectBackend` chose and why (for logs and result rows). */
+export interface BackendChoice {
+  /** The bam backend name (`tensorflow` covers tfjs-node and tfjs-node-gpu). */
+  name: BackendName;
+  /** A sentence: why this one, including why each earlier candidate was skipped. */
+  reason: string;
+  /** The tfjs backend id actually active (`tf.getBackend()`). */
+  tfBackend: string;
+}
+
+export interface SelectBackendOptions {
+  /** Use exactly this backend (it must load, else a BamError); overrides `env.BAM_BACKEND`. */
+  prefer?: BackendName;
+  /** Environment to read `BAM_BACKEND` from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Where to log the choice (default: stderr). Pass `() => {}` to be quiet. */
+  log?: (line: string) => void;
+}
+
+/** One candidate: `load` makes the tfjs backend active or throws with the reason it cannot. */
+interface Candidate {
+  name: BackendName;
+  /** Also tried automatically (webgpu is opt-in only, for now). */
+  auto: boolean;
+  load(): Promise<{ tfBackend: string; detail: string }>;
+}
+
+async function activate(tfName: string): Promise<void> {
+  if (tf.getBackend() !== tfName || !tf.findBackend(tfName)) {
+    const ok = await tf.setBackend(tfName);
+    if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false (initialisation failed)`);
+  }
+  await tf.ready();
+  if (tf.getBackend() !== tfName) throw new Error(`tf.getBackend() is '${tf.getBackend()}' after setBackend('${tfName}')`);
+  // A backend can register and "activate" yet fail on the first kernel; run one.
+  const probe = tf.tidy(() => tf.sum(tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4]))));
+  const v = (await probe.data())[0];
+  probe.dispose();
+  if (v !== 10) throw new Error(`backend '${tfName}' computed 1+3+2+4 = ${v}`);
+}
+
+function errText(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.split('\n')[0];
+}
+
+/** Dynamic import by a computed name, so bundlers and tsc do not require the optional package. */
+async function importOptional(name: string): Promise<void> {
+  await import(/* @vite-ignore */ name);
+}
+
+const CANDIDATES: Candidate[] = [
+  {
+    name: 'tensorflow',
+    auto: true,
+    async load() {
+      const failures: string[] = [];
+      for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+        try {
+          await importOptional(pkg);
+          await activate('tensorflow');
+          return { tfBackend: 'tensorflow', detail: `${pkg} loaded` };
+        } catch (err) {
+          failures.push(`${pkg}: ${errText(err)}`);
+        }
+      }
+      throw new Error(failures.join('; '));
+    },
+  },
+  {
+    // Extension point: a later change loads `@tensorflow/tfjs-backend-webgpu` on Dawn (npm
+    // `webgpu`) here and sets `auto` once it is trusted. Until then it is refused explicitly.
+    name: 'webgpu',
+    auto: false,
+    async load() {
+      throw new BamError('the webgpu backend is not available in bam yet', 'E_BACKEND', 'use BAM_BACKEND=wasm (default) or cpu');
+    },
+  },
+  {
+    name: 'wasm',
+    auto: true,
+    async load() {
+      await import('@tensorflow/tfjs-backend-wasm');
+      await activate('wasm');
+      return { tfBackend: 'wasm', detail: '@tensorflow/tfjs-backend-wasm (single-thread build in Node)' };
+    },
+  },
+  {
+    name: 'cpu',
+    auto: true,
+    async load() {
+      await activate('cpu');
+      return { tfBackend: 'cpu', detail: 'pure-JavaScript cpu backend (slow)' };
+    },
+  },
+];
+
+function parseBackendName(value: string, where: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  throw new BamError(`unknown backend '${value}' (from ${where})`, 'E_BACKEND', `choose one of: ${BACKEND_NAMES.join(', ')}`);
+}
+
+/**
+ * Makes the best available tfjs backend active and says which and why. Order: tensorflow
+ * (tfjs-node-gpu, then tfjs-node) → wasm → cpu. `prefer` (or env `BAM_BACKEND`) demands one
+ * backend: if it cannot load, this throws a BamError with the reason instead of falling back.
+ */
+export async function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendChoice> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((line: string) => console.error(line));
+  let wanted: BackendName | undefined;
+  let source = '';
+  if (opts.prefer !== undefined) {
+    wanted = parseBackendName(opts.prefer, 'the prefer option');
+    source = 'requested by the caller';
+  } else if (env.BAM_BACKEND) {
+    wanted = parseBackendName(env.BAM_BACKEND, 'env BAM_BACKEND');
+    source = 'requested by env BAM_BACKEND';
+  }
+
+  if (wanted) {
+    const cand = CANDIDATES.find((c) => c.name === wanted)!;
+    try {
+      const { tfBackend, detail } = await cand.load();
+      const choice: BackendChoice = { name: cand.name, tfBackend, reason: `${source}: ${detail}` };
+      log(`bam backend: ${choice.name} (${choice.reason})`);
+      return choice;
+    } catch (err) {
+      if (err instanceof BamError) throw err;
+      throw new BamError(
+        `backend '${wanted}' (${source}) is not available: ${errText(err)}`,
+        'E_BACKEND',
+        `unset BAM_BACKEND or choose another of: ${BACKEND_NAMES.join(', ')}`,
+      );
+    }
+  }
+
+  const skipped: string[] = [];
+  for (const cand of CANDIDATES) {
+    if (!cand.auto) continue;
+    try {
+      const { tfBackend, detail } = await cand.load();
+      const why = skipped.length ? `; skipped ${skipped.join('; ')}` : '';
+      const choice: BackendChoice = { name: cand.name, tfBackend, reason: `${detail}${why}` };
+      log(`bam backend: ${choice.name} (${choice.reason})`);
+      return choice;
+    } catch (err) {
+      skipped.push(`${cand.name} (${errText(err)})`);
+    }
+  }
+  throw new BamError(`no tfjs backend could be started: ${skipped.join('; ')}`, 'E_BACKEND');
+}

@@ -1,0 +1,109 @@
+/**
+ * Causal multi-head self-attention with RoPE and optional grouped-query attention (GQA), as in
+ * the BAM paper's seed models (§3, Table 8: 8/8 heads small, 18/6 heads large).
+ *
+ * Speed on wasm: batched matMul runs near 1 GFLOP/s there, plain 2-D matMul at 15–25, so the core
+ * loops over the B·H (batch, head) pairs with 2-D products and does the softmax on all pairs at
+ * once (see benchmarks/ops-microbench.ts). `causalAttentionReference` is the plain batched form,
+ * kept beside it as the reference the tests compare against.
+ *
+ * Layouts: activations are 2-D [N = B·T, D]; per-head tensors are [B·H, T, Dh] (group g = b·H + h).
+ * With GQA (Hkv < H), query head h reads key/value head ⌊h / (H/Hkv)⌋ (Llama's repeat_kv order).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { linear, matmul } from '../ops/index.ts';
+import { applyRope } from './rope.ts';
+
+/** Weights of one attention (stored [in, out]). */
+export interface AttentionWeights {
+  wq: tf.Tensor2D; // [D, H·Dh]
+  wk: tf.Tensor2D; // [D, Hkv·Dh]
+  wv: tf.Tensor2D; // [D, Hkv·Dh]
+  wo: tf.Tensor2D; // [H·Dh, D]
+}
+
+/** Sizes an attention needs besides its weights. */
+export interface AttentionDims {
+  batch: number; // B
+  seqLen: number; // T
+  nHeads: number; // H
+  nKvHeads: number; // Hkv
+  headDim: number; // Dh
+}
+
+/** RoPE tables for the current sequence length, from `ropeTables`. */
+export interface RopeTables {
+  cos: tf.Tensor2D; // [T, Dh/2]
+  sin: tf.Tensor2D; // [T, Dh/2]
+}
+
+/** [N, heads·Dh] → [B·heads, T, Dh], with RoPE applied when tables are given. */
+function splitHeads(x: tf.Tensor2D, heads: number, d: AttentionDims, rope?: RopeTables): tf.Tensor3D {
+  const { batch: B, seqLen: T, headDim: Dh } = d;
+  let x4 = tf.reshape(x, [B, T, heads, Dh]) as tf.Tensor4D; // [B, T, heads, Dh]
+  if (rope) x4 = applyRope(x4, rope.cos, rope.sin);
+  return tf.reshape(tf.transpose(x4, [0, 2, 1, 3]), [B * heads, T, Dh]) as tf.Tensor3D; // [B·heads, T, Dh]
+}
+
+/** Queries of h [N, D]: RoPE-rotated, [B·H, T, Dh]. */
+export function attentionQueries(h: tf.Tensor2D, wq: tf.Tensor2D, d: AttentionDims, rope: RopeTables): tf.Tensor3D {
+  return splitHeads(linear(h, wq), d.nHeads, d, rope);
+}
+
+/** Keys (RoPE-rotated) and values of h [N, D], each [B·Hkv, T, Dh]. BAM-KV-shared computes these once for all experts. */
+export function attentionKeyValues(
+  h: tf.Tensor2D,
+  wk: tf.Tensor2D,
+  wv: tf.Tensor2D,
+  d: AttentionDims,
+  rope: RopeTables,
+): { k: tf.Tensor3D; v: tf.Tensor3D } {
+  return { k: splitHeads(linear(h, wk), d.nKvHeads, d, rope), v: splitHeads(linear(h, wv), d.nKvHeads, d) };
+}
+
+/** Per-head outputs [B·H, T, Dh] → [N, D] through Wo. */
+export function attentionOutput(o: tf.Tensor3D, wo: tf.Tensor2D, d: AttentionDims): tf.Tensor2D {
+  const { batch: B, seqLen: T, nHeads: H, headDim: Dh } = d;
+  const o4 = tf.reshape(o, [B, H, T, Dh]); // [B, H, T, Dh]
+  const merged = tf.reshape(tf.transpose(o4, [0, 2, 1, 3]), [B * T, H * Dh]) as tf.Tensor2D; // [N, H·Dh]
+  return linear(merged, wo); // [N, D]
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above (exp underflows to 0). */
+export function causalMask(T: number): tf.Tensor2D {
+  const m = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
+  return tf.tensor2d(m, [T, T]);
+}
+
+/**
+ * softmax(q·kᵀ/√Dh + causal mask)·v for every (batch, head): q [B·H, T, Dh], k, v [B·Hkv, T, Dh]
+ * → [B·H, T, Dh]. Fast path: one 2-D product per pair, softmax over the stacked scores.
+ */
+export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, d: AttentionDims): tf.Tensor3D {
+  const { seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = d;
+  const rep = H / Hkv;
+  const qs = tf.unstack(tf.mul(q, 1 / Math.sqrt(Dh))) as tf.Tensor2D[]; // B·H × [T, Dh]
+  const kts = tf.unstack(tf.transpose(k, [0, 2, 1])) as tf.Tensor2D[]; // B·Hkv × [Dh, T]
+  const vs = tf.unstack(v) as tf.Tensor2D[]; // B·Hkv × [T, Dh]
+  const kvIndex = (g: number) => Math.floor(g / H) * Hkv + Math.floor((g % H) / rep);
+  const scores = tf.stack(qs.map((qg, g) => matmul(qg, kts[kvIndex(g)]))); // [B·H, T, T]
+  const probs = tf.unstack(tf.softmax(tf.add(scores, causalMask(T)))) as tf.Tensor2D[]; // B·H × [T, T]
+  return tf.stack(probs.map((p, g) => matmul(p, vs[kvIndex(g)]))) as tf.Tensor3D; // [B·H, T, Dh]
+}
+
+/** The plain batched form of `causalAttention` (GQA by repeating heads): the tests' reference. */
+export function causalAttentionReference(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, d: AttentionDims): tf.Tensor3D {
+  const { batch: B, seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = d;
+  const repeat = (x: tf.Tensor3D) =>
+    tf.reshape(tf.tile(tf.reshape(x, [B, Hkv, 1, T, Dh]), [1, 1, H / Hkv, 1, 1]), [B * H, T, Dh]) as tf.Tensor3D; // [B·H, T, Dh]
+  const scores = tf.mul(tf.matMul(q, repeat(k), false, true), 1 / Math.sqrt(Dh)); // [B·H, T, T]
+  return tf.matMul(tf.softmax(tf.add(scores, causalMask(T))), repeat(v)) as tf.Tensor3D; // [B·H, T, Dh]
+}
+
+/** Causal MHA (GQA when Hkv < H) of h [N, D] → [N, D]. Call inside the forward's tidy. */
+export function multiHeadAttention(h: tf.Tensor2D, w: AttentionWeights, d: AttentionDims, rope: RopeTables): tf.Tensor2D {
+  const q = attentionQueries(h, w.wq, d, rope); // [B·H, T, Dh]
+  const { k, v } = attentionKeyValues(h, w.wk, w.wv, d, rope); // [B·Hkv, T, Dh]
+  return attentionOutput(causalAttention(q, k, v, d), w.wo, d); // [N, D]
+}

@@ -1,0 +1,143 @@
+/**
+ * One transformer block: the single place that chooses dense or mixture layers.
+ *
+ * Parallel block (the BAM paper's seed, §3; PaLM / GPT-J): one scale-only norm shared by both
+ * branches, y = x + Attn(h) + FFN(h) with h = Norm(x).
+ * Sequential block (for ablations): y' = x + Attn(Norm1(x)); y = y' + FFN(Norm2(y')).
+ *
+ * Every layer returns `{ output, aux, stats }` (STYLE.md): `aux` carries router losses (null for
+ * dense layers), `stats` routing statistics; the model sums the aux over layers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BamError, InvariantError } from '../errors.ts';
+import type { ModelConfig } from './config.ts';
+import { multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
+import { swiglu } from './ffn.ts';
+import { rmsNorm } from './norm.ts';
+
+/** Router losses of one layer, unweighted (the model applies α and β). */
+export interface LayerAux {
+  loadBalance: tf.Scalar;
+  zLoss: tf.Scalar;
+}
+
+/** What every layer returns. Tensors belong to the enclosing forward's tidy. */
+export interface LayerResult {
+  output: tf.Tensor2D; // [N, D]
+  aux: LayerAux | null;
+  /** Routing statistics (e.g. expert load), keyed by a short name; the model prefixes the layer. */
+  stats?: Record<string, tf.Tensor>;
+}
+
+/** Everything a layer may need besides its input. */
+export interface LayerContext {
+  config: ModelConfig;
+  layer: number;
+  dims: AttentionDims;
+  rope: RopeTables;
+  /** The input token ids [B, T] int32 (hash routing). */
+  tokens: tf.Tensor2D;
+  /** All model parameters, by full name (docs/internals.md). */
+  params: Map<string, tf.Variable>;
+  /** Whether layers should return routing statistics. */
+  collectStats: boolean;
+}
+
+/** The parameter `name` (full name), or an InvariantError naming it. */
+export function getParam<R extends tf.Rank = tf.Rank>(params: Map<string, tf.Variable>, name: string): tf.Variable<R> {
+  const p = params.get(name);
+  if (!p) throw new InvariantError(`model has no parameter '${name}' (its params were not built from its config)`);
+  return p as tf.Variable<R>;
+}
+
+/** The parameter `layers.{l}.{name}` of the context's layer. */
+export function layerParam<R extends tf.Rank = tf.Rank>(ctx: LayerContext, name: string): tf.Variable<R> {
+  return getParam<R>(ctx.params, `layers.${ctx.layer}.${name}`);
+}
+
+function notWiredYet(what: string): BamError {
+  return new BamError(
+    `${what} is not wired into the model yet`,
+    'E_NOT_IMPLEMENTED',
+    'the mixture layers (packages/core/src/mixture) are plugged in through model/block.ts; use a dense config until then',
+  );
+}
+
+/** The attention sub-layer of h [N, D] (already normed): dense MHA, or a mixture of attentions. */
+export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
+  const a = ctx.config.attention;
+  switch (a.kind) {
+    case 'dense':
+      return {
+        output: multiHeadAttention(
+          h,
+          {
+            wq: layerParam(ctx, 'attn.wq'),
+            wk: layerParam(ctx, 'attn.wk'),
+            wv: layerParam(ctx, 'attn.wv'),
+            wo: layerParam(ctx, 'attn.wo'),
+          },
+          ctx.dims,
+          ctx.rope,
+        ),
+        aux: null,
+      };
+    case 'moa':
+      throw notWiredYet(`attention.kind "moa" (${a.kvShared ? 'BAM-KV-shared' : 'BAM-full'})`);
+  }
+}
+
+/** The FFN sub-layer of h [N, D] (already normed): dense SwiGLU, or a mixture of experts. */
+export function ffnLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
+  const f = ctx.config.ffn;
+  switch (f.kind) {
+    case 'dense':
+      return {
+        output: swiglu(h, {
+          w_gate: layerParam(ctx, 'ffn.w_gate'),
+          w_up: layerParam(ctx, 'ffn.w_up'),
+          w_down: layerParam(ctx, 'ffn.w_down'),
+        }),
+        aux: null,
+      };
+    case 'moe':
+      throw notWiredYet(`ffn.kind "moe" (router ${f.router.kind})`);
+  }
+}
+
+function sumAux(a: LayerAux | null, b: LayerAux | null): LayerAux | null {
+  if (!a) return b;
+  if (!b) return a;
+  return { loadBalance: tf.add(a.loadBalance, b.loadBalance), zLoss: tf.add(a.zLoss, b.zLoss) };
+}
+
+function mergeStats(attn: LayerResult, ffn: LayerResult): Record<string, tf.Tensor> | undefined {
+  if (!attn.stats && !ffn.stats) return undefined;
+  const out: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(attn.stats ?? {})) out[`attn.${k}`] = v;
+  for (const [k, v] of Object.entries(ffn.stats ?? {})) out[`ffn.${k}`] = v;
+  return out;
+}
+
+/** One block on x [N, D] → [N, D] (residual stream), parallel or sequential per the config. */
+export function block(x: tf.Tensor2D, ctx: LayerContext): LayerResult {
+  const eps = ctx.config.normEps;
+  if (ctx.config.block === 'parallel') {
+    const h = rmsNorm(x, { scale: layerParam(ctx, 'norm.scale') }, eps); // [N, D]
+    const attn = attentionLayer(h, ctx);
+    const ffn = ffnLayer(h, ctx);
+    return {
+      output: tf.addN([x, attn.output, ffn.output]) as tf.Tensor2D, // [N, D]
+      aux: sumAux(attn.aux, ffn.aux),
+      stats: mergeStats(attn, ffn),
+    };
+  }
+  const attn = attentionLayer(rmsNorm(x, { scale: layerParam(ctx, 'norm1.scale') }, eps), ctx);
+  const mid = tf.add(x, attn.output) as tf.Tensor2D; // [N, D]
+  const ffn = ffnLayer(rmsNorm(mid, { scale: layerParam(ctx, 'norm2.scale') }, eps), ctx);
+  return {
+    output: tf.add(mid, ffn.output) as tf.Tensor2D, // [N, D]
+    aux: sumAux(attn.aux, ffn.aux),
+    stats: mergeStats(attn, ffn),
+  };
+}

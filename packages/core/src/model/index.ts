@@ -1,0 +1,38 @@
+/** The dense model: config, presets, layers, forward, loss and parameter counts. */
+export {
+  ModelConfigSchema,
+  AttentionConfigSchema,
+  AttentionRouterSchema,
+  FfnConfigSchema,
+  FfnRouterSchema,
+  RoutingConfigSchema,
+  AuxConfigSchema,
+  parseModelConfig,
+  loadPreset,
+  presetNames,
+  headDim,
+} from './config.ts';
+export type { ModelConfig, ModelConfigInput, AttentionConfig, FfnConfig, RoutingConfig, AuxConfig } from './config.ts';
+export { rmsNorm } from './norm.ts';
+export type { RmsNormWeights } from './norm.ts';
+export { ropeTables, applyRope } from './rope.ts';
+export {
+  multiHeadAttention,
+  attentionQueries,
+  attentionKeyValues,
+  attentionOutput,
+  causalAttention,
+  causalAttentionReference,
+  causalMask,
+} from './attention.ts';
+export type { AttentionWeights, AttentionDims, RopeTables } from './attention.ts';
+export { swiglu } from './ffn.ts';
+export type { FfnWeights } from './ffn.ts';
+export { block, attentionLayer, ffnLayer, getParam, layerParam } from './block.ts';
+export type { LayerAux, LayerResult, LayerContext } from './block.ts';
+export { paramSpecs, paramSeed, initParam, countParamsOfConfig } from './params.ts';
+export type { ParamSpec, ParamInit, ParamCount } from './params.ts';
+export { createModel, modelFromTensors, disposeModel, forward, checkTokens } from './model.ts';
+export type { BamModel, ForwardOptions, ForwardResult } from './model.ts';
+export { computeLoss, computeLossAndGrads, tokenNll, countParams } from './loss.ts';
+export type { LossResult, LossAndGrads } from './loss.ts';

@@ -1,0 +1,100 @@
+/**
+ * The training objective (DESIGN.md, "Loss"): L = NLL + α·Σ_layers L_LB + β·Σ_layers L_z, with
+ * the Switch load-balance loss (Fedus et al. 2021, eq. 4) and the ST-MoE router z-loss (Zoph et
+ * al. 2022, eq. 5) computed by the mixture layers; α, β from `config.aux`. For a dense model both
+ * router terms are 0 and L = NLL.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ShapeError } from '../errors.ts';
+import { checkTokens, forward, type BamModel } from './model.ts';
+import { countParamsOfConfig, type ParamCount } from './params.ts';
+import type { ModelConfig } from './config.ts';
+
+/** The loss and its parts, each a scalar owned by the caller. */
+export interface LossResult {
+  /** nll + α·loadBalance + β·zLoss: what the optimiser minimises. */
+  loss: tf.Scalar;
+  /** Mean negative log-likelihood (nats/token) over targets ≥ 0. */
+  nll: tf.Scalar;
+  /** Load-balance loss summed over layers, unweighted. */
+  loadBalance: tf.Scalar;
+  /** Router z-loss summed over layers, unweighted. */
+  zLoss: tf.Scalar;
+}
+
+/**
+ * Mean NLL of targets [B, T] under logits [B, T, V]: logsumexp(logits) − logit[target].
+ * A negative target (padding) is ignored; the mean is over the other positions.
+ */
+export function tokenNll(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const N = B * T;
+    const flat = tf.reshape(logits, [N, V]) as tf.Tensor2D; // [N, V]
+    const t = tf.reshape(targets, [N]); // [N]
+    const valid = tf.greaterEqual(t, 0); // [N]
+    const safe = tf.where(valid, t, tf.zerosLike(t)); // [N]
+    // A gather on the flattened logits (index n·V + t) instead of a [N, V] one-hot product.
+    const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), safe); // [N]
+    const picked = tf.gather(tf.reshape(flat, [N * V]), flatIdx); // [N]
+    const nllPerToken = tf.sub(tf.logSumExp(flat, 1), picked); // [N]
+    const w = tf.cast(valid, 'float32'); // [N]
+    return tf.div(tf.sum(tf.mul(nllPerToken, w)), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+  });
+}
+
+/**
+ * Runs the model on inputs [B, T] and scores targets [B, T] (int32; negative = ignore).
+ * One tidy; the four scalars belong to the caller. Use inside `tf.variableGrads` or
+ * `optimizer.minimize(() => computeLoss(...).loss)`, or use `computeLossAndGrads`.
+ */
+export function computeLoss(model: BamModel, inputs: tf.Tensor2D, targets: tf.Tensor2D): LossResult {
+  checkTokens(model.config, targets, 'targets');
+  if (targets.shape[0] !== inputs.shape[0] || targets.shape[1] !== inputs.shape[1]) {
+    throw new ShapeError('targets', inputs.shape, targets.shape, 'computeLoss');
+  }
+  return tf.tidy(() => {
+    const { logits, aux } = forward(model, inputs);
+    const nll = tokenNll(logits, targets);
+    const { loadBalance: alpha, zLoss: beta } = model.config.aux;
+    const loss = tf.addN([nll, tf.mul(aux.loadBalance, alpha), tf.mul(aux.zLoss, beta)]) as tf.Scalar;
+    return { loss, nll, loadBalance: aux.loadBalance, zLoss: aux.zLoss };
+  });
+}
+
+/** The loss parts and the gradient of `loss` for every trainable parameter (by name). */
+export interface LossAndGrads extends LossResult {
+  grads: Map<string, tf.Tensor>;
+}
+
+/**
+ * `computeLoss` plus the gradients of `loss` w.r.t. every parameter, keyed by parameter name.
+ * Everything returned belongs to the caller (dispose the scalars and the gradients).
+ */
+export function computeLossAndGrads(model: BamModel, inputs: tf.Tensor2D, targets: tf.Tensor2D): LossAndGrads {
+  const vars = [...model.params.values()];
+  let parts: Omit<LossResult, 'loss'> | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const r = computeLoss(model, inputs, targets);
+    // Kept past variableGrads' internal tidy; handed to the caller below.
+    parts = { nll: tf.keep(r.nll), loadBalance: tf.keep(r.loadBalance), zLoss: tf.keep(r.zLoss) };
+    return r.loss;
+  }, vars);
+  const byVar = new Map<string, string>();
+  for (const [name, v] of model.params) byVar.set(v.name, name);
+  const out = new Map<string, tf.Tensor>();
+  for (const [varName, g] of Object.entries(grads)) out.set(byVar.get(varName)!, g);
+  return { loss: value, ...parts!, grads: out };
+}
+
+/**
+ * Parameter counts of a model or a config: `total`, and `active` (what one token uses; see
+ * `countParamsOfConfig`). For a model, `total` is the sum of its actual tensors' sizes.
+ */
+export function countParams(modelOrConfig: BamModel | ModelConfig): ParamCount {
+  if (!('params' in modelOrConfig)) return countParamsOfConfig(modelOrConfig);
+  const fromConfig = countParamsOfConfig(modelOrConfig.config);
+  let total = 0;
+  for (const v of modelOrConfig.params.values()) total += v.size;
+  return { total, active: fromConfig.active - (fromConfig.total - total) };
+}

@@ -1,0 +1,136 @@
+/**
+ * The decoder-only language model of the BAM paper (Zhang et al. 2024, arXiv:2408.08274, §3 and
+ * Table 8): token embedding → nLayers blocks (parallel by default) → final RMSNorm → LM head
+ * (untied by default; tied = embedding transposed).
+ *
+ * A model is `{ config, params }`: one flat map of named variables (docs/internals.md). The
+ * forward pass is one `tf.tidy`; its outputs belong to the caller.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BamError, ShapeError } from '../errors.ts';
+import { embeddingLookup, linear, matmulBt } from '../ops/index.ts';
+import { headDim, type ModelConfig } from './config.ts';
+import { block, getParam, type LayerAux, type LayerContext } from './block.ts';
+import { rmsNorm } from './norm.ts';
+import { initParam, paramSpecs } from './params.ts';
+import { ropeTables } from './rope.ts';
+
+/** A model: its validated config and its parameters by name. Dispose with `disposeModel`. */
+export interface BamModel {
+  config: ModelConfig;
+  params: Map<string, tf.Variable>;
+}
+
+/**
+ * Builds a model with freshly initialised parameters (every name in `paramSpecs(config)`).
+ * Deterministic given (config, seed). The caller owns the model and must `disposeModel` it.
+ */
+export function createModel(config: ModelConfig, seed: number): BamModel {
+  const params = new Map<string, tf.Variable>();
+  for (const spec of paramSpecs(config)) {
+    const init = initParam(spec, config, seed);
+    // No tfjs variable name: those are global and must be unique; the map holds our names.
+    params.set(spec.name, tf.variable(init, true));
+    init.dispose();
+  }
+  return { config, params };
+}
+
+/**
+ * Builds a model from existing tensors (a checkpoint, an upcycling recipe). Checks that the names
+ * and shapes are exactly those of `paramSpecs(config)`; copies every tensor into a new variable,
+ * so the caller keeps ownership of `tensors`.
+ */
+export function modelFromTensors(config: ModelConfig, tensors: Map<string, tf.Tensor>): BamModel {
+  const specs = paramSpecs(config);
+  const expected = new Set(specs.map((s) => s.name));
+  const missing = specs.filter((s) => !tensors.has(s.name)).map((s) => s.name);
+  const extra = [...tensors.keys()].filter((n) => !expected.has(n));
+  if (missing.length || extra.length) {
+    throw new BamError(
+      `parameters do not match the model config: ${missing.length ? `missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` (+${extra.length - 5})` : ''}` : ''}`,
+      'E_PARAMS',
+      'the tensors must come from a model with the same config (see docs/internals.md for the names)',
+    );
+  }
+  for (const s of specs) {
+    const t = tensors.get(s.name)!;
+    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new ShapeError(s.name, s.shape, t.shape, 'modelFromTensors');
+    }
+  }
+  const params = new Map<string, tf.Variable>();
+  for (const s of specs) params.set(s.name, tf.variable(tf.cast(tensors.get(s.name)!, 'float32'), true));
+  return { config, params };
+}
+
+/** Disposes every variable of the model; the model must not be used afterwards. */
+export function disposeModel(model: BamModel): void {
+  for (const v of model.params.values()) v.dispose();
+  model.params.clear();
+}
+
+/** Options of `forward`. */
+export interface ForwardOptions {
+  /** Return routing statistics from mixture layers (keyed `layers.{l}.ffn.*` / `.attn.*`). */
+  collectStats?: boolean;
+}
+
+/** What `forward` returns; every tensor belongs to the caller. */
+export interface ForwardResult {
+  logits: tf.Tensor3D; // [B, T, V]
+  /** Router losses summed over layers, unweighted (zeros for a dense model). */
+  aux: LayerAux;
+  stats?: Record<string, tf.Tensor>;
+}
+
+/** Checks a token batch against the model config; throws a ShapeError / BamError naming the problem. */
+export function checkTokens(config: ModelConfig, tokens: tf.Tensor, what = 'tokens'): asserts tokens is tf.Tensor2D {
+  if (tokens.rank !== 2) throw new ShapeError(what, [-1, -1], tokens.shape, 'forward (want [B, T])');
+  if (tokens.dtype !== 'int32') {
+    throw new BamError(`${what} must be int32, got ${tokens.dtype}`, 'E_DTYPE', "make token tensors with dtype 'int32'");
+  }
+  const T = tokens.shape[1]!;
+  if (T > config.maxSeqLen) {
+    throw new BamError(
+      `${what} have ${T} positions but the model's maxSeqLen is ${config.maxSeqLen}`,
+      'E_SEQ_LEN',
+      'cut the sequence or raise maxSeqLen in the model config',
+    );
+  }
+}
+
+/**
+ * Runs the model on tokens [B, T] int32 → logits [B, T, V] and the summed router losses.
+ * One `tf.tidy`, no await: everything returned belongs to the caller; `tokens` is borrowed.
+ */
+export function forward(model: BamModel, tokens: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+  const { config, params } = model;
+  checkTokens(config, tokens);
+  return tf.tidy(() => {
+    const [B, T] = tokens.shape;
+    const embed = getParam<tf.Rank.R2>(params, 'embed.weight');
+    let x = embeddingLookup(embed, tf.reshape(tokens, [B * T])) as tf.Tensor2D; // [N, D]
+    const rope = ropeTables(T, headDim(config), config.ropeBase);
+    const dims = { batch: B, seqLen: T, nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: headDim(config) };
+    let loadBalance: tf.Scalar = tf.scalar(0);
+    let zLoss: tf.Scalar = tf.scalar(0);
+    const stats: Record<string, tf.Tensor> = {};
+    for (let l = 0; l < config.nLayers; l++) {
+      const ctx: LayerContext = { config, layer: l, dims, rope, tokens, params, collectStats: !!opts.collectStats };
+      const r = block(x, ctx);
+      x = r.output; // [N, D]
+      if (r.aux) {
+        loadBalance = tf.add(loadBalance, r.aux.loadBalance);
+        zLoss = tf.add(zLoss, r.aux.zLoss);
+      }
+      if (opts.collectStats && r.stats) for (const [k, v] of Object.entries(r.stats)) stats[`layers.${l}.${k}`] = v;
+    }
+    const h = rmsNorm(x, { scale: getParam<tf.Rank.R1>(params, 'final_norm.scale') }, config.normEps); // [N, D]
+    const logits2d = config.tieEmbeddings
+      ? matmulBt(h, embed) // [N, V]
+      : linear(h, getParam<tf.Rank.R2>(params, 'lm_head.weight')); // [N, V]
+    const logits = tf.reshape(logits2d, [B, T, config.vocabSize]) as tf.Tensor3D; // [B, T, V]
+    return opts.collectStats ? { logits, aux: { loadBalance, zLoss }, stats } : { logits, aux: { loadBalance, zLoss } };
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, and three it has but slowly.
+ *
+ * - `UnsortedSegmentSum` is the gradient of `tf.gather` (embedding lookup, MoE dispatch); wasm
+ *   has no kernel for it, so any gradient through a gather fails there.
+ * - `Slice`, `SplitV` and `Unpack` on wasm copy the WHOLE input out of the wasm heap
+ *   (`backend.readSync`) on every call, so taking G slices of a tensor costs G full copies
+ *   (32 row blocks of a [4096, 128] tensor: ~22 ms, versus ~0.3 ms here). The replacements below
+ *   read the heap through zero-copy views and copy only the contiguous runs they need.
+ *
+ * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
+ * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
+ */
+import * as tf from '@tensorflow/tfjs';
+// Registers the wasm backend's own kernels first, so ours replace them (not the reverse).
+import '@tensorflow/tfjs-backend-wasm';
+
+type Values = Float32Array | Int32Array | Uint8Array;
+
+/** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Values;
+}
+
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * out[s, ...] = Σ_{i: ids[i] = s} x[i, ...] for segment ids in [0, numSegments); ids out of range
+ * are dropped, as in TensorFlow. segmentIds may have any rank r that prefixes x's shape.
+ */
+function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const b = backend as WasmBackend;
+  const x = inputs.x!;
+  const ids = inputs.segmentIds!;
+  const numSegments = (attrs as unknown as { numSegments: number }).numSegments;
+  const inner = x.shape.slice(ids.shape.length);
+  const innerSize = sizeOf(inner);
+  const outInfo = b.makeOutput([numSegments, ...inner], x.dtype);
+  const out = b.typedArrayFromHeap(outInfo);
+  const xv = b.typedArrayFromHeap(x);
+  const iv = b.typedArrayFromHeap(ids);
+  out.fill(0);
+  for (let i = 0; i < iv.length; i++) {
+    const s = iv[i];
+    if (s < 0 || s >= numSegments) continue;
+    const src = i * innerSize;
+    const dst = s * innerSize;
+    for (let j = 0; j < innerSize; j++) out[dst + j] += xv[src + j];
+  }
+  return outInfo;
+}
+
+/**
+ * Copies x[begin : begin + size] (any rank) into a new wasm tensor of shape `outShape`
+ * (same element count as `size`). Trailing axes taken whole are merged into one contiguous run.
+ */
+function sliceInto(b: WasmBackend, x: tf.TensorInfo, begin: number[], size: number[], outShape: number[]): tf.TensorInfo {
+  const rank = x.shape.length;
+  const outInfo = b.makeOutput(outShape, x.dtype);
+  const total = sizeOf(size);
+  if (total === 0) return outInfo;
+  const out = b.typedArrayFromHeap(outInfo);
+  const xv = b.typedArrayFromHeap(x);
+  const strides = new Array<number>(rank);
+  for (let i = rank - 1, s = 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= x.shape[i];
+  }
+  // The innermost axis k such that axes after k are taken whole: runs are size[k..] long.
+  let k = rank - 1;
+  while (k > 0 && size[k] === x.shape[k]) k--;
+  const run = rank === 0 ? 1 : size[k] * strides[k];
+  let base = 0;
+  for (let i = 0; i < rank; i++) base += begin[i] * strides[i];
+  const idx = new Array<number>(Math.max(k, 0)).fill(0); // counters over axes 0..k-1
+  for (let o = 0; o < total; o += run) {
+    let off = base;
+    for (let i = 0; i < k; i++) off += idx[i] * strides[i];
+    out.set(xv.subarray(off, off + run), o);
+    for (let i = k - 1; i >= 0; i--) {
+      if (++idx[i] < size[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return outInfo;
+}
+
+function makeSlice(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as KernelArgs;
+    const x = inputs.x!;
+    if (x.dtype === 'string' && fallback) return fallback(args);
+    const a = attrs as unknown as { begin: number | number[]; size?: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, a.begin, a.size);
+    return sliceInto(backend as WasmBackend, x, begin, size, size);
+  };
+}
+
+function makeSplitV(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as KernelArgs;
+    const x = inputs.x!;
+    if (x.dtype === 'string' && fallback) return fallback(args);
+    const a = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const axis = a.axis < 0 ? a.axis + x.shape.length : a.axis;
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, a.numOrSizeSplits, axis);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = [...x.shape];
+      size[axis] = s;
+      const out = sliceInto(backend as WasmBackend, x, [...begin], size, size);
+      begin[axis] += s;
+      return out;
+    });
+  };
+}
+
+function makeUnpack(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as KernelArgs;
+    const x = inputs.value!;
+    if (x.dtype === 'string' && fallback) return fallback(args);
+    const rank = x.shape.length;
+    const axis = ((attrs as unknown as { axis: number }).axis + rank) % rank;
+    const outShape = x.shape.filter((_, i) => i !== axis);
+    const size = [...x.shape];
+    size[axis] = 1;
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < x.shape[axis]; i++) {
+      const begin = new Array<number>(rank).fill(0);
+      begin[axis] = i;
+      outs.push(sliceInto(backend as WasmBackend, x, begin, size, outShape));
+    }
+    return outs;
+  };
+}
+
+function replaceWasmKernel(name: string, make: (fallback: tf.KernelFunc | undefined) => tf.KernelFunc): void {
+  const existing = tf.getKernel(name, 'wasm');
+  if (existing) tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(existing?.kernelFunc) });
+}
+
+let registered = false;
+
+/**
+ * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent) and replaces `Slice`,
+ * `SplitV` and `Unpack` with zero-copy versions. Idempotent; runs on import of `ops/`.
+ */
+export function registerWasmKernels(): void {
+  if (registered) return;
+  registered = true;
+  if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
+    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
+  }
+  replaceWasmKernel('Slice', makeSlice);
+  replaceWasmKernel('SplitV', makeSplitV);
+  replaceWasmKernel('Unpack', makeUnpack);
+}
+
+registerWasmKernels();
