@@ -1,0 +1,141 @@
+/**
+ * Near-duplicate grouping for split assignment: documents that share a name key, or whose word
+ * 5-gram sets have an estimated Jaccard similarity >= a threshold, end up in one group
+ * (connected components), so a split by group never puts near-copies on both sides.
+ *
+ * Jaccard is estimated by MinHash (Broder 1997) with 64 fixed hash functions; candidate pairs
+ * come from LSH banding (32 bands of 2 rows: a pair at Jaccard 0.6 is a candidate with
+ * probability 1 - (1 - 0.6²)³² > 0.9999) and are then checked on the full signature.
+ * Everything is seeded by constants, so the groups are deterministic.
+ */
+
+const MINHASH_K = 64;
+const BAND_ROWS = 2;
+const SHINGLE_WORDS = 5;
+
+/** murmur3's 32-bit finaliser: a fast, well-mixed integer hash. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Hashes of the distinct word 5-grams of `text` (lower-cased alphanumeric words). `wordIds`
+ * interns words across calls so equal 5-grams hash equally in every document.
+ */
+export function shingleHashes(text: string, wordIds: Map<string, number>): Set<number> {
+  const words = text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  const ids = words.map((w) => {
+    let v = wordIds.get(w);
+    if (v === undefined) {
+      v = wordIds.size + 1;
+      wordIds.set(w, v);
+    }
+    return v;
+  });
+  const out = new Set<number>();
+  for (let i = 0; i + SHINGLE_WORDS <= ids.length; i++) {
+    let h = 0;
+    for (let j = 0; j < SHINGLE_WORDS; j++) h = fmix32(((h ^ ids[i + j]) + j) | 0);
+    out.add(h);
+  }
+  return out;
+}
+
+/** Exact Jaccard similarity of two sets (1 when both are empty). */
+export function jaccard(a: ReadonlySet<number>, b: ReadonlySet<number>): number {
+  if (a.size === 0 && b.size === 0) return 1;
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  let inter = 0;
+  for (const x of small) if (large.has(x)) inter++;
+  return inter / (a.size + b.size - inter);
+}
+
+const SEEDS = new Uint32Array(MINHASH_K).map((_, k) => fmix32(Math.imul(k + 1, 0x9e3779b1)));
+
+function minhash(shingles: Set<number>): Uint32Array {
+  const sig = new Uint32Array(MINHASH_K).fill(0xffffffff);
+  for (const s of shingles) {
+    for (let k = 0; k < MINHASH_K; k++) {
+      const v = fmix32(s ^ SEEDS[k]);
+      if (v < sig[k]) sig[k] = v;
+    }
+  }
+  return sig;
+}
+
+/**
+ * Groups `items` into near-duplicate families. Returns, per item id, the id of its family's
+ * representative (the first item of the family in input order) — feed the items in a stable
+ * order. `nameKey` (optional) also joins items whose keys are equal.
+ */
+export function nearDuplicateGroups(
+  items: ReadonlyArray<{ id: string; text: string }>,
+  opts: { threshold: number; nameKey?: (id: string) => string },
+): Map<string, string> {
+  const n = items.length;
+  const parent = Array.from({ length: n }, (_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  const union = (a: number, b: number): void => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  };
+  if (opts.nameKey) {
+    const byName = new Map<string, number>();
+    items.forEach((it, i) => {
+      const k = opts.nameKey!(it.id);
+      const first = byName.get(k);
+      if (first === undefined) byName.set(k, i);
+      else union(i, first);
+    });
+  }
+  const wordIds = new Map<string, number>();
+  const sigs = items.map((it) => {
+    const sh = shingleHashes(it.text, wordIds);
+    return sh.size > 0 ? minhash(sh) : undefined;
+  });
+  const need = Math.ceil(opts.threshold * MINHASH_K);
+  const checked = new Set<number>();
+  for (let band = 0; band < MINHASH_K / BAND_ROWS; band++) {
+    const buckets = new Map<string, number[]>();
+    sigs.forEach((sig, i) => {
+      if (!sig) return;
+      let key = '';
+      for (let r = 0; r < BAND_ROWS; r++) key += `${sig[band * BAND_ROWS + r]},`;
+      const b = buckets.get(key);
+      if (b) b.push(i);
+      else buckets.set(key, [i]);
+    });
+    for (const bucket of buckets.values()) {
+      for (let x = 0; x < bucket.length; x++) {
+        for (let y = x + 1; y < bucket.length; y++) {
+          const i = bucket[x];
+          const j = bucket[y];
+          const pairKey = i * n + j;
+          if (checked.has(pairKey)) continue;
+          checked.add(pairKey);
+          if (find(i) === find(j)) continue;
+          const a = sigs[i]!;
+          const b = sigs[j]!;
+          let eq = 0;
+          for (let k = 0; k < MINHASH_K; k++) if (a[k] === b[k]) eq++;
+          if (eq >= need) union(i, j);
+        }
+      }
+    }
+  }
+  const out = new Map<string, string>();
+  items.forEach((it, i) => out.set(it.id, items[find(i)].id));
+  return out;
+}

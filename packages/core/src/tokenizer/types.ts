@@ -1,0 +1,33 @@
+/**
+ * The tokenizer contract shared by data, training, checkpoints and eval: text in, token ids out,
+ * and back again exactly. A checkpoint stores only `id` and `vocabSize`; `tokenizerSpecFromId`
+ * rebuilds the spec from the id.
+ */
+import { z } from 'zod';
+
+/** A tokenizer: encodes text to ids in [0, vocabSize) and decodes them back to the same text. */
+export interface Tokenizer {
+  /** Stable name stored in checkpoints, e.g. `gpt2-trunc-4096` or `byte-256`. */
+  readonly id: string;
+  /** Number of token ids; every id `encode` returns is below it. */
+  readonly vocabSize: number;
+  /** Encodes `text` (UTF-8 bytes, then BPE); `decode(encode(text)) === text` for well-formed text. */
+  encode(text: string): number[];
+  /** Decodes ids to text; ids must be in [0, vocabSize). */
+  decode(ids: ArrayLike<number>): string;
+}
+
+/** How to build a tokenizer: GPT-2 BPE ranks truncated to `vocabSize`, or raw bytes. */
+export const TokenizerSpecSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('tiktoken-gpt2'),
+    /** Keep the first `vocabSize` GPT-2 ranks (the 256 byte tokens come first, so at least 256). */
+    vocabSize: z.number().int().min(256).max(50256).default(4096),
+  }),
+  z.strictObject({ kind: z.literal('byte') }),
+]);
+
+/** A parsed tokenizer spec (see `TokenizerSpecSchema`). */
+export type TokenizerSpec = z.infer<typeof TokenizerSpecSchema>;
+/** A tokenizer spec as a user writes it (defaults may be left out). */
+export type TokenizerSpecInput = z.input<typeof TokenizerSpecSchema>;
