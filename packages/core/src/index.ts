@@ -6,3 +6,5 @@ export { writeFileAtomic } from './util/atomic.ts';
 export * from './model/index.ts';
 export * from './backend/index.ts';
 export * from './ops/index.ts';
+export * from './checkpoint/index.ts';
+export * from './train/index.ts';
