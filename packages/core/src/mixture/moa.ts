@@ -1,0 +1,123 @@
+/**
+ * Mixture of attention experts (MoA), BAM paper §3.2 (Zhang et al. 2024, arXiv:2408.08274):
+ *
+ *     g(h) = softmax(h · W_attn_router)        MoA(h) = Σ_j g_j(h) · MHA_j(h)
+ *
+ * Two parameterisations (the paper's BAM "expert KV" and "KV shared"):
+ * - `full`: each expert j has its own Wq, Wk, Wv, Wo (upcycled from dense model j).
+ * - `kv-shared`: each expert has its own Wq, Wo; ONE Wk, Wv is shared by all experts, so K and V
+ *   are projected once per layer and reused by every expert (the weights have a single owner in
+ *   the model's param map: `layers.{l}.attn.wk|wv`).
+ *
+ * Routing comes from outside (a `Routing` from `softRoute` or `attentionRoute`), so it can be
+ * tied to the FFN router. With top-k attention routing only the experts chosen by at least one
+ * token run; a chosen expert still runs over the whole sequence, since every token's query
+ * attends to all earlier keys of that expert.
+ *
+ * The attention core is injected (`AttentionCore`: query / key-value projections with RoPE and
+ * head split, the causal attention, the output projection), so the dense model's attention
+ * (model/attention.ts, adapted by `modelAttentionCore`) is reused unchanged: a MoA of identical
+ * experts equals the dense attention for any router whose weights sum to 1.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BamError, ShapeError } from '../errors.ts';
+import {
+  attentionKeyValues,
+  attentionOutput,
+  attentionQueries,
+  causalAttention,
+  type AttentionDims,
+  type RopeTables,
+} from '../model/attention.ts';
+import { routerLosses } from './losses.ts';
+import type { MixtureResult } from './moe-ffn.ts';
+import type { Routing } from './routers/types.ts';
+
+/**
+ * The pieces of one attention, in whatever per-head layout the core uses (the model's is
+ * [B·H, T, Dh], RoPE applied to queries and keys). h is [N = B·T, D], rows example-major.
+ */
+export interface AttentionCore {
+  /** Projected (and rotated) queries of h. */
+  queries(h: tf.Tensor2D, wq: tf.Tensor2D): tf.Tensor;
+  /** Projected (and rotated) keys and the values of h; computed once per layer when K, V are shared. */
+  keyValues(h: tf.Tensor2D, wk: tf.Tensor2D, wv: tf.Tensor2D): { k: tf.Tensor; v: tf.Tensor };
+  /** Causal attention of the queries over the keys and values (per head). */
+  attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor;
+  /** Merges heads and projects with Wo → [N, D]. */
+  output(o: tf.Tensor, wo: tf.Tensor2D): tf.Tensor2D;
+}
+
+/**
+ * The dense model's attention (model/attention.ts: RoPE, GQA, causal softmax as 2-D matmuls) as an
+ * `AttentionCore` for sequences of the given dims.
+ */
+export function modelAttentionCore(dims: AttentionDims, rope: RopeTables): AttentionCore {
+  return {
+    queries: (h, wq) => attentionQueries(h, wq, dims, rope), // [B·H, T, Dh]
+    keyValues: (h, wk, wv) => attentionKeyValues(h, wk, wv, dims, rope), // [B·Hkv, T, Dh] each
+    attend: (q, k, v) => causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, dims), // [B·H, T, Dh]
+    output: (o, wo) => attentionOutput(o as tf.Tensor3D, wo, dims), // [N, D]
+  };
+}
+
+/** Weights of one full attention expert (stored [in, out]). */
+export interface AttentionExpertWeights {
+  wq: tf.Tensor2D; // [D, H·Dh]
+  wk: tf.Tensor2D; // [D, Hkv·Dh]
+  wv: tf.Tensor2D; // [D, Hkv·Dh]
+  wo: tf.Tensor2D; // [H·Dh, D]
+}
+
+/** The weights of a MoA layer; borrowed (the model's param map owns them). */
+export type MoaWeights =
+  | { kind: 'full'; experts: AttentionExpertWeights[] }
+  | {
+      kind: 'kv-shared';
+      /** The one key projection of all experts [D, Hkv·Dh]. */
+      wk: tf.Tensor2D;
+      /** The one value projection of all experts [D, Hkv·Dh]. */
+      wv: tf.Tensor2D;
+      experts: Array<{ wq: tf.Tensor2D; wo: tf.Tensor2D }>;
+    };
+
+/** Experts that at least one token uses (all of them for soft routing; one sync read otherwise). */
+function activeExperts(routing: Routing, E: number): number[] {
+  if (routing.kind === 'soft') return Array.from({ length: E }, (_, j) => j);
+  const used = tf.tidy(() => tf.sum(routing.mask, 0));
+  const u = used.dataSync(); // [E]
+  used.dispose();
+  const out: number[] = [];
+  for (let j = 0; j < E; j++) if (u[j] > 0) out.push(j);
+  return out;
+}
+
+/**
+ * MoA forward: h [N, D] (N = B·T rows, example-major), the weights of E experts, a `Routing` over
+ * E, and the attention core. Returns `{output [N, D], aux}` (aux = the router losses of
+ * `routing`), owned by the caller; arguments are borrowed.
+ */
+export function moa(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, core: AttentionCore): MixtureResult {
+  if (h.rank !== 2) throw new ShapeError('MoA input h', [-1, -1], h.shape, 'moa');
+  const [N, D] = h.shape;
+  const E = weights.experts.length;
+  if (E < 1) throw new BamError('moa needs at least one attention expert', 'E_MIXTURE', 'pass the attention experts of this layer');
+  if (routing.gates.shape[0] !== N || routing.gates.shape[1] !== E) {
+    throw new ShapeError('attention routing gates', [N, E], routing.gates.shape, 'moa');
+  }
+  return tf.tidy(() => {
+    // kv-shared: K (rotated) and V once per layer, reused by every expert.
+    const shared = weights.kind === 'kv-shared' ? core.keyValues(h, weights.wk, weights.wv) : null;
+    let output = tf.zeros([N, D]) as tf.Tensor2D;
+    for (const j of activeExperts(routing, E)) {
+      const w = weights.experts[j];
+      const q = core.queries(h, w.wq);
+      const { k, v } = shared ?? core.keyValues(h, (w as AttentionExpertWeights).wk, (w as AttentionExpertWeights).wv);
+      const o = core.output(core.attend(q, k, v), w.wo); // [N, D]
+      if (o.shape[0] !== N || o.shape[1] !== D) throw new ShapeError(`attention expert ${j} output`, [N, D], o.shape, 'moa');
+      const g = tf.slice(routing.gates, [0, j], [N, 1]); // [N, 1]
+      output = tf.add(output, tf.mul(o, g)) as tf.Tensor2D; // [N, D]
+    }
+    return { output, aux: routerLosses(routing) };
+  });
+}
