@@ -92,13 +92,17 @@ export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, 
   return tf.stack(probs.map((p, g) => matmul(p, vs[kvIndex(g)]))) as tf.Tensor3D; // [B·H, T, Dh]
 }
 
-/** The plain batched form of `causalAttention` (GQA by repeating heads): the tests' reference. */
+/** The plain batched form of `causalAttention` (GQA by gathering the shared heads): the tests' reference. */
 export function causalAttentionReference(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, d: AttentionDims): tf.Tensor3D {
   const { batch: B, seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = d;
-  const repeat = (x: tf.Tensor3D) =>
-    tf.reshape(tf.tile(tf.reshape(x, [B, Hkv, 1, T, Dh]), [1, 1, H / Hkv, 1, 1]), [B * H, T, Dh]) as tf.Tensor3D; // [B·H, T, Dh]
-  const scores = tf.mul(tf.matMul(q, repeat(k), false, true), 1 / Math.sqrt(Dh)); // [B·H, T, T]
-  return tf.matMul(tf.softmax(tf.add(scores, causalMask(T))), repeat(v)) as tf.Tensor3D; // [B·H, T, Dh]
+  const idx = tf.tensor1d(
+    Array.from({ length: B * H }, (_, g) => Math.floor(g / H) * Hkv + Math.floor((g % H) / (H / Hkv))),
+    'int32',
+  ); // [B·H]
+  const kr = tf.gather(k, idx); // [B·H, T, Dh]
+  const vr = tf.gather(v, idx); // [B·H, T, Dh]
+  const scores = tf.mul(tf.matMul(q, kr, false, true), 1 / Math.sqrt(Dh)); // [B·H, T, T]
+  return tf.matMul(tf.softmax(tf.add(scores, causalMask(T))), vr) as tf.Tensor3D; // [B·H, T, Dh]
 }
 
 /** Causal MHA (GQA when Hkv < H) of h [N, D] → [N, D]. Call inside the forward's tidy. */
