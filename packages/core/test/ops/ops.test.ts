@@ -55,7 +55,7 @@ describe('matmul with the explicit-transpose gradient', () => {
     expect(await maxAbsDiff(ga, ra)).toBeLessThan(1e-5);
     expect(await maxAbsDiff(gb, rb)).toBeLessThan(1e-5);
     // d/da Σ(a·b ⊙ w) = w·bᵀ: check one entry by hand.
-    const [bv, wv, gav] = [await b.array(), (await w.array()) as number[][], await ga.array()];
+    const [bv, wv, gav] = [await b.array(), (await w.array()) as number[][], (await ga.array()) as number[][]];
     const expected = [0, 1, 2, 3, 4].reduce((s, j) => s + wv[2][j] * bv[1][j], 0);
     expect(gav[2][1]).toBeCloseTo(expected, 5);
   });
