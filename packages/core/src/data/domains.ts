@@ -21,7 +21,7 @@ import { nearDuplicateGroups } from './near-duplicates.ts';
 import { hashUniform } from './rng.ts';
 import { DOMAINS, SPLITS, SPLIT_FRACTIONS, type Doc, type Domain, type Split } from './types.ts';
 
-/** stdlib READMEs at or above this estimated 5-gram Jaccard similarity share a split (dmean/smean/...). */
+/** stdlib READMEs at or above this word 5-gram Jaccard similarity share a split (dmean/smean/...). */
 export const MATH_NEAR_DUPLICATE_JACCARD = 0.7;
 
 /** The split of a split unit (`group`) of `domain`: train / validation / test by hash, 80/10/10. */

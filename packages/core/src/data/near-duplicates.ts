@@ -1,17 +1,20 @@
 /**
  * Near-duplicate grouping for split assignment: documents that share a name key, or whose word
- * 5-gram sets have an estimated Jaccard similarity >= a threshold, end up in one group
+ * 5-gram sets have a Jaccard similarity >= a threshold, end up in one group
  * (connected components), so a split by group never puts near-copies on both sides.
  *
- * Jaccard is estimated by MinHash (Broder 1997) with 64 fixed hash functions; candidate pairs
- * come from LSH banding (32 bands of 2 rows: a pair at Jaccard 0.6 is a candidate with
- * probability 1 - (1 - 0.6²)³² > 0.9999) and are then checked on the full signature.
+ * The decision is on the exact Jaccard similarity; MinHash (Broder 1997) with 64 fixed hash
+ * functions only finds the candidates: LSH banding (32 bands of 2 rows: a pair at Jaccard 0.7 is
+ * a candidate with probability 1 - (1 - 0.7²)³² > 0.999999999), then pairs whose signature
+ * estimate is within 0.2 (four standard errors) of the threshold get the exact computation.
  * Everything is seeded by constants, so the groups are deterministic.
  */
 
 const MINHASH_K = 64;
 const BAND_ROWS = 2;
 const SHINGLE_WORDS = 5;
+/** Candidates whose MinHash estimate is this far below the threshold still get the exact check. */
+const ESTIMATE_SLACK = 0.2;
 
 /** murmur3's 32-bit finaliser: a fast, well-mixed integer hash. */
 export function fmix32(h: number): number {
@@ -101,11 +104,9 @@ export function nearDuplicateGroups(
     });
   }
   const wordIds = new Map<string, number>();
-  const sigs = items.map((it) => {
-    const sh = shingleHashes(it.text, wordIds);
-    return sh.size > 0 ? minhash(sh) : undefined;
-  });
-  const need = Math.ceil(opts.threshold * MINHASH_K);
+  const sets = items.map((it) => shingleHashes(it.text, wordIds));
+  const sigs = sets.map((sh) => (sh.size > 0 ? minhash(sh) : undefined));
+  const need = Math.ceil((opts.threshold - ESTIMATE_SLACK) * MINHASH_K);
   const checked = new Set<number>();
   for (let band = 0; band < MINHASH_K / BAND_ROWS; band++) {
     const buckets = new Map<string, number[]>();
@@ -130,7 +131,7 @@ export function nearDuplicateGroups(
           const b = sigs[j]!;
           let eq = 0;
           for (let k = 0; k < MINHASH_K; k++) if (a[k] === b[k]) eq++;
-          if (eq >= need) union(i, j);
+          if (eq >= need && jaccard(sets[i], sets[j]) >= opts.threshold) union(i, j);
         }
       }
     }

@@ -6,8 +6,8 @@
  * the connected components of two relations:
  *   1. the same name key (`licenseNameKey`: the id's first component, lower-cased — `GPL-2.0+`,
  *      `GPL-3.0-only` and `GPL-2.0-with-bison-exception` are all `gpl`; `CC-BY-SA-4.0` is `cc`);
- *   2. near-duplicate text: estimated Jaccard similarity of word 5-gram sets >= 0.7
- *      (`nearDuplicateGroups`: MinHash with fixed seeds, so the families are deterministic).
+ *   2. near-duplicate text: Jaccard similarity of word 5-gram sets >= 0.7 (`nearDuplicateGroups`;
+ *      MinHash LSH finds the candidate pairs, the exact similarity decides; deterministic).
  * Every document of a family carries the family as its `group`, so no family crosses splits.
  */
 import { createRequire } from 'node:module';
@@ -17,7 +17,7 @@ import type { Doc } from '../types.ts';
 
 const require = createRequire(import.meta.url);
 
-/** Two licences whose estimated 5-gram Jaccard similarity reaches this are one family. */
+/** Two licences whose word 5-gram Jaccard similarity reaches this are one family. */
 export const LAW_NEAR_DUPLICATE_JACCARD = 0.7;
 
 /** Name part of a licence family: the SPDX id's first component, lower-cased (`GPL-2.0-or-later` → `gpl`). */
