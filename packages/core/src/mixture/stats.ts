@@ -105,14 +105,14 @@ export async function readRoutingStats(stats: Record<string, tf.Tensor>): Promis
     let ffnTop: number[] | undefined;
     if (ffn.tokenFraction) {
       const tokenFraction = await numbers(ffn.tokenFraction);
-      const entropy = (await numbers(ffn.entropy))[0];
+      const entropy = Math.max(0, (await numbers(ffn.entropy))[0]); // ≥ 0; also turns −0 into 0
       ffnTop = await numbers(ffn.topExpert);
       s.tokens = ffnTop.length;
       s.ffn = { tokenFraction, meanGate: await numbers(ffn.meanGate), entropy, entropyRatio: entropyRatio(entropy, tokenFraction.length) };
     }
     if (attn.meanWeight) {
       const meanWeight = await numbers(attn.meanWeight);
-      const entropy = (await numbers(attn.entropy))[0];
+      const entropy = Math.max(0, (await numbers(attn.entropy))[0]);
       const attnTop = await numbers(attn.topExpert);
       s.tokens = attnTop.length;
       s.attn = { meanWeight, entropy, entropyRatio: entropyRatio(entropy, meanWeight.length) };

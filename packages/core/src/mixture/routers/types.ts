@@ -21,11 +21,11 @@ export type RouterKind = 'topk' | 'soft' | 'expert-choice' | 'hash';
  * - `probs`   [N, E] float32: softmax over all E logits (hash: the one-hot assignment).
  * - `logits`  [N, E] float32: router logits (hash: zeros; it has no router weights).
  */
-export interface Routing {
+export type Routing = {
   kind: RouterKind;
   gates: tf.Tensor2D;
   mask: tf.Tensor2D;
   indices: tf.Tensor2D;
   probs: tf.Tensor2D;
   logits: tf.Tensor2D;
-}
+};

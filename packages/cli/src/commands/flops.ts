@@ -1,0 +1,166 @@
+/**
+ * `bam flops`: analytic forward FLOPs per token (per layer and whole model) and total / active
+ * parameters of a model config, for the paper's variants (Table 7 / Table 9 of the BAM paper;
+ * formulas in packages/core/src/mixture/flops.ts). Needs no tensor backend.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  BamError,
+  ConfigError,
+  FLOPS_VARIANTS,
+  forwardFlops,
+  loadPreset,
+  paramCounts,
+  parseModelConfig,
+  trainingFlops,
+  variantConfig,
+  type FlopsVariant,
+  type ModelConfig,
+} from '@bam/core';
+import type { Command } from '../command.ts';
+
+const usage = `usage: bam flops [--preset NAME | --config FILE] [--variant V] [--experts N] [--top-k K]
+                 [--context N] [--tokens N] [--json]
+
+Forward FLOPs per token (attention, FFN, routers per layer; whole model with the LM head) and
+total/active parameters, by the BAM paper's Table 10 formulas.
+
+  --preset NAME   a built-in model preset (default: paper-small)
+  --config FILE   a model config JSON file instead of a preset
+  --variant V     turn the (dense) config into: ${FLOPS_VARIANTS.join(', ')}, or all
+                  (btx: top-k MoE FFN; bam-full / bam-kv-shared: + soft MoA; btx-top3-6: 6 experts, top-3)
+  --experts N     experts of the variant (default 4; 6 for btx-top3-6)
+  --top-k K       FFN top-k of the variant (default 1; 3 for btx-top3-6)
+  --context N     context length for the attention scores (default: the config's maxSeqLen)
+  --tokens N      also print the training FLOPs (3 × forward) for N tokens
+  --json          print JSON (one object, or an array for --variant all)
+
+example: bam flops --preset paper-small --variant bam-full --json`;
+
+interface Row {
+  variant: string;
+  experts: number | null;
+  topK: number | null;
+  contextLength: number;
+  perLayer: { attention: number; ffn: number; routers: number; total: number };
+  layers: number;
+  lmHead: number;
+  perToken: number;
+  params: { total: number; active: number };
+  trainingFlops?: number;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ConfigError('bam flops arguments', [{ path: flag, message: `expected a positive integer, got '${value}'` }], 'see bam flops --help');
+  }
+  return n;
+}
+
+function rowFor(config: ModelConfig, label: string, context: number | undefined, tokens: number | undefined): Row {
+  const f = forwardFlops(config, context);
+  const p = paramCounts(config);
+  const row: Row = {
+    variant: label,
+    experts: config.ffn.kind === 'moe' ? config.ffn.numExperts : config.attention.kind === 'moa' ? config.attention.numExperts : null,
+    topK: config.ffn.kind === 'moe' && config.ffn.router.kind === 'topk' ? config.ffn.router.k : null,
+    contextLength: f.contextLength,
+    perLayer: f.perLayer,
+    layers: f.layers,
+    lmHead: f.lmHead,
+    perToken: f.perToken,
+    params: { total: p.total, active: p.active },
+  };
+  if (tokens !== undefined) row.trainingFlops = trainingFlops(config, tokens, context);
+  return row;
+}
+
+export const command: Command = {
+  name: 'flops',
+  summary: 'forward FLOPs per token and total/active parameters of a config or paper variant',
+  usage,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        preset: { type: 'string' },
+        config: { type: 'string' },
+        variant: { type: 'string' },
+        experts: { type: 'string' },
+        'top-k': { type: 'string' },
+        context: { type: 'string' },
+        tokens: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    if (values.preset && values.config) {
+      throw new ConfigError('bam flops arguments', [{ path: '--config', message: 'give either --preset or --config, not both' }]);
+    }
+    let base: ModelConfig;
+    let source: string;
+    if (values.config) {
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(values.config, 'utf8'));
+      } catch (err) {
+        throw new BamError(`cannot read model config ${values.config}: ${(err as Error).message}`, 'E_CONFIG', 'pass a JSON model config file');
+      }
+      base = parseModelConfig(json, values.config);
+      source = values.config;
+    } else {
+      source = values.preset ?? 'paper-small';
+      base = loadPreset(source);
+    }
+    const experts = positiveInt(values.experts, '--experts');
+    const topK = positiveInt(values['top-k'], '--top-k');
+    const context = positiveInt(values.context, '--context');
+    const tokens = values.tokens === undefined ? undefined : Number(values.tokens);
+    if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
+      throw new ConfigError('bam flops arguments', [{ path: '--tokens', message: `expected a token count ≥ 0, got '${values.tokens}'` }]);
+    }
+    const known = [...FLOPS_VARIANTS, 'all'];
+    if (values.variant !== undefined && !known.includes(values.variant)) {
+      throw new ConfigError('bam flops arguments', [{ path: '--variant', message: `unknown variant '${values.variant}'; known: ${known.join(', ')}` }]);
+    }
+    if (values.variant === undefined && (experts !== undefined || topK !== undefined)) {
+      throw new ConfigError('bam flops arguments', [{ path: '--experts/--top-k', message: 'they shape a --variant; add e.g. --variant btx' }]);
+    }
+    const variants: FlopsVariant[] =
+      values.variant === 'all' ? [...FLOPS_VARIANTS] : values.variant ? [values.variant as FlopsVariant] : [];
+    const rows: Row[] = variants.length
+      ? variants.map((v) =>
+          rowFor(parseModelConfig(variantConfig(base, v, { experts, topK }), `${source} as ${v}`), v, context, tokens),
+        )
+      : [rowFor(base, 'as configured', context, tokens)];
+    if (values.json) {
+      console.log(JSON.stringify(values.variant === 'all' ? rows.map((r) => ({ source, ...r })) : { source, ...rows[0] }));
+      return 0;
+    }
+    const n = (x: number) => Math.round(x).toLocaleString('en');
+    const cols = ['variant', 'N', 'k', 'attention', 'FFN', 'routers', 'total/layer', 'model/token', 'params total', 'params active'];
+    const table = rows.map((r) => [
+      r.variant,
+      r.experts === null ? '-' : String(r.experts),
+      r.topK === null ? '-' : String(r.topK),
+      n(r.perLayer.attention),
+      n(r.perLayer.ffn),
+      n(r.perLayer.routers),
+      n(r.perLayer.total),
+      n(r.perToken),
+      n(r.params.total),
+      n(r.params.active),
+      ...(r.trainingFlops !== undefined ? [r.trainingFlops.toExponential(3)] : []),
+    ]);
+    if (tokens !== undefined) cols.push(`train FLOPs (${n(tokens)} tok)`);
+    const widths = cols.map((c, i) => Math.max(c.length, ...table.map((row) => row[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    console.log(`forward FLOPs per token (${source}, context ${rows[0].contextLength}, ${rows[0].layers} layers)`);
+    console.log(line(cols));
+    for (const row of table) console.log(line(row));
+    return 0;
+  },
+};
