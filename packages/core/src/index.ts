@@ -8,3 +8,4 @@ export * from './backend/index.ts';
 export * from './ops/index.ts';
 export * from './checkpoint/index.ts';
 export * from './train/index.ts';
+export * from './mixture/index.ts';
