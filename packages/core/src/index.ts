@@ -9,3 +9,14 @@ export * from './ops/index.ts';
 export * from './checkpoint/index.ts';
 export * from './train/index.ts';
 export * from './mixture/index.ts';
+export {
+  DOMAINS, SPLITS, SPLIT_FRACTIONS, TRAINING_DOMAINS, loadDomain, domainCorpus, domainTestDocs, splitOf,
+  parseMixSpec, formatMix, mixEntries, expertMix, EQUAL_MIX, tokensOf, encodeDocs, DOC_SEPARATOR, createBatchSource,
+  arithmeticProblems, generateArithmetic, arithmeticSplitOf, ARITHMETIC_SEED, licenseFamilies, licenseNameKey,
+  type Doc, type Domain, type Split, type DataMixture, type MixSpec, type MixOptions, type TokenArray,
+  type BatchSourceOptions, type MixBatch, type MixBatchSource, type ArithmeticProblem,
+} from './data/index.ts';
+export {
+  createTokenizer, tokenizerIdOf, tokenizerSpecFromId, tokenizerSpecFromName, TokenizerSpecSchema,
+  type Tokenizer, type TokenizerSpec, type TokenizerSpecInput,
+} from './tokenizer/index.ts';

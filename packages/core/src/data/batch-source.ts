@@ -8,7 +8,7 @@
  */
 import { ConfigError, DataError } from '../errors.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
-import { parseMixSpec, mixEntries, type Mixture, type MixOptions, type MixSpec } from './mixture.ts';
+import { parseMixSpec, mixEntries, type DataMixture, type MixOptions, type MixSpec } from './mixture.ts';
 import { rngFor } from './rng.ts';
 import { tokensOf, type TokenArray } from './tokens.ts';
 import type { Domain, Split } from './types.ts';
@@ -17,7 +17,7 @@ import type { Domain, Split } from './types.ts';
 export interface BatchSourceOptions extends MixOptions {
   tokenizer: Tokenizer;
   /** The mixture (parsed by `parseMixSpec` when given as text or a plain object). */
-  mix: MixSpec | Mixture;
+  mix: MixSpec | DataMixture;
   split: Split;
   /** B: rows per batch. */
   batchSize: number;
@@ -43,7 +43,7 @@ export interface MixBatchSource {
   readonly batchSize: number;
   readonly seqLen: number;
   readonly split: Split;
-  readonly mix: Mixture;
+  readonly mix: DataMixture;
   readonly tokenizerId: string;
   readonly seed: number;
 }

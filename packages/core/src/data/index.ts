@@ -4,7 +4,7 @@
  */
 export { DOMAINS, SPLITS, SPLIT_FRACTIONS, TRAINING_DOMAINS, type Doc, type Domain, type Split } from './types.ts';
 export { assertDomain, assertSplit, domainCorpus, domainTestDocs, loadDomain, splitOf, MATH_NEAR_DUPLICATE_JACCARD } from './domains.ts';
-export { EQUAL_MIX, expertMix, formatMix, mixEntries, parseMixSpec, type Mixture, type MixOptions, type MixSpec } from './mixture.ts';
+export { EQUAL_MIX, expertMix, formatMix, mixEntries, parseMixSpec, type DataMixture, type MixOptions, type MixSpec } from './mixture.ts';
 export { DOC_SEPARATOR, encodeDocs, tokenCacheDir, tokensOf, type TokenArray } from './tokens.ts';
 export { createBatchSource, type BatchSourceOptions, type MixBatch, type MixBatchSource } from './batch-source.ts';
 export {

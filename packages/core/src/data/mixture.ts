@@ -11,7 +11,7 @@ import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { DOMAINS, TRAINING_DOMAINS, type Domain } from './types.ts';
 
 /** Domain → probability, summing to 1, keys in `DOMAINS` order, no zero weights. Frozen. */
-export type Mixture = Readonly<Partial<Record<Domain, number>>>;
+export type DataMixture = Readonly<Partial<Record<Domain, number>>>;
 
 /** What `parseMixSpec` accepts. */
 export type MixSpec = string | Readonly<Record<string, number>>;
@@ -26,7 +26,7 @@ const SUM_TOLERANCE = 1e-6;
 const HINT = 'write it like "90% law + 10% general" or {law: 0.9, general: 0.1}; domains: general, law, code, math';
 
 /** Parses and validates a mixture (see the module comment); throws a ConfigError listing every problem. */
-export function parseMixSpec(spec: MixSpec, opts: MixOptions = {}): Mixture {
+export function parseMixSpec(spec: MixSpec, opts: MixOptions = {}): DataMixture {
   const issues: ConfigIssue[] = [];
   const entries: Array<[string, number]> = [];
   if (typeof spec === 'string') {
@@ -92,12 +92,12 @@ export function parseMixSpec(spec: MixSpec, opts: MixOptions = {}): Mixture {
 }
 
 /** The mixture's domains and weights, in `DOMAINS` order. */
-export function mixEntries(mix: Mixture): Array<{ domain: Domain; weight: number }> {
+export function mixEntries(mix: DataMixture): Array<{ domain: Domain; weight: number }> {
   return DOMAINS.filter((d) => (mix[d] ?? 0) > 0).map((d) => ({ domain: d, weight: mix[d]! }));
 }
 
 /** Canonical text of a mixture, e.g. `90% law + 10% general` (largest weight first, then domain order). */
-export function formatMix(mix: Mixture): string {
+export function formatMix(mix: DataMixture): string {
   return mixEntries(mix)
     .sort((a, b) => b.weight - a.weight)
     .map((e) => `${+(e.weight * 100).toFixed(6)}% ${e.domain}`)
@@ -105,10 +105,10 @@ export function formatMix(mix: Mixture): string {
 }
 
 /** The paper's continued pre-training mix for one expert: `1 - generalShare` of `domain`, the rest general. */
-export function expertMix(domain: Exclude<Domain, 'ood'>, generalShare = 0.1): Mixture {
+export function expertMix(domain: Exclude<Domain, 'ood'>, generalShare = 0.1): DataMixture {
   if (domain === 'general') return parseMixSpec({ general: 1 });
   return parseMixSpec({ [domain]: 1 - generalShare, general: generalShare });
 }
 
 /** The paper's mixture-phase data: 25% each of general, code, law and math. */
-export const EQUAL_MIX: Mixture = parseMixSpec(Object.fromEntries(TRAINING_DOMAINS.map((d) => [d, 1 / TRAINING_DOMAINS.length])));
+export const EQUAL_MIX: DataMixture = parseMixSpec(Object.fromEntries(TRAINING_DOMAINS.map((d) => [d, 1 / TRAINING_DOMAINS.length])));
