@@ -1,2 +1,34 @@
 // Public API of @bam/eval. Other packages import only from here.
-export {};
+export * from './errors.ts';
+export type * from './api/model.ts';
+export * from './api/context.ts';
+export * from './api/task.ts';
+export * from './api/variant.ts';
+export { validateTask, validateVariant, isPluginLike, noOptions } from './api/validate.ts';
+export * from './metrics.ts';
+export { PluginRegistry, resolvePluginSpec, isFileSpec, type LoadedModule } from './registry.ts';
+export { evaluateTask, parseOptions, type DocScores, type EvaluateOptions } from './evaluate.ts';
+export { WorkerPool, defaultWorkers, type PoolOptions } from './pool.ts';
+export { runJob, createWorkerState, type WorkerJob, type WorkerReply, type WorkerSetup, type PluginRef, type JobError } from './worker.ts';
+export * from './config.ts';
+export { runSweep, runSweepFile, planJobs, PACKAGE_VERSION, type SweepOptions, type SweepSummary } from './sweep.ts';
+export {
+  reaggregate,
+  buildRows,
+  buildTables,
+  renderTables,
+  resultsCsv,
+  readPlan,
+  readJournal,
+  readDocs,
+  tableFileName,
+  RESULT_COLUMNS,
+  type ResultRow,
+  type JobPlan,
+  type JobRecord,
+  type DocRecord,
+  type WideTable,
+} from './results.ts';
+export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, type FakeModelOptions } from './testing.ts';
+export { editDistance, nearestMatch } from './util/text.ts';
+export { canonicalJson, configHash } from './util/hash.ts';

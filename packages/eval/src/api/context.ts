@@ -1,0 +1,41 @@
+/** The two comparison regimes of the paper: same mix-phase tokens, or same FLOPs. */
+export type Budget = 'data-matched' | 'compute-matched';
+
+/** The budgets a sweep config may name. */
+export const BUDGETS: readonly Budget[] = ['data-matched', 'compute-matched'];
+
+/** Where a plugin writes progress and notes (stderr in the CLI, prefixed with the worker). */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** What a plugin gets when it runs: where artifacts go, which seed and budget this job uses. */
+export interface PluginContext {
+  /** Directory for checkpoints and other artifacts, shared by every job of the sweep (and across sweeps). */
+  artifactsDir: string;
+  /** The job's seed: use it for anything random (training, sampling, few-shot picks). */
+  seed: number;
+  /** The comparison regime, for variants that declare `usesBudget`; undefined otherwise. */
+  budget?: Budget;
+  logger: Logger;
+}
+
+/** What a variant's `setup()` gets: run once in each worker before its first job with that variant. */
+export interface SetupContext {
+  artifactsDir: string;
+  logger: Logger;
+  /** The worker thread's id (0 on the main thread). */
+  threadId: number;
+}
+
+/** A logger that writes `prefix message` lines to stderr. */
+export function stderrLogger(prefix: string): Logger {
+  return {
+    info: (m) => process.stderr.write(`${prefix} ${m}\n`),
+    warn: (m) => process.stderr.write(`${prefix} warning: ${m}\n`),
+  };
+}
+
+/** A logger that drops everything (tests, quiet runs). */
+export const silentLogger: Logger = { info: () => {}, warn: () => {} };

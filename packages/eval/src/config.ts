@@ -1,0 +1,171 @@
+/**
+ * The sweep config: a strict, zod-validated JSON file listing variants × tasks × seeds (× budgets)
+ * and the plugin modules to load. Defaults live in the schema. `checkSweepConfig` validates the
+ * structure and then every variant's and task's options against its plugin's schema, and fails
+ * before any work with one error that lists every bad field.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { BUDGETS } from './api/context.ts';
+import { SweepConfigError, issuesFromZod, unknownIdMessage, type ConfigIssue } from './errors.ts';
+import type { PluginRegistry } from './registry.ts';
+import { nearestMatch } from './util/text.ts';
+
+const Options = z.record(z.string(), z.unknown()).default({});
+
+/** One variant of a sweep: a registered variant id, its options, and a row label (default: the id). */
+export const VariantEntrySchema = z
+  .object({
+    id: z.string().min(1),
+    name: z.string().min(1).optional(),
+    options: Options,
+  })
+  .strict();
+
+/** One task of a sweep: a registered task id, its options, a column label (default: the id) and an optional document limit. */
+export const TaskEntrySchema = z
+  .object({
+    id: z.string().min(1),
+    name: z.string().min(1).optional(),
+    options: Options,
+    limit: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+function duplicates(xs: readonly unknown[]): unknown[] {
+  return xs.filter((x, i) => xs.indexOf(x) !== i);
+}
+
+/** The sweep config schema (strict: a misspelt key fails). */
+export const SweepConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    /** Shown in progress lines and tables. */
+    name: z.string().min(1),
+    description: z.string().optional(),
+    /** Results folder, relative to the config file (the CLI's --out overrides it). */
+    outDir: z.string().min(1).optional(),
+    /** Checkpoints and other artifacts, relative to the config file (default: ./artifacts under the current directory). */
+    artifactsDir: z.string().min(1).optional(),
+    /** Worker threads (default: available cores). */
+    workers: z.number().int().min(1).optional(),
+    seeds: z.array(z.number().int()).min(1),
+    /** Budgets for variants that declare `usesBudget`; others run once with no budget. */
+    budgets: z.array(z.enum(BUDGETS as [string, ...string[]])).min(1).optional(),
+    /** Plugin modules: file paths (relative to the config file) or package names. */
+    plugins: z.array(z.string().min(1)).default([]),
+    variants: z.array(VariantEntrySchema).min(1),
+    tasks: z.array(TaskEntrySchema).min(1),
+    /** Use only the first `limit` documents of every task (a task entry's own limit wins). */
+    limit: z.number().int().min(1).optional(),
+    /** Bootstrap resamples for the stderr of corpus-level metrics; 0 turns it off. */
+    bootstrapIters: z.number().int().min(0).default(1000),
+    /** How many variant `prepare` calls may run at once (1: no two builds race on shared artifacts). */
+    prepareConcurrency: z.number().int().min(1).default(1),
+    /** Requests per LanguageModel call. */
+    chunkSize: z.number().int().min(1).default(256),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const d of duplicates(c.seeds)) ctx.addIssue({ code: 'custom', path: ['seeds'], message: `seed ${String(d)} is listed twice` });
+    for (const d of duplicates(c.budgets ?? [])) ctx.addIssue({ code: 'custom', path: ['budgets'], message: `budget '${String(d)}' is listed twice` });
+    for (const [key, entries] of [['variants', c.variants], ['tasks', c.tasks]] as const) {
+      const labels = entries.map((e) => e.name ?? e.id);
+      labels.forEach((l, i) => {
+        if (labels.indexOf(l) !== i) {
+          ctx.addIssue({ code: 'custom', path: [key, i, 'name'], message: `label '${l}' is already used by ${key}.${labels.indexOf(l)}; give this entry a distinct "name"` });
+        }
+      });
+    }
+  });
+
+/** A parsed sweep config (defaults filled in). */
+export type SweepConfig = z.output<typeof SweepConfigSchema>;
+/** A sweep config as written in JSON. */
+export type SweepConfigInput = z.input<typeof SweepConfigSchema>;
+/** One parsed variant entry. */
+export type VariantEntry = z.output<typeof VariantEntrySchema>;
+/** One parsed task entry. */
+export type TaskEntry = z.output<typeof TaskEntrySchema>;
+
+/** Parses the structure of a sweep config (no plugin checks); throws SweepConfigError listing every bad field. */
+export function parseSweepConfig(raw: unknown, what = 'sweep config'): SweepConfig {
+  const r = SweepConfigSchema.safeParse(raw);
+  if (!r.success) throw new SweepConfigError(what, issuesFromZod(r.error.issues));
+  return r.data;
+}
+
+/** Reads and JSON-parses a sweep config file (not yet validated); errors name the file. */
+export function readSweepConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SweepConfigError(`sweep config ${path}`, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new SweepConfigError(`sweep config ${path}`, [{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
+  }
+}
+
+/** A config entry checked against its plugin: the options after the plugin's schema (defaults filled in). */
+export interface ResolvedEntry {
+  id: string;
+  label: string;
+  /** Options as written (sent to workers, which parse them again). */
+  rawOptions: Record<string, unknown>;
+  /** Options as the plugin's schema parsed them (hashed into the job's config hash). */
+  options: unknown;
+}
+
+function pluginIssues(raw: unknown, registry: PluginRegistry): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const obj = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  for (const key of ['variants', 'tasks'] as const) {
+    const list = obj[key];
+    if (!Array.isArray(list)) continue;
+    const kind = key === 'variants' ? 'variant' : 'task';
+    list.forEach((e, i) => {
+      const id = (e as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string' || id === '') return; // the structural pass reports it
+      const has = kind === 'variant' ? registry.hasVariant(id) : registry.hasTask(id);
+      if (!has) {
+        const known = kind === 'variant' ? registry.variantIds() : registry.taskIds();
+        issues.push({ path: `${key}.${i}.id`, message: unknownIdMessage(kind, id, known, nearestMatch(id, known)) });
+        return;
+      }
+      const opts = (e as { options?: unknown }).options;
+      if (opts !== undefined && (typeof opts !== 'object' || opts === null || Array.isArray(opts))) return;
+      const schema = kind === 'variant' ? registry.variant(id).options : registry.task(id).options;
+      const r = schema.safeParse(opts ?? {});
+      if (!r.success) issues.push(...issuesFromZod(r.error.issues, `${key}.${i}.options`));
+    });
+  }
+  return issues;
+}
+
+/**
+ * Validates a raw sweep config completely: structure, then every variant/task id against the
+ * registry (unknown ids name the nearest known one) and every options object against its
+ * plugin's schema. Throws one SweepConfigError listing every problem; otherwise returns the
+ * parsed config with each entry's parsed options.
+ */
+export function checkSweepConfig(
+  raw: unknown,
+  registry: PluginRegistry,
+  what = 'sweep config',
+): { config: SweepConfig; variants: ResolvedEntry[]; tasks: ResolvedEntry[] } {
+  const r = SweepConfigSchema.safeParse(raw);
+  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry)];
+  if (!r.success || issues.length > 0) throw new SweepConfigError(what, issues, 'fix the fields above; nothing has run yet');
+  const config = r.data;
+  const resolve = (e: { id: string; name?: string; options: Record<string, unknown> }, kind: 'variant' | 'task'): ResolvedEntry => ({
+    id: e.id,
+    label: e.name ?? e.id,
+    rawOptions: e.options,
+    options: (kind === 'variant' ? registry.variant(e.id).options : registry.task(e.id).options).parse(e.options),
+  });
+  return { config, variants: config.variants.map((v) => resolve(v, 'variant')), tasks: config.tasks.map((t) => resolve(t, 'task')) };
+}

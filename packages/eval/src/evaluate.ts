@@ -1,0 +1,139 @@
+/**
+ * Runs one task against one LanguageModel, the way lm-evaluation-harness's evaluator does: collect
+ * the documents, build every document's requests, send them to the model grouped by request type
+ * (in chunks), hand each document its responses in order, and return the per-document scores.
+ * Aggregation happens in `aggregateScores`, on the main thread, so a results folder can be
+ * re-aggregated from its per-document scores without running a model.
+ */
+import type { z } from 'zod';
+import { ContractError, SweepConfigError, issuesFromZod } from './errors.ts';
+import type { LanguageModel } from './api/model.ts';
+import type { PluginContext } from './api/context.ts';
+import type { MetricItem, TaskPlugin, TaskRequest, TaskResponse } from './api/task.ts';
+
+/** Per-document metric values, one record per document in document order. */
+export type DocScores = Record<string, MetricItem>;
+
+/** Options of `evaluateTask`. */
+export interface EvaluateOptions {
+  /** Use only the first `limit` documents (lm-eval `--limit`). */
+  limit?: number;
+  /** Requests per model call (default 256); the model batches inside a call as it likes. */
+  chunkSize?: number;
+}
+
+/** Parses plugin options with the plugin's zod schema; a failure lists every bad field under `prefix`. */
+export function parseOptions<O>(schema: z.ZodType<O>, raw: unknown, what: string, prefix = 'options'): O {
+  const r = schema.safeParse(raw ?? {});
+  if (!r.success) throw new SweepConfigError(what, issuesFromZod(r.error.issues, prefix));
+  return r.data;
+}
+
+const REQUEST_TYPES = ['loglikelihood', 'loglikelihood_rolling', 'generate_until'] as const;
+
+function checkRequest(r: TaskRequest, where: string): void {
+  const bad = (m: string): never => {
+    throw new ContractError(`${where}: ${m}`, 'requests(doc) must return loglikelihood(), loglikelihoodRolling() or generateUntil() requests');
+  };
+  if (!r || typeof r !== 'object' || !REQUEST_TYPES.includes(r.type)) bad(`request type must be one of ${REQUEST_TYPES.join(', ')}, got ${JSON.stringify((r as { type?: unknown })?.type)}`);
+  if (r.type === 'loglikelihood' && (typeof r.context !== 'string' || typeof r.continuation !== 'string')) bad('a loglikelihood request needs string context and continuation');
+  if (r.type === 'loglikelihood_rolling' && typeof r.text !== 'string') bad('a loglikelihood_rolling request needs a string text');
+  if (r.type === 'generate_until') {
+    if (typeof r.context !== 'string') bad('a generate_until request needs a string context');
+    if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1) bad(`a generate_until request needs maxTokens ≥ 1, got ${r.maxTokens}`);
+    if (r.until !== undefined && (!Array.isArray(r.until) || !r.until.every((u) => typeof u === 'string'))) bad('until must be an array of strings');
+  }
+}
+
+function checkResponse(type: TaskRequest['type'], r: unknown, model: string, i: number): TaskResponse {
+  const where = `model '${model}' ${type} result ${i}`;
+  const num = (x: unknown): boolean => typeof x === 'number' && !Number.isNaN(x);
+  if (type === 'generate_until') {
+    if (typeof r !== 'string') throw new ContractError(`${where}: expected a string, got ${typeof r}`);
+    return r;
+  }
+  const o = r as { logprob?: unknown; tokens?: unknown; isGreedy?: unknown };
+  if (!o || typeof o !== 'object' || !num(o.logprob) || !num(o.tokens)) {
+    throw new ContractError(`${where}: expected { logprob: number, tokens: number${type === 'loglikelihood' ? ', isGreedy: boolean' : ''} }, got ${JSON.stringify(r)}`);
+  }
+  if (type === 'loglikelihood') {
+    if (typeof o.isGreedy !== 'boolean') throw new ContractError(`${where}: isGreedy must be a boolean`);
+    return { logprob: o.logprob as number, tokens: o.tokens as number, isGreedy: o.isGreedy };
+  }
+  return { logprob: o.logprob as number, tokens: o.tokens as number };
+}
+
+async function callModel(model: LanguageModel, type: TaskRequest['type'], reqs: TaskRequest[]): Promise<unknown[]> {
+  if (type === 'loglikelihood') {
+    return model.loglikelihood(reqs.map((r) => ({ context: (r as { context: string }).context, continuation: (r as { continuation: string }).continuation })));
+  }
+  if (type === 'loglikelihood_rolling') return model.loglikelihoodRolling(reqs.map((r) => ({ text: (r as { text: string }).text })));
+  return model.generate(
+    reqs.map((r) => {
+      const g = r as Extract<TaskRequest, { type: 'generate_until' }>;
+      return g.until ? { context: g.context, maxTokens: g.maxTokens, until: g.until } : { context: g.context, maxTokens: g.maxTokens };
+    }),
+  );
+}
+
+/**
+ * Evaluates `task` (with raw `options`, parsed here) on `model`; returns one DocScores per
+ * document, in document order. Throws ContractError when the task or model breaks the contract
+ * (bad request, wrong number of results, undeclared or missing metric).
+ */
+export async function evaluateTask(
+  task: TaskPlugin,
+  options: unknown,
+  model: LanguageModel,
+  ctx: PluginContext,
+  opts: EvaluateOptions = {},
+): Promise<DocScores[]> {
+  const taskOpts = parseOptions(task.options, options, `options of task '${task.id}'`);
+  const limit = opts.limit ?? Infinity;
+  const chunk = Math.max(1, opts.chunkSize ?? 256);
+  const docs: unknown[] = [];
+  if (limit > 0) {
+    const source = await task.documents(taskOpts, ctx);
+    for await (const d of source as AsyncIterable<unknown>) {
+      docs.push(d);
+      if (docs.length >= limit) break;
+    }
+  }
+  if (docs.length === 0) throw new ContractError(`task '${task.id}' yielded no documents`, 'check the task options (and the sweep limit)');
+
+  const requests = docs.map((d, i) => {
+    const rs = task.requests(d, taskOpts);
+    if (!Array.isArray(rs) || rs.length === 0) throw new ContractError(`task '${task.id}' document ${i}: requests(doc) must return a non-empty array`);
+    rs.forEach((r, j) => checkRequest(r, `task '${task.id}' document ${i} request ${j}`));
+    return rs;
+  });
+  const responses: TaskResponse[][] = requests.map((rs) => new Array(rs.length));
+  for (const type of REQUEST_TYPES) {
+    const slots: Array<[number, number]> = [];
+    requests.forEach((rs, i) => rs.forEach((r, j) => r.type === type && slots.push([i, j])));
+    for (let s = 0; s < slots.length; s += chunk) {
+      const part = slots.slice(s, s + chunk);
+      const out = await callModel(model, type, part.map(([i, j]) => requests[i][j]));
+      if (!Array.isArray(out) || out.length !== part.length) {
+        throw new ContractError(`model '${model.info.name}' returned ${Array.isArray(out) ? out.length : typeof out} results for ${part.length} ${type} requests`);
+      }
+      part.forEach(([i, j], k) => (responses[i][j] = checkResponse(type, out[k], model.info.name, s + k)));
+    }
+  }
+
+  const declared = Object.keys(task.metrics);
+  return docs.map((d, i) => {
+    const scores = task.score(d, responses[i], taskOpts) as Record<string, MetricItem> | undefined;
+    if (!scores || typeof scores !== 'object') throw new ContractError(`task '${task.id}' document ${i}: score() must return an object of metric values`);
+    const out: DocScores = {};
+    for (const name of declared) {
+      const v = scores[name];
+      if (v === undefined) throw new ContractError(`task '${task.id}' document ${i}: score() did not return metric '${name}'`, `score() must return every metric declared in metrics: ${declared.join(', ')}`);
+      out[name] = Array.isArray(v) ? [v[0], v[1]] : v;
+    }
+    for (const name of Object.keys(scores)) {
+      if (!declared.includes(name)) throw new ContractError(`task '${task.id}' document ${i}: score() returned '${name}', which is not declared in metrics (${declared.join(', ')})`);
+    }
+    return out;
+  });
+}

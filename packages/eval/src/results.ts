@@ -1,0 +1,319 @@
+/**
+ * The results folder of a sweep:
+ *   sweep.json    the plan: every job (labels, seed, budget, config hash, metric specs), in order
+ *   jobs.jsonl    the journal: one line appended (fsynced) as each job finishes, ok or failed
+ *   docs.jsonl    per-document metric values of every ok job (enough to re-aggregate)
+ *   results.csv   long table: one row per variant × task × metric × seed (× budget)
+ *   table_<metric>.csv   wide table per headline metric: variants × tasks (+ average)
+ * Rows are sorted by the plan's order, so a resumed sweep ends with the same files as an
+ * uninterrupted one (except the measured duration_s).
+ */
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { ResultsError } from './errors.ts';
+import { aggregateScores, type Aggregate } from './metrics.ts';
+import type { MetricSpec } from './api/task.ts';
+import type { DocScores } from './evaluate.ts';
+import { writeFileAtomic } from './util/fs.ts';
+
+/** One job of the plan, as written to sweep.json. */
+export interface JobPlan {
+  /** The job's config hash (variant id + parsed options, task id + version + parsed options, seed, budget, limit). */
+  key: string;
+  variant: string;
+  variantId: string;
+  task: string;
+  taskId: string;
+  taskVersion: string;
+  seed: number;
+  /** '' when the variant does not use budgets. */
+  budget: string;
+  /** [variant index, budget index (0 = none), task index, seed index]: the sort order of rows. */
+  order: [number, number, number, number];
+  metrics: Record<string, MetricSpec>;
+  bootstrapIters: number;
+}
+
+/** The plan file. */
+export interface SweepPlanFile {
+  name: string;
+  jobs: JobPlan[];
+}
+
+/** One journal line: how a job ended. */
+export interface JobRecord {
+  key: string;
+  status: 'ok' | 'failed';
+  error: string;
+  variant: string;
+  task: string;
+  seed: number;
+  budget: string;
+  backend: string;
+  model: string;
+  n: number | null;
+  values: Record<string, Aggregate>;
+  durationS: number | null;
+  threadId: number;
+  packageVersion: string;
+  finishedAt: string;
+}
+
+/** One line of docs.jsonl. */
+export interface DocRecord {
+  key: string;
+  doc: number;
+  scores: DocScores;
+}
+
+/** One row of results.csv. */
+export interface ResultRow {
+  variant: string;
+  task: string;
+  metric: string;
+  value: number | null;
+  stderr: number | null;
+  n: number | null;
+  seed: number;
+  budget: string;
+  task_version: string;
+  config_hash: string;
+  backend: string;
+  package_version: string;
+  status: 'ok' | 'failed';
+  error: string;
+  duration_s: number | null;
+}
+
+/** Columns of results.csv, in order. */
+export const RESULT_COLUMNS: ReadonlyArray<keyof ResultRow> = [
+  'variant', 'task', 'metric', 'value', 'stderr', 'n', 'seed', 'budget', 'task_version',
+  'config_hash', 'backend', 'package_version', 'status', 'error', 'duration_s',
+];
+
+/** File names inside a results folder. */
+export const FILES = {
+  plan: 'sweep.json',
+  journal: 'jobs.jsonl',
+  docs: 'docs.jsonl',
+  results: 'results.csv',
+} as const;
+
+/** Reads a JSON-lines file; skips a torn (unparseable) last line, reports how many lines were bad. */
+export function readJsonl<T>(path: string): { items: T[]; bad: number } {
+  if (!existsSync(path)) return { items: [], bad: 0 };
+  const items: T[] = [];
+  let bad = 0;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      items.push(JSON.parse(line) as T);
+    } catch {
+      bad++;
+    }
+  }
+  return { items, bad };
+}
+
+/** The latest journal record of each job key. */
+export function readJournal(dir: string): { records: Map<string, JobRecord>; bad: number } {
+  const { items, bad } = readJsonl<JobRecord>(join(dir, FILES.journal));
+  const records = new Map<string, JobRecord>();
+  for (const r of items) if (r && typeof r.key === 'string') records.set(r.key, r);
+  return { records, bad };
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' | ').slice(0, 1000);
+}
+
+/** Rows of results.csv for every planned job that has a record, sorted by plan order, metric, seed. */
+export function buildRows(plan: readonly JobPlan[], records: ReadonlyMap<string, JobRecord>): ResultRow[] {
+  const keyed: Array<{ sort: number[]; row: ResultRow }> = [];
+  for (const job of plan) {
+    const rec = records.get(job.key);
+    if (!rec) continue;
+    Object.keys(job.metrics).forEach((metric, mi) => {
+      const v = rec.status === 'ok' ? rec.values[metric] : undefined;
+      keyed.push({
+        sort: [job.order[0], job.order[1], job.order[2], mi, job.order[3]],
+        row: {
+          variant: job.variant,
+          task: job.task,
+          metric,
+          value: v ? v.value : null,
+          stderr: v ? v.stderr : null,
+          n: v ? v.n : null,
+          seed: job.seed,
+          budget: job.budget,
+          task_version: job.taskVersion,
+          config_hash: job.key,
+          backend: rec.backend,
+          package_version: rec.packageVersion,
+          status: rec.status,
+          error: oneLine(rec.error ?? ''),
+          duration_s: rec.durationS,
+        },
+      });
+    });
+  }
+  keyed.sort((a, b) => {
+    for (let i = 0; i < a.sort.length; i++) if (a.sort[i] !== b.sort[i]) return a.sort[i] - b.sort[i];
+    return 0;
+  });
+  return keyed.map((k) => k.row);
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  return typeof v === 'number' ? String(v) : String(v);
+}
+
+/** results.csv text for `rows` (numbers at full precision, empty cells for missing values). */
+export function resultsCsv(rows: readonly ResultRow[]): string {
+  return stringify([[...RESULT_COLUMNS], ...rows.map((r) => RESULT_COLUMNS.map((c) => cell(r[c])))]);
+}
+
+/** A wide table of one metric: one row per variant (and budget), one column per task, plus an average. */
+export interface WideTable {
+  metric: string;
+  higherIsBetter: boolean;
+  columns: string[];
+  rows: Array<{ label: string; cells: Array<number | null> }>;
+  /** Whether the last column is the row average (only when the metric has two or more tasks). */
+  hasAverage: boolean;
+}
+
+/**
+ * Wide tables for every headline metric. A cell is the mean over seeds, and empty unless every
+ * seed of that variant × task is ok; the average (mean over the row's tasks) needs every cell.
+ */
+export function buildTables(plan: readonly JobPlan[], rows: readonly ResultRow[]): WideTable[] {
+  const metricSpecs = new Map<string, MetricSpec>();
+  const tasksOf = new Map<string, string[]>();
+  const rowLabels: string[] = [];
+  const labelOf = (j: { variant: string; budget: string }): string => (j.budget ? `${j.variant} [${j.budget}]` : j.variant);
+  const sortedPlan = [...plan].sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2] - b.order[2] || a.order[3] - b.order[3]);
+  for (const j of sortedPlan) {
+    if (!rowLabels.includes(labelOf(j))) rowLabels.push(labelOf(j));
+    for (const [m, spec] of Object.entries(j.metrics)) {
+      if (spec.headline === false) continue;
+      if (!metricSpecs.has(m)) metricSpecs.set(m, spec);
+      const ts = tasksOf.get(m) ?? [];
+      if (!ts.includes(j.task)) ts.push(j.task);
+      tasksOf.set(m, ts);
+    }
+  }
+  const expected = new Map<string, number>(); // seeds planned per (row, task)
+  for (const j of plan) expected.set(`${labelOf(j)}\u0000${j.task}`, (expected.get(`${labelOf(j)}\u0000${j.task}`) ?? 0) + 1);
+  const tables: WideTable[] = [];
+  for (const [metric, spec] of metricSpecs) {
+    const columns = tasksOf.get(metric) ?? [];
+    const hasAverage = columns.length >= 2;
+    const out = rowLabels
+      .map((label) => {
+        const cells = columns.map((task) => {
+          const vals = rows.filter((r) => r.metric === metric && r.task === task && labelOf(r) === label && r.status === 'ok' && r.value !== null).map((r) => r.value as number);
+          const want = expected.get(`${label}\u0000${task}`) ?? 0;
+          return want > 0 && vals.length === want ? vals.reduce((s, x) => s + x, 0) / vals.length : null;
+        });
+        const planned = columns.some((task) => (expected.get(`${label}\u0000${task}`) ?? 0) > 0);
+        if (hasAverage) cells.push(cells.every((c) => c !== null) ? (cells as number[]).reduce((s, x) => s + x, 0) / cells.length : null);
+        return planned ? { label, cells } : undefined;
+      })
+      .filter((r): r is { label: string; cells: Array<number | null> } => r !== undefined);
+    tables.push({ metric, higherIsBetter: spec.higherIsBetter, columns: hasAverage ? [...columns, 'average'] : columns, rows: out, hasAverage });
+  }
+  return tables;
+}
+
+/** File name of a metric's wide table. */
+export function tableFileName(metric: string): string {
+  return `table_${metric.replace(/[^A-Za-z0-9_.-]/g, '_')}.csv`;
+}
+
+/** Writes results.csv and the wide tables (atomically), removing stale table files; returns the paths written. */
+export function writeResultFiles(dir: string, plan: readonly JobPlan[], rows: readonly ResultRow[]): { results: string; tables: string[]; wide: WideTable[] } {
+  const results = join(dir, FILES.results);
+  writeFileAtomic(results, resultsCsv(rows));
+  const wide = buildTables(plan, rows);
+  const names = wide.map((t) => tableFileName(t.metric));
+  for (const f of readdirSync(dir)) if (/^table_.*\.csv$/.test(f) && !names.includes(f)) rmSync(join(dir, f), { force: true });
+  const tables = wide.map((t) => {
+    const path = join(dir, tableFileName(t.metric));
+    writeFileAtomic(path, stringify([['variant', ...t.columns], ...t.rows.map((r) => [r.label, ...r.cells.map(cell)])]));
+    return path;
+  });
+  return { results, tables, wide };
+}
+
+function fmt(v: number | null): string {
+  if (v === null) return '—';
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : v.toFixed(4);
+}
+
+/** The wide tables as aligned text for the terminal. */
+export function renderTables(tables: readonly WideTable[]): string {
+  const blocks: string[] = [];
+  for (const t of tables) {
+    const head = ['variant', ...t.columns];
+    const body = t.rows.map((r) => [r.label, ...r.cells.map(fmt)]);
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+    const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    blocks.push(
+      [`${t.metric} (${t.higherIsBetter ? 'higher' : 'lower'} is better)`, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n'),
+    );
+  }
+  return blocks.join('\n\n');
+}
+
+/** Reads sweep.json of a results folder. */
+export function readPlan(dir: string): SweepPlanFile {
+  const path = join(dir, FILES.plan);
+  if (!existsSync(path)) throw new ResultsError(`${dir} is not a sweep results folder: ${FILES.plan} is missing`);
+  return JSON.parse(readFileSync(path, 'utf8')) as SweepPlanFile;
+}
+
+/** Per-document scores of each job key, each list in document order. */
+export function readDocs(dir: string): Map<string, DocScores[]> {
+  const byKey = new Map<string, DocRecord[]>();
+  for (const d of readJsonl<DocRecord>(join(dir, FILES.docs)).items) {
+    const list = byKey.get(d.key) ?? [];
+    list.push(d);
+    byKey.set(d.key, list);
+  }
+  const out = new Map<string, DocScores[]>();
+  for (const [k, list] of byKey) out.set(k, list.sort((a, b) => a.doc - b.doc).map((d) => d.scores));
+  return out;
+}
+
+/**
+ * Recomputes every ok job's metrics from docs.jsonl (no model runs) with the same aggregation
+ * code and bootstrap seeds as the sweep, and returns the rows of results.csv. With `write`, also
+ * rewrites results.csv and the wide tables.
+ */
+export function reaggregate(dir: string, opts: { write?: boolean } = {}): ResultRow[] {
+  const plan = readPlan(dir);
+  const { records } = readJournal(dir);
+  const docs = readDocs(dir);
+  const recomputed = new Map<string, JobRecord>();
+  for (const job of plan.jobs) {
+    const rec = records.get(job.key);
+    if (!rec) continue;
+    if (rec.status !== 'ok') {
+      recomputed.set(job.key, rec);
+      continue;
+    }
+    const d = docs.get(job.key);
+    if (!d || d.length !== rec.n) {
+      throw new ResultsError(`${dir}: ${FILES.docs} has ${d?.length ?? 0} documents for job ${job.key} (${job.variant} × ${job.task}, seed ${job.seed}); the journal says ${rec.n}`);
+    }
+    recomputed.set(job.key, { ...rec, values: aggregateScores(job.metrics, d, { seed: job.seed, bootstrapIters: job.bootstrapIters }) });
+  }
+  const rows = buildRows(plan.jobs, recomputed);
+  if (opts.write) writeResultFiles(dir, plan.jobs, rows);
+  return rows;
+}

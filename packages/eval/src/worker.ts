@@ -1,0 +1,124 @@
+/**
+ * What runs inside a worker thread (and, for `workers: 0`-style inline runs, on the main thread):
+ * loads the plugins named by the pool's specs once per worker, runs each variant's `setup()` once
+ * per worker, and executes one job — `prepare` a variant, or `evaluate` a task on a variant's
+ * model — returning plain numbers. Errors become `{ ok: false, error }` replies; a worker that
+ * dies is turned into the same reply by the pool.
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import { PluginRegistry } from './registry.ts';
+import { evaluateTask, parseOptions, type DocScores } from './evaluate.ts';
+import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext } from './api/context.ts';
+
+/** A plugin named by id with its raw options (as written in the sweep config). */
+export interface PluginRef {
+  id: string;
+  options?: unknown;
+}
+
+/** One unit of work for a worker. */
+export type WorkerJob =
+  | {
+      kind: 'evaluate';
+      variant: PluginRef;
+      task: PluginRef;
+      seed: number;
+      budget?: Budget;
+      artifactsDir: string;
+      limit?: number;
+      chunkSize?: number;
+    }
+  | { kind: 'prepare'; variant: PluginRef; seed: number; budget?: Budget; artifactsDir: string };
+
+/** A job's error as plain data (it crosses a worker message). */
+export interface JobError {
+  message: string;
+  name: string;
+  code?: string;
+  stack?: string;
+}
+
+/** A worker's answer: per-document scores and the model's self-description, or an error. */
+export type WorkerReply =
+  | { ok: true; threadId: number; docs?: DocScores[]; model?: { name: string; backend: string; configHash: string } }
+  | { ok: false; threadId: number; error: JobError };
+
+/** What the pool hands every worker at start. */
+export interface WorkerSetup {
+  pluginSpecs: string[];
+  baseDir: string;
+  quiet?: boolean;
+}
+
+/** Per-process (per-worker) state: the registry and which variants have run `setup()`. */
+export interface WorkerState {
+  registry: Promise<PluginRegistry>;
+  setups: Map<string, Promise<void>>;
+  logger: Logger;
+}
+
+/** Creates worker state that loads `setup.pluginSpecs` into a fresh registry. */
+export function createWorkerState(setup: WorkerSetup): WorkerState {
+  const registry = (async () => {
+    const r = new PluginRegistry();
+    await r.loadAll(setup.pluginSpecs, setup.baseDir);
+    return r;
+  })();
+  registry.catch(() => {}); // surfaced by the first job that awaits it
+  return { registry, setups: new Map(), logger: setup.quiet ? silentLogger : stderrLogger(`[worker ${threadId}]`) };
+}
+
+/** Turns anything thrown into a plain JobError. */
+export function toJobError(err: unknown): JobError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { message: err.message, name: err.name, code: typeof code === 'string' ? code : undefined, stack: err.stack };
+  }
+  return { message: String(err), name: 'Error' };
+}
+
+/** Runs one job with the given state; never throws (errors become `{ ok: false }`). */
+export async function runJob(job: WorkerJob, state: WorkerState): Promise<WorkerReply> {
+  try {
+    const registry = await state.registry;
+    const variant = registry.variant(job.variant.id);
+    const vOpts = parseOptions(variant.options, job.variant.options, `options of variant '${variant.id}'`);
+    if (variant.setup) {
+      let done = state.setups.get(variant.id);
+      if (!done) {
+        done = Promise.resolve(variant.setup({ artifactsDir: job.artifactsDir, logger: state.logger, threadId }));
+        state.setups.set(variant.id, done);
+      }
+      await done;
+    }
+    const ctx: PluginContext = { artifactsDir: job.artifactsDir, seed: job.seed, budget: job.budget, logger: state.logger };
+    if (job.kind === 'prepare') {
+      await variant.prepare?.(vOpts, ctx);
+      return { ok: true, threadId };
+    }
+    const task = registry.task(job.task.id);
+    const model = await variant.create(vOpts, ctx);
+    try {
+      const docs = await evaluateTask(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });
+      const info = model.info ?? { name: variant.id };
+      return {
+        ok: true,
+        threadId,
+        docs,
+        model: { name: String(info.name ?? variant.id), backend: String(info.backend ?? ''), configHash: String(info.configHash ?? '') },
+      };
+    } finally {
+      await model.dispose();
+    }
+  } catch (err) {
+    return { ok: false, threadId, error: toJobError(err) };
+  }
+}
+
+let state: WorkerState | undefined;
+
+/** The worker thread's entry (piscina calls it once per job). */
+export default async function handleJob(job: WorkerJob): Promise<WorkerReply> {
+  state ??= createWorkerState(workerData as WorkerSetup);
+  return runJob(job, state);
+}
