@@ -14,6 +14,18 @@ import type { ModelConfig } from './config.ts';
 import { multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
 import { swiglu } from './ffn.ts';
 import { rmsNorm } from './norm.ts';
+import {
+  attentionRoute,
+  ffnRoute,
+  modelAttentionCore,
+  moa,
+  moeFfn,
+  perExampleLogits,
+  routerLogits,
+  routingStatTensors,
+  type ExpertFn,
+  type MoaWeights,
+} from '../mixture/index.ts';
 
 /** Router losses of one layer, unweighted (the model applies α and β). */
 export interface LayerAux {
@@ -55,12 +67,18 @@ export function layerParam<R extends tf.Rank = tf.Rank>(ctx: LayerContext, name:
   return getParam<R>(ctx.params, `layers.${ctx.layer}.${name}`);
 }
 
-function notWiredYet(what: string): BamError {
-  return new BamError(
-    `${what} is not wired into the model yet`,
-    'E_NOT_IMPLEMENTED',
-    'the mixture layers (packages/core/src/mixture) are plugged in through model/block.ts; use a dense config until then',
-  );
+/**
+ * Router logits [N, E] of h for the `ffn` or `attn` router: the layer's own router
+ * (`layers.{l}.{part}.router`) or the one shared by all layers (`routers.{part}`), per token or,
+ * with `routing.perExample`, from the mean of each example's first prefixTokens hidden states
+ * (capped at the batch's T).
+ */
+function mixtureLogits(h: tf.Tensor2D, ctx: LayerContext, part: 'ffn' | 'attn'): tf.Tensor2D {
+  const { routing } = ctx.config;
+  const w = routing.shareAcrossLayers ? getParam<tf.Rank.R2>(ctx.params, `routers.${part}`) : layerParam<tf.Rank.R2>(ctx, `${part}.router`);
+  if (!routing.perExample) return routerLogits(h, w); // [N, E]
+  const { batch, seqLen } = ctx.dims;
+  return perExampleLogits(h, w, { batch, seqLen, prefixTokens: Math.min(routing.perExample.prefixTokens, seqLen) }); // [N, E]
 }
 
 /** The attention sub-layer of h [N, D] (already normed): dense MHA, or a mixture of attentions. */
@@ -82,8 +100,30 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
         ),
         aux: null,
       };
-    case 'moa':
-      throw notWiredYet(`attention.kind "moa" (${a.kvShared ? 'BAM-KV-shared' : 'BAM-full'})`);
+    case 'moa': {
+      // Tied: the attention mixture routes by the FFN router's logits; its losses are the FFN's.
+      const tied = ctx.config.routing.tieAttentionToFfn;
+      if (tied && ctx.config.ffn.kind === 'moe' && ctx.config.ffn.router.kind === 'hash') {
+        throw new BamError(
+          'routing.tieAttentionToFfn needs an FFN router with weights, but ffn.router.kind is "hash"',
+          'E_CONFIG',
+          'use a topk or expert-choice FFN router, or set routing.tieAttentionToFfn to false',
+        );
+      }
+      const routing = attentionRoute(mixtureLogits(h, ctx, tied ? 'ffn' : 'attn'), a.router);
+      const expert = (e: number, name: string) => layerParam<tf.Rank.R2>(ctx, `attn.experts.${e}.${name}`);
+      const ids = Array.from({ length: a.numExperts }, (_, e) => e);
+      const weights: MoaWeights = a.kvShared
+        ? {
+            kind: 'kv-shared',
+            wk: layerParam(ctx, 'attn.wk'),
+            wv: layerParam(ctx, 'attn.wv'),
+            experts: ids.map((e) => ({ wq: expert(e, 'wq'), wo: expert(e, 'wo') })),
+          }
+        : { kind: 'full', experts: ids.map((e) => ({ wq: expert(e, 'wq'), wk: expert(e, 'wk'), wv: expert(e, 'wv'), wo: expert(e, 'wo') })) };
+      const { output, aux } = moa(h, weights, routing, modelAttentionCore(ctx.dims, ctx.rope));
+      return { output, aux: tied ? null : aux, stats: ctx.collectStats ? routingStatTensors(routing, 'attn') : undefined };
+    }
   }
 }
 
@@ -100,8 +140,23 @@ export function ffnLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
         }),
         aux: null,
       };
-    case 'moe':
-      throw notWiredYet(`ffn.kind "moe" (router ${f.router.kind})`);
+    case 'moe': {
+      const experts: ExpertFn[] = Array.from({ length: f.numExperts }, (_, e) => {
+        const w = {
+          w_gate: layerParam<tf.Rank.R2>(ctx, `ffn.experts.${e}.w_gate`),
+          w_up: layerParam<tf.Rank.R2>(ctx, `ffn.experts.${e}.w_up`),
+          w_down: layerParam<tf.Rank.R2>(ctx, `ffn.experts.${e}.w_down`),
+        };
+        return (x: tf.Tensor2D) => swiglu(x, w);
+      });
+      // Hash routing reads the token ids (the same fixed hash in every layer); the others a router.
+      const routing =
+        f.router.kind === 'hash'
+          ? ffnRoute(f.router, { tokenIds: ctx.tokens, numExperts: f.numExperts })
+          : ffnRoute(f.router, { logits: mixtureLogits(h, ctx, 'ffn') });
+      const { output, aux } = moeFfn(h, experts, routing);
+      return { output, aux, stats: ctx.collectStats ? routingStatTensors(routing, 'ffn') : undefined };
+    }
   }
 }
 
