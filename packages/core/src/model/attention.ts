@@ -11,7 +11,7 @@
  * With GQA (Hkv < H), query head h reads key/value head ⌊h / (H/Hkv)⌋ (Llama's repeat_kv order).
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear, matmul } from '../ops/index.ts';
+import { linear, matmul, opsSettings } from '../ops/index.ts';
 import { applyRope } from './rope.ts';
 
 /** Weights of one attention (stored [in, out]). */
@@ -81,6 +81,7 @@ export function causalMask(T: number): tf.Tensor2D {
  * → [B·H, T, Dh]. Fast path: one 2-D product per pair, softmax over the stacked scores.
  */
 export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, d: AttentionDims): tf.Tensor3D {
+  if (opsSettings().attention === 'batched') return causalAttentionReference(q, k, v, d);
   const { seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = d;
   const rep = H / Hkv;
   const qs = tf.unstack(tf.mul(q, 1 / Math.sqrt(Dh))) as tf.Tensor2D[]; // B·H × [T, Dh]

@@ -23,6 +23,29 @@ export interface LossResult {
 }
 
 /**
+ * Σ_n w_n·(logsumexp(logits_n) − logits_n[t_n]) with its gradient written out,
+ * (softmax(logits) − onehot(t))·w·dy. TF.js's own gradient of logsumexp goes through `max`, whose
+ * gradient is a broadcast `Equal` over [N, V] that takes ~200 ms on wasm for N=1024, V=4096.
+ */
+const weightedCrossEntropy = tf.customGrad(((logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [N, V] = logits.shape;
+  // A gather on the flattened logits (index n·V + t) instead of a [N, V] one-hot product.
+  const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets); // [N]
+  const picked = tf.gather(tf.reshape(logits, [N * V]), flatIdx); // [N]
+  const nll = tf.sub(tf.logSumExp(logits, 1), picked); // [N]
+  const probs = tf.softmax(logits as tf.Tensor2D); // [N, V]
+  save([probs, targets, weights]);
+  return {
+    value: tf.sum(tf.mul(nll, weights)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [p, t, w] = saved;
+      const diff = tf.sub(p, tf.oneHot(t as tf.Tensor1D, V)); // [N, V]
+      return [tf.mul(diff, tf.reshape(tf.mul(w, dy), [N, 1])), tf.zerosLike(t), tf.zerosLike(w)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/**
  * Mean NLL of targets [B, T] under logits [B, T, V]: logsumexp(logits) − logit[target].
  * A negative target (padding) is ignored; the mean is over the other positions.
  */
@@ -30,16 +53,12 @@ export function tokenNll(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const N = B * T;
-    const flat = tf.reshape(logits, [N, V]) as tf.Tensor2D; // [N, V]
     const t = tf.reshape(targets, [N]); // [N]
     const valid = tf.greaterEqual(t, 0); // [N]
     const safe = tf.where(valid, t, tf.zerosLike(t)); // [N]
-    // A gather on the flattened logits (index n·V + t) instead of a [N, V] one-hot product.
-    const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), safe); // [N]
-    const picked = tf.gather(tf.reshape(flat, [N * V]), flatIdx); // [N]
-    const nllPerToken = tf.sub(tf.logSumExp(flat, 1), picked); // [N]
     const w = tf.cast(valid, 'float32'); // [N]
-    return tf.div(tf.sum(tf.mul(nllPerToken, w)), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+    const weights = tf.div(w, tf.maximum(tf.sum(w), 1)); // [N], sums to 1 over valid positions
+    return weightedCrossEntropy(tf.reshape(logits, [N, V]), safe, weights) as tf.Scalar;
   });
 }
 

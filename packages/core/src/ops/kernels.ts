@@ -142,10 +142,29 @@ function makeUnpack(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
   };
 }
 
-function replaceWasmKernel(name: string, make: (fallback: tf.KernelFunc | undefined) => tf.KernelFunc): void {
-  const existing = tf.getKernel(name, 'wasm');
-  if (existing) tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(existing?.kernelFunc) });
+const originals = new Map<string, tf.KernelFunc | undefined>();
+const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFunc> = {
+  Slice: makeSlice,
+  SplitV: makeSplitV,
+  Unpack: makeUnpack,
+};
+
+function setKernel(name: string, fn: tf.KernelFunc): void {
+  if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn });
+}
+
+/**
+ * `bam`: use the zero-copy Slice/SplitV/Unpack above on wasm; `tfjs`: restore the wasm backend's
+ * own kernels (for benchmarks; see ops/settings.ts).
+ */
+export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {
+  for (const [name, make] of Object.entries(ours)) {
+    if (!originals.has(name)) originals.set(name, tf.getKernel(name, 'wasm')?.kernelFunc);
+    const original = originals.get(name);
+    if (which === 'bam') setKernel(name, make(original));
+    else if (original) setKernel(name, original);
+  }
 }
 
 let registered = false;
@@ -160,9 +179,7 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
   }
-  replaceWasmKernel('Slice', makeSlice);
-  replaceWasmKernel('SplitV', makeSplitV);
-  replaceWasmKernel('Unpack', makeUnpack);
+  setWasmSliceKernels('bam');
 }
 
 registerWasmKernels();

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
-import { BamError, ShapeError } from '../../src/errors.ts';
+import { ShapeError } from '../../src/errors.ts';
 import { computeLoss, computeLossAndGrads, countParams, tokenNll } from '../../src/model/loss.ts';
 import { createModel, disposeModel, forward, modelFromTensors, type BamModel } from '../../src/model/model.ts';
 import { paramSpecs } from '../../src/model/params.ts';
@@ -169,16 +169,6 @@ describe('forward', () => {
     expect(() => forward(m, tf.zeros([1, 4]) as tf.Tensor2D)).toThrow(/must be int32/);
     expect(() => forward(m, tf.zeros([4], 'int32') as unknown as tf.Tensor2D)).toThrow(ShapeError);
   });
-
-  it('says mixture layers are not wired yet, for both kinds', () => {
-    const moe = track(createModel(tinyConfig({ ffn: { kind: 'moe', numExperts: 2 } }), 6));
-    const x = tokens(1, 4, 64);
-    expect(() => forward(moe, x)).toThrow(BamError);
-    expect(() => forward(moe, x)).toThrow(/ffn.kind "moe" \(router topk\) is not wired into the model yet/);
-    const moa = track(createModel(tinyConfig({ attention: { kind: 'moa', numExperts: 2, kvShared: false } }), 6));
-    expect(() => forward(moa, x)).toThrow(/attention.kind "moa" \(BAM-full\) is not wired/);
-    x.dispose();
-  });
 });
 
 describe('loss', () => {
@@ -189,6 +179,19 @@ describe('loss', () => {
     expect(both[0]).toBeCloseTo((lse - 3 + Math.log(3)) / 2, 5);
     const first = await tokenNll(logits, tf.tensor2d([[0, -1]], [1, 2], 'int32')).data();
     expect(first[0]).toBeCloseTo(lse - 1, 5);
+  });
+
+  it("NLL's gradient equals the gradient of TF.js's softmax cross-entropy, with ignored positions getting none", async () => {
+    const logits = tf.randomNormal([2, 3, 5], 0, 2, 'float32', 40) as tf.Tensor3D;
+    const targets = tf.tensor2d([[4, 0, -1], [2, 2, 1]], [2, 3], 'int32');
+    const g = tf.grad((l: tf.Tensor) => tokenNll(l as tf.Tensor3D, targets))(logits);
+    const onehot = tf.tensor2d([[0, 0, 0, 0, 1], [1, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0], [0, 1, 0, 0, 0]]);
+    const keep = tf.tensor1d([0, 1, 3, 4, 5], 'int32');
+    const ref = tf.grad((l: tf.Tensor) => tf.losses.softmaxCrossEntropy(onehot, tf.gather(tf.reshape(l, [6, 5]), keep)))(logits);
+    expect(await maxAbsDiff(g, ref)).toBeLessThan(1e-6);
+    expect(Array.from(await tf.slice(g, [0, 2, 0], [1, 1, 5]).data()).map(Math.abs)).toEqual([0, 0, 0, 0, 0]);
+    const value = (await tokenNll(logits, targets).data())[0];
+    expect(value).toBeCloseTo((await tf.losses.softmaxCrossEntropy(onehot, tf.gather(tf.reshape(logits, [6, 5]), keep)).data())[0], 5);
   });
 
   it('gradients agree with central finite differences along random directions of several weights', async () => {

@@ -1,0 +1,127 @@
+/**
+ * What bam's wasm fast paths buy, measured side by side in one process (the CPU is shared, so
+ * the variants are interleaved round by round and the median is reported).
+ *
+ *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8]
+ *
+ * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm.
+ * Part 2: one forward+backward (computeLossAndGrads) of a preset model, B×T tokens, with the
+ * fast paths switched on one at a time (ops/settings.ts):
+ *   builtin      tf.matMul gradient, batched attention, tfjs Slice/SplitV/Unpack kernels
+ *   +matmul      custom matmul gradient (explicit transposes, plain 2-D products)
+ *   +slices      + zero-copy Slice/SplitV/Unpack kernels
+ *   +per-head    + attention as 2-D products per (batch, head)   (= bam's default)
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import {
+  computeLossAndGrads,
+  createModel,
+  disposeModel,
+  loadPreset,
+  selectBackend,
+  setOpsSettings,
+  type OpsSettings,
+} from '@bam/core';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    preset: { type: 'string', default: 'tiny' },
+    batch: { type: 'string', default: '8' },
+  },
+});
+const rounds = Number(values.rounds);
+const B = Number(values.batch);
+
+const choice = await selectBackend({ log: () => {} });
+console.log(`backend: ${choice.name}`);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const out = f();
+    const list = Array.isArray(out) ? out : [out];
+    await list[0].data();
+    tf.dispose(list);
+  }
+  return (performance.now() - t0) / n;
+}
+
+// Part 1: matMul throughput.
+{
+  const M = 1024, K = 128, N = 512;
+  const a = tf.randomNormal([M, K]) as tf.Tensor2D;
+  const b = tf.randomNormal([K, N]) as tf.Tensor2D;
+  const bt = tf.randomNormal([N, K]) as tf.Tensor2D;
+  const at = tf.randomNormal([K, M]) as tf.Tensor2D;
+  const G = 32, T = 128, Dh = 32;
+  const q = tf.randomNormal([G, T, Dh]) as tf.Tensor3D;
+  const kt = tf.randomNormal([G, Dh, T]) as tf.Tensor3D;
+  const q2 = tf.randomNormal([T, Dh]) as tf.Tensor2D;
+  const kt2 = tf.randomNormal([Dh, T]) as tf.Tensor2D;
+  const flops2d = 2 * M * K * N;
+  const flopsAttn = 2 * G * T * T * Dh;
+  const cases: [string, () => tf.Tensor, number][] = [
+    [`2-D [${M},${K}]·[${K},${N}]`, () => tf.matMul(a, b), flops2d],
+    ['2-D transposeB', () => tf.matMul(a, bt, false, true), flops2d],
+    ['2-D transposeA', () => tf.matMul(at, b, true, false), flops2d],
+    [`batched [${G},${T},${Dh}]·[${G},${Dh},${T}]`, () => tf.matMul(q, kt), flopsAttn],
+    [`${G}× 2-D [${T},${Dh}]·[${Dh},${T}]`, () => tf.tidy(() => tf.stack(Array.from({ length: G }, () => tf.matMul(q2, kt2)))), flopsAttn],
+  ];
+  const times = new Map<string, number[]>(cases.map(([n]) => [n, []]));
+  for (let r = 0; r < rounds; r++) for (const [name, f] of cases) times.get(name)!.push(await timeIt(f, 5));
+  console.log('\nmatMul on wasm (median of rounds)');
+  for (const [name, , flops] of cases) {
+    const ms = median(times.get(name)!);
+    console.log(`  ${name.padEnd(34)} ${ms.toFixed(2).padStart(8)} ms  ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s`);
+  }
+}
+
+// Part 2: forward+backward of a preset model.
+{
+  const config = loadPreset(values.preset!);
+  const T = config.maxSeqLen;
+  const model = createModel(config, 1);
+  const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
+  const inputs = tf.tensor2d(ids, [B, T], 'int32');
+  const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
+  const variants: [string, Partial<OpsSettings>][] = [
+    ['builtin', { matmulGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+    ['+matmul', { matmulGradient: 'explicit-transpose', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+    ['+slices', { matmulGradient: 'explicit-transpose', attention: 'batched', wasmSliceKernels: 'bam' }],
+    ['+per-head', { matmulGradient: 'explicit-transpose', attention: 'per-head', wasmSliceKernels: 'bam' }],
+  ];
+  const step = () => {
+    const r = computeLossAndGrads(model, inputs, targets);
+    return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];
+  };
+  const times = new Map<string, number[]>(variants.map(([n]) => [n, []]));
+  const losses = new Map<string, number>();
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const [name, settings] of variants) {
+      setOpsSettings(settings);
+      if (r === 0) {
+        // Warm-up round, and a check that every variant computes the same loss.
+        const out = step();
+        losses.set(name, (await out[0].data())[0]);
+        tf.dispose(out);
+        continue;
+      }
+      times.get(name)!.push(await timeIt(step, 1));
+    }
+  }
+  setOpsSettings(variants[variants.length - 1][1]);
+  const base = median(times.get('builtin')!);
+  console.log(`\nforward+backward, preset ${values.preset} (D=${config.dModel}, L=${config.nLayers}, H=${config.nHeads}, F=${config.dFF}, V=${config.vocabSize}), B=${B}, T=${T}: median of ${rounds}`);
+  for (const [name] of variants) {
+    const ms = median(times.get(name)!);
+    console.log(
+      `  ${name.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms/step  ${((B * T) / (ms / 1000)).toFixed(0).padStart(6)} tokens/s  ${(base / ms).toFixed(2)}×  loss ${losses.get(name)!.toFixed(5)}`,
+    );
+  }
+  tf.dispose([inputs, targets]);
+  disposeModel(model);
+}

@@ -1,0 +1,30 @@
+/**
+ * Switches between bam's fast paths and TF.js's own implementations, so a benchmark or an
+ * ablation can measure what each fast path buys (benchmarks/ops-microbench.ts). The defaults
+ * are the fast paths; nothing else should need to change these.
+ */
+import { setWasmSliceKernels } from './kernels.ts';
+
+export interface OpsSettings {
+  /** `explicit-transpose` (default): custom gradient of plain 2-D products; `builtin`: tf.matMul's own gradient. */
+  matmulGradient: 'explicit-transpose' | 'builtin';
+  /** `per-head` (default): one 2-D product per (batch, head); `batched`: batched tf.matMul (the reference). */
+  attention: 'per-head' | 'batched';
+  /** `bam` (default): zero-copy Slice/SplitV/Unpack on wasm; `tfjs`: the wasm backend's own kernels. */
+  wasmSliceKernels: 'bam' | 'tfjs';
+}
+
+const current: OpsSettings = { matmulGradient: 'explicit-transpose', attention: 'per-head', wasmSliceKernels: 'bam' };
+
+/** The settings in force (read-only view). */
+export function opsSettings(): Readonly<OpsSettings> {
+  return current;
+}
+
+/** Changes some settings; returns the previous ones (pass them back to restore). */
+export function setOpsSettings(next: Partial<OpsSettings>): OpsSettings {
+  const prev = { ...current };
+  Object.assign(current, next);
+  if (next.wasmSliceKernels && next.wasmSliceKernels !== prev.wasmSliceKernels) setWasmSliceKernels(next.wasmSliceKernels);
+  return prev;
+}
