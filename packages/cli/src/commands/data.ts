@@ -1,0 +1,105 @@
+/**
+ * `bam data`: bytes, documents and tokens of every domain and split of the offline corpora
+ * (packages/core/src/data), under a chosen tokenizer. Token streams are cached on disk, so a
+ * second run is fast.
+ */
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  createTokenizer,
+  DOC_SEPARATOR,
+  DOMAINS,
+  loadDomain,
+  SPLITS,
+  tokenizerSpecFromName,
+  tokensOf,
+  type Domain,
+  type Split,
+} from '@bam/core';
+import type { Command } from '../command.ts';
+
+const usage = `usage: bam data [--tokenizer NAME] [--domain D]... [--split S]... [--json]
+
+Documents, bytes and tokens per domain and split of the offline corpora. Bytes are the UTF-8 size
+of the split's token stream text (its documents joined by a blank line), so the byte tokenizer
+gives exactly one token per byte.
+
+  --tokenizer NAME  byte | gpt2-4096 (default) | gpt2-<vocab size> | a full id like gpt2-trunc-4096
+  --domain D        only these domains (repeatable): ${DOMAINS.join(', ')}
+  --split S         only these splits (repeatable): ${SPLITS.join(', ')}
+  --json            print one JSON object {tokenizer, rows: [{domain, split, documents, bytes, tokens, bytesPerToken}]}
+
+example: bam data --tokenizer byte --domain law --json`;
+
+interface Row {
+  domain: Domain;
+  split: Split;
+  documents: number;
+  bytes: number;
+  tokens: number;
+  bytesPerToken: number;
+}
+
+function argError(path: string, message: string): ConfigError {
+  return new ConfigError('bam data arguments', [{ path, message }], 'see bam data --help');
+}
+
+function pick<T extends string>(values: string[] | undefined, known: readonly T[], flag: string): T[] {
+  if (!values || values.length === 0) return [...known];
+  for (const v of values) {
+    if (!(known as readonly string[]).includes(v)) throw argError(flag, `unknown value '${v}' (known: ${known.join(', ')})`);
+  }
+  return known.filter((k) => values.includes(k));
+}
+
+function table(rows: Row[]): string {
+  const head = ['domain', 'split', 'documents', 'bytes', 'tokens', 'bytes/token'];
+  const cells = rows.map((r) => [r.domain, r.split, r.documents.toLocaleString('en'), r.bytes.toLocaleString('en'), r.tokens.toLocaleString('en'), r.bytesPerToken.toFixed(2)]);
+  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]): string => c.map((v, i) => (i < 2 ? v.padEnd(width[i]) : v.padStart(width[i]))).join('  ');
+  return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+export const command: Command = {
+  name: 'data',
+  summary: 'bytes, documents and tokens per domain and split of the offline corpora',
+  usage,
+  async run(argv: string[]): Promise<number> {
+    let values: { tokenizer?: string; domain?: string[]; split?: string[]; json?: boolean };
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          tokenizer: { type: 'string', default: 'gpt2-4096' },
+          domain: { type: 'string', multiple: true },
+          split: { type: 'string', multiple: true },
+          json: { type: 'boolean', default: false },
+        },
+      }));
+    } catch (err) {
+      throw argError('', (err as Error).message);
+    }
+    const tokenizer = createTokenizer(tokenizerSpecFromName(values.tokenizer ?? 'gpt2-4096'));
+    const domains = pick(values.domain, DOMAINS, '--domain');
+    const splits = pick(values.split, SPLITS, '--split');
+    const rows: Row[] = [];
+    for (const domain of domains) {
+      for (const split of splits) {
+        const docs = loadDomain(domain, split);
+        // Bytes of the token stream's text: the documents joined by DOC_SEPARATOR.
+        const bytes = docs.reduce((a, d) => a + Buffer.byteLength(d.text), 0) + Math.max(0, docs.length - 1) * Buffer.byteLength(DOC_SEPARATOR);
+        const tokens = tokensOf(domain, split, tokenizer).length;
+        rows.push({ domain, split, documents: docs.length, bytes, tokens, bytesPerToken: tokens ? bytes / tokens : 0 });
+      }
+    }
+    if (values.json) {
+      console.log(JSON.stringify({ tokenizer: { id: tokenizer.id, vocabSize: tokenizer.vocabSize }, rows }));
+    } else {
+      console.log(`tokenizer ${tokenizer.id} (vocabulary ${tokenizer.vocabSize}); bytes and tokens of each split's stream (documents joined by a blank line)\n`);
+      console.log(table(rows));
+    }
+    return 0;
+  },
+};
