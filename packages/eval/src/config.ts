@@ -32,8 +32,22 @@ export const TaskEntrySchema = z
   })
   .strict();
 
-function duplicates(xs: readonly unknown[]): unknown[] {
-  return xs.filter((x, i) => xs.indexOf(x) !== i);
+/** Refinement: no value twice in a list (`what` names the item, e.g. 'seed'). */
+function unique<T>(what: string) {
+  return (xs: readonly T[], ctx: z.RefinementCtx): void => {
+    xs.forEach((x, i) => {
+      if (xs.indexOf(x) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `${what} ${JSON.stringify(x)} is listed twice` });
+    });
+  };
+}
+
+/** Refinement: every entry's label (name, else id) is distinct, so rows and columns are unambiguous. */
+function uniqueLabels(xs: ReadonlyArray<{ id: string; name?: string }>, ctx: z.RefinementCtx): void {
+  const labels = xs.map((e) => e.name ?? e.id);
+  labels.forEach((l, i) => {
+    const first = labels.indexOf(l);
+    if (first !== i) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `label '${l}' is already used by entry ${first}; give this entry a distinct "name"` });
+  });
 }
 
 /** The sweep config schema (strict: a misspelt key fails). */
@@ -49,13 +63,13 @@ export const SweepConfigSchema = z
     artifactsDir: z.string().min(1).optional(),
     /** Worker threads (default: available cores). */
     workers: z.number().int().min(1).optional(),
-    seeds: z.array(z.number().int()).min(1),
+    seeds: z.array(z.number().int()).min(1).superRefine(unique<number>('seed')),
     /** Budgets for variants that declare `usesBudget`; others run once with no budget. */
-    budgets: z.array(z.enum(BUDGETS as [string, ...string[]])).min(1).optional(),
+    budgets: z.array(z.enum(BUDGETS as [string, ...string[]])).min(1).superRefine(unique<string>('budget')).optional(),
     /** Plugin modules: file paths (relative to the config file) or package names. */
     plugins: z.array(z.string().min(1)).default([]),
-    variants: z.array(VariantEntrySchema).min(1),
-    tasks: z.array(TaskEntrySchema).min(1),
+    variants: z.array(VariantEntrySchema).min(1).superRefine(uniqueLabels),
+    tasks: z.array(TaskEntrySchema).min(1).superRefine(uniqueLabels),
     /** Use only the first `limit` documents of every task (a task entry's own limit wins). */
     limit: z.number().int().min(1).optional(),
     /** Bootstrap resamples for the stderr of corpus-level metrics; 0 turns it off. */
@@ -65,19 +79,7 @@ export const SweepConfigSchema = z
     /** Requests per LanguageModel call. */
     chunkSize: z.number().int().min(1).default(256),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    for (const d of duplicates(c.seeds)) ctx.addIssue({ code: 'custom', path: ['seeds'], message: `seed ${String(d)} is listed twice` });
-    for (const d of duplicates(c.budgets ?? [])) ctx.addIssue({ code: 'custom', path: ['budgets'], message: `budget '${String(d)}' is listed twice` });
-    for (const [key, entries] of [['variants', c.variants], ['tasks', c.tasks]] as const) {
-      const labels = entries.map((e) => e.name ?? e.id);
-      labels.forEach((l, i) => {
-        if (labels.indexOf(l) !== i) {
-          ctx.addIssue({ code: 'custom', path: [key, i, 'name'], message: `label '${l}' is already used by ${key}.${labels.indexOf(l)}; give this entry a distinct "name"` });
-        }
-      });
-    }
-  });
+  .strict();
 
 /** A parsed sweep config (defaults filled in). */
 export type SweepConfig = z.output<typeof SweepConfigSchema>;
