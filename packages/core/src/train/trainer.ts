@@ -346,10 +346,10 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
     const showBar = opts.progress ?? Boolean(process.stderr.isTTY);
     if (showBar && startStep < steps) {
       bar = new cliProgress.SingleBar(
-        { format: 'train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | ETA {eta}', stream: process.stderr, hideCursor: true, clearOnComplete: false },
+        { format: 'train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | ETA {left}', stream: process.stderr, hideCursor: true, clearOnComplete: false },
         cliProgress.Presets.shades_classic,
       );
-      bar.start(steps, startStep, { loss: '-', tps: '-', eta: '-' });
+      bar.start(steps, startStep, { loss: '-', tps: '-', left: '-' });
     }
 
     const losses: number[] = [];
@@ -406,7 +406,7 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
         elapsedS: Math.round((performance.now() - lastFlushTime) / 10) / 100,
       });
       lastFlushTime = performance.now();
-      bar?.update(step, { loss: mean[0].toFixed(4), tps: Math.round(tps), eta: Number.isFinite(eta) ? `${Math.round(eta)}s` : '-' });
+      bar?.update(step, { loss: mean[0].toFixed(4), tps: Math.round(tps), left: Number.isFinite(eta) ? `${Math.round(eta)}s` : '-' });
       opts.onProgress?.({
         step,
         steps,
