@@ -5,6 +5,7 @@ import { ShapeError } from '../../src/errors.ts';
 import { computeLoss, computeLossAndGrads, countParams, tokenNll } from '../../src/model/loss.ts';
 import { createModel, disposeModel, forward, modelFromTensors, type BamModel } from '../../src/model/model.ts';
 import { paramSpecs } from '../../src/model/params.ts';
+import type { ModelConfigInput } from '../../src/model/config.ts';
 import { maxAbsDiff, tinyConfig, tokens } from './helpers.ts';
 
 beforeAll(async () => {
@@ -194,37 +195,52 @@ describe('loss', () => {
     expect(value).toBeCloseTo((await tf.losses.softmaxCrossEntropy(onehot, tf.gather(tf.reshape(logits, [6, 5]), keep)).data())[0], 5);
   });
 
-  it('gradients agree with central finite differences along random directions of several weights', async () => {
-    const cfg = tinyConfig({ vocabSize: 32, dModel: 8, nHeads: 2, nKvHeads: 1, nLayers: 2, dFF: 16, maxSeqLen: 6, initStd: 0.3 });
-    const m = track(createModel(cfg, 11));
-    const x = tokens(2, 6, 32, 12);
-    const y = tokens(2, 6, 32, 13);
-    const r = computeLossAndGrads(m, x, y);
-    const lossAt = async () => {
-      const l = computeLoss(m, x, y);
-      const v = (await l.loss.data())[0];
-      disposeLoss(l);
-      return v;
-    };
-    const names = ['embed.weight', 'layers.0.norm.scale', 'layers.0.attn.wq', 'layers.0.attn.wk', 'layers.1.attn.wv', 'layers.1.attn.wo', 'layers.0.ffn.w_gate', 'layers.1.ffn.w_down', 'final_norm.scale', 'lm_head.weight'];
-    for (const [i, name] of names.entries()) {
-      const p = m.params.get(name)!;
-      const orig = p.clone();
-      const dir = tf.randomNormal(p.shape, 0, 1, 'float32', 100 + i);
-      const analytic = (await tf.sum(tf.mul(r.grads.get(name)!, dir)).data())[0];
-      // The embedding is strongly curved (RMSNorm right after it): a small step, float32 is still fine here.
-      const eps = 1e-3;
-      p.assign(tf.add(orig, tf.mul(dir, eps)));
-      const up = await lossAt();
-      p.assign(tf.sub(orig, tf.mul(dir, eps)));
-      const down = await lossAt();
-      p.assign(orig);
-      const numeric = (up - down) / (2 * eps);
-      expect(Math.abs(analytic - numeric), `${name}: analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-2 * Math.max(Math.abs(numeric), 0.05));
-      tf.dispose([orig, dir]);
-    }
-    disposeLoss(r);
-  });
+  const fdCases: [string, Partial<ModelConfigInput>, string[]][] = [
+    [
+      'parallel block, GQA, untied head',
+      { nKvHeads: 1 },
+      ['embed.weight', 'layers.0.norm.scale', 'layers.0.attn.wq', 'layers.0.attn.wk', 'layers.1.attn.wv', 'layers.1.attn.wo', 'layers.0.ffn.w_gate', 'layers.1.ffn.w_down', 'final_norm.scale', 'lm_head.weight'],
+    ],
+    [
+      'sequential block, tied embeddings',
+      { block: 'sequential', tieEmbeddings: true },
+      ['embed.weight', 'layers.0.norm1.scale', 'layers.1.norm2.scale', 'layers.0.attn.wk', 'layers.1.ffn.w_up', 'final_norm.scale'],
+    ],
+  ];
+  for (const [label, overrides, names] of fdCases) {
+    it(`gradients agree with central finite differences along random directions of several weights (${label})`, async () => {
+      const cfg = tinyConfig({ vocabSize: 32, dModel: 8, nHeads: 2, nLayers: 2, dFF: 16, maxSeqLen: 6, initStd: 0.3, ...overrides });
+      const m = track(createModel(cfg, 11));
+      const x = tokens(2, 6, 32, 12);
+      const y = tokens(2, 6, 32, 13);
+      const r = computeLossAndGrads(m, x, y);
+      const lossAt = async () => {
+        const l = computeLoss(m, x, y);
+        const v = (await l.loss.data())[0];
+        disposeLoss(l);
+        return v;
+      };
+      for (const [i, name] of names.entries()) {
+        const p = m.params.get(name)!;
+        const orig = p.clone();
+        const dir = tf.randomNormal(p.shape, 0, 1, 'float32', 100 + i);
+        const analytic = (await tf.sum(tf.mul(r.grads.get(name)!, dir)).data())[0];
+        // A small step: the loss is strongly curved along the embedding (a norm follows it), and
+        // float32 still resolves the difference at this size.
+        const eps = 1e-3;
+        p.assign(tf.add(orig, tf.mul(dir, eps)));
+        const up = await lossAt();
+        p.assign(tf.sub(orig, tf.mul(dir, eps)));
+        const down = await lossAt();
+        p.assign(orig);
+        const numeric = (up - down) / (2 * eps);
+        expect(Math.abs(analytic - numeric), `${name}: analytic ${analytic}, numeric ${numeric}`).toBeLessThan(1e-2 * Math.max(Math.abs(numeric), 0.05));
+        tf.dispose([orig, dir]);
+      }
+      disposeLoss(r);
+      tf.dispose([x, y]);
+    });
+  }
 
   it('parallel and sequential blocks give different logits but both lower the loss under plain SGD', async () => {
     const x = tokens(2, 8, 64, 20);
