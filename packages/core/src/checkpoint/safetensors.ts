@@ -220,15 +220,15 @@ function encodeData(t: SafeTensor): Uint8Array {
   const n = t.data.length;
   switch (t.dtype) {
     case 'F32':
-      return toLittleEndian(Float32Array.from(t.data as ArrayLike<number>));
+      return toLittleEndian(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>));
     case 'F64':
-      return toLittleEndian(Float64Array.from(t.data as ArrayLike<number>));
+      return toLittleEndian(t.data instanceof Float64Array ? t.data : Float64Array.from(t.data as ArrayLike<number>));
     case 'I32': {
       for (let i = 0; i < n; i++) {
         const x = t.data[i];
         if (!Number.isInteger(x) || x < -2147483648 || x > 2147483647) throw new CheckpointError('(safetensors writer)', `I32 tensor holds a non-int32 value ${x} at index ${i}`);
       }
-      return toLittleEndian(Int32Array.from(t.data as ArrayLike<number>));
+      return toLittleEndian(t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>));
     }
     case 'F16': {
       const out = new Uint16Array(n);
