@@ -3,7 +3,7 @@ import { formatDuration } from './util/text.ts';
 
 /** Writes one line per event to a stream (stderr in the CLI); silent when the stream is false. */
 export class Progress {
-  private readonly start = performance.now();
+  private start = performance.now();
   private ranNow = 0;
   private failed = 0;
 
@@ -13,6 +13,11 @@ export class Progress {
     readonly total: number,
     private done: number,
   ) {}
+
+  /** Restarts the clock the ETA is measured from (call when the job phase begins, after prepares). */
+  startJobs(): void {
+    this.start = performance.now();
+  }
 
   /** A free-form line (phase changes, notes). */
   note(message: string): void {

@@ -51,7 +51,9 @@ export interface JobRecord {
   seed: number;
   budget: string;
   backend: string;
+  /** The model's own name and config/checkpoint hash (ModelInfo), for tracing a row to its weights. */
   model: string;
+  modelHash: string;
   n: number | null;
   values: Record<string, Aggregate>;
   durationS: number | null;

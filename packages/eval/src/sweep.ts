@@ -209,13 +209,14 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
       try {
         const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
         appendPlain(files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, scores })}\n`).join(''));
-        return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', n: reply.docs.length, values };
+        return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values };
       } catch (err) {
-        return { ...base, status: 'failed', error: (err as Error).message, backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', n: null, values: {} };
+        const model = { backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '' };
+        return { ...base, status: 'failed', error: (err as Error).message, ...model, n: null, values: {} };
       }
     }
     const error = reply.ok ? 'worker returned no documents' : reply.error.message;
-    return { ...base, status: 'failed', error, backend: '', model: '', n: null, values: {} };
+    return { ...base, status: 'failed', error, backend: '', model: '', modelHash: '', n: null, values: {} };
   };
   const commit = (rec: JobRecord): void => {
     appendDurable(files.journal, `${JSON.stringify(rec)}\n`);
@@ -230,6 +231,7 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
     progress.note(`${pending.length} job(s) to run on ${pool.size} worker(s); results in ${outDir}`);
     try {
       const prepareFailed = await runPrepares(pending, registry, variants, config.prepareConcurrency, pool, artifactsDir, opts.signal, progress);
+      progress.startJobs();
       let next = 0;
       let inFlight = 0;
       const runOne = async (): Promise<void> => {

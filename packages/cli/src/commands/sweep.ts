@@ -1,0 +1,107 @@
+/**
+ * `bam sweep`: runs a sweep config (variants × tasks × seeds) on a worker pool and writes
+ * results.csv, docs.jsonl, jobs.jsonl and one wide table per headline metric. Loads the built-in
+ * plugins of @bam/plugins when that package exports `builtinPlugins`, then the config's own
+ * `plugins` (file paths relative to the config, or package names).
+ */
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import { register as registerCjs } from 'tsx/cjs/api';
+import { SweepConfigError, runSweepFile, type ConfigIssue } from '@bam/eval';
+import type { Command } from '../command.ts';
+
+const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--max-jobs N] [--quiet]
+
+Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
+use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
+  results.csv          one row per variant × task × metric × seed, with stderr, n, status, ...
+  table_<metric>.csv   variants × tasks (+ average) for each headline metric
+  docs.jsonl           per-document scores (re-aggregate without re-running models)
+  jobs.jsonl           journal of finished jobs; sweep.json the job plan
+
+  --config FILE   sweep config (JSON); relative paths in it resolve against its folder
+  --out DIR       results folder (overrides "outDir")
+  --workers N     worker threads (default: "workers", else one per core)
+  --resume        continue the sweep in DIR: run only jobs without an ok result
+                  (failed jobs run again); ends with the same results.csv
+  --max-jobs N    start at most N jobs in this run, then stop (resume later)
+  --quiet         no progress lines, no plugin logs
+
+Exit code: 0 when every job finished ok (or --max-jobs stopped early), 1 when some job
+failed (its rows say why), 2 for a bad config, 130 when interrupted (Ctrl-C; finished jobs
+are kept, so --resume continues).`;
+
+function positiveInt(flag: string, v: string | undefined, issues: ConfigIssue[]): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    issues.push({ path: flag, message: `must be a positive integer, got '${v}'` });
+    return undefined;
+  }
+  return n;
+}
+
+/** The built-in plugin module, if @bam/plugins loads and exports `builtinPlugins`. */
+async function builtinSpecs(): Promise<string[]> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import('@bam/plugins')) as Record<string, unknown>;
+  } catch (err) {
+    process.stderr.write(`bam sweep: warning: @bam/plugins did not load (${(err as Error).message}); only the config's plugins are available\n`);
+    return [];
+  }
+  if (!Array.isArray(mod.builtinPlugins)) return [];
+  return [createRequire(import.meta.url).resolve('@bam/plugins')];
+}
+
+export const command: Command = {
+  name: 'sweep',
+  summary: 'run variants × tasks × seeds on a worker pool; write results.csv and per-metric tables',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        out: { type: 'string' },
+        workers: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        'max-jobs': { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+      },
+    });
+    const issues: ConfigIssue[] = [];
+    if (!values.config) issues.push({ path: '--config', message: 'required: the sweep config file' });
+    if (positionals.length > 0) issues.push({ path: '(arguments)', message: `unexpected: ${positionals.join(' ')}` });
+    const workers = positiveInt('--workers', values.workers, issues);
+    const maxJobs = positiveInt('--max-jobs', values['max-jobs'], issues);
+    if (issues.length > 0) throw new SweepConfigError('bam sweep arguments', issues, 'see bam sweep --help');
+
+    // Plugin files in CommonJS packages need tsx's require hook too (bin/bam.mjs registers the ESM one).
+    registerCjs();
+    const controller = new AbortController();
+    const onSigint = (): void => {
+      process.stderr.write('bam sweep: interrupted; stopping (finished jobs are kept, --resume continues)\n');
+      controller.abort();
+    };
+    process.once('SIGINT', onSigint);
+    try {
+      const summary = await runSweepFile(values.config as string, {
+        outDir: values.out,
+        workers,
+        resume: values.resume,
+        maxJobs,
+        pluginSpecs: await builtinSpecs(),
+        signal: controller.signal,
+        progress: values.quiet ? false : process.stderr,
+        quiet: values.quiet,
+      });
+      if (controller.signal.aborted) return 130;
+      return summary.failed > 0 ? 1 : 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};
