@@ -47,14 +47,15 @@ function checkRequest(r: TaskRequest, where: string): void {
 
 function checkResponse(type: TaskRequest['type'], r: unknown, model: string, i: number): TaskResponse {
   const where = `model '${model}' ${type} result ${i}`;
-  const num = (x: unknown): boolean => typeof x === 'number' && !Number.isNaN(x);
+  // Finite numbers only: JSON (the journal, docs.jsonl) cannot carry ±Infinity or NaN.
+  const num = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
   if (type === 'generate_until') {
     if (typeof r !== 'string') throw new ContractError(`${where}: expected a string, got ${typeof r}`);
     return r;
   }
   const o = r as { logprob?: unknown; tokens?: unknown; isGreedy?: unknown };
   if (!o || typeof o !== 'object' || !num(o.logprob) || !num(o.tokens)) {
-    throw new ContractError(`${where}: expected { logprob: number, tokens: number${type === 'loglikelihood' ? ', isGreedy: boolean' : ''} }, got ${JSON.stringify(r)}`);
+    throw new ContractError(`${where}: expected { logprob: finite number, tokens: finite number${type === 'loglikelihood' ? ', isGreedy: boolean' : ''} }, got ${String(JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)))}`);
   }
   if (type === 'loglikelihood') {
     if (typeof o.isGreedy !== 'boolean') throw new ContractError(`${where}: isGreedy must be a boolean`);

@@ -212,15 +212,15 @@ export function aggregate(aggregation: Aggregation, items: readonly MetricItem[]
   const fin = (x: number): number | null => (Number.isNaN(x) ? null : x);
   if (aggregation === 'mean' || aggregation === 'median') {
     const xs = items.map((x, i) => {
-      if (typeof x !== 'number' || Number.isNaN(x)) throw new ContractError(`${where}: document ${i} has ${JSON.stringify(x)}; expected a number`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new ContractError(`${where}: document ${i} has ${String(x)}; expected a finite number`);
       return x;
     });
     if (aggregation === 'mean') return { value: mean(xs), stderr: fin(meanStderr(xs)), n };
     return { value: median(xs), stderr: fin(bootstrapStderr(xs, median, { iters: opts.bootstrapIters, seed: bootSeed })), n };
   }
   const pairs = items.map((x, i) => {
-    if (!Array.isArray(x) || x.length !== 2 || typeof x[0] !== 'number' || typeof x[1] !== 'number' || Number.isNaN(x[0]) || !(x[1] >= 0)) {
-      throw new ContractError(`${where}: document ${i} has ${JSON.stringify(x)}; expected a pair [logprob, count] with count ≥ 0`);
+    if (!Array.isArray(x) || x.length !== 2 || !Number.isFinite(x[0]) || !Number.isFinite(x[1]) || x[1] < 0) {
+      throw new ContractError(`${where}: document ${i} has ${Array.isArray(x) ? `[${x.join(', ')}]` : String(x)}; expected a pair [logprob, count] of finite numbers with count ≥ 0`);
     }
     return x as readonly [number, number];
   });

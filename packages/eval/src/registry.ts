@@ -94,10 +94,12 @@ export class PluginRegistry {
     return hit.plugin;
   }
 
+  /** Whether a task with this id is registered. */
   hasTask(id: string): boolean {
     return this.taskMap.has(id);
   }
 
+  /** Whether a variant with this id is registered. */
   hasVariant(id: string): boolean {
     return this.variantMap.has(id);
   }

@@ -29,7 +29,7 @@ import {
 import type { Budget } from './api/context.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
 import { configHash } from './util/hash.ts';
-import { appendDurable, appendPlain, writeFileAtomic } from './util/fs.ts';
+import { appendDurable, writeFileAtomic } from './util/fs.ts';
 
 /** The version of @bam/eval, written into every result row. */
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -169,11 +169,15 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
   }
   const { records, bad } = journalExists ? readJournal(outDir) : { records: new Map<string, JobRecord>(), bad: 0 };
   if (bad > 0) writeFileAtomic(files.journal, [...records.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
-  // Keep only documents whose job committed (its journal line was written after them).
-  const okKeys = new Set([...records.values()].filter((r) => r.status === 'ok').map((r) => r.key));
+  // A job counts as done when its ok journal line and all its documents are on disk; documents of
+  // jobs that never committed (killed between the two appends) are dropped, and such jobs rerun.
+  const docsOnDisk = readJsonl<DocRecord>(files.docs).items;
+  const docCount = new Map<string, number>();
+  for (const d of docsOnDisk) docCount.set(d.key, (docCount.get(d.key) ?? 0) + 1);
+  const okKeys = new Set([...records.values()].filter((r) => r.status === 'ok' && docCount.get(r.key) === r.n).map((r) => r.key));
+  for (const [k, r] of records) if (r.status === 'ok' && !okKeys.has(k)) records.delete(k);
   if (existsSync(files.docs)) {
-    const keep = readJsonl<DocRecord>(files.docs).items.filter((d) => okKeys.has(d.key));
-    writeFileAtomic(files.docs, keep.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    writeFileAtomic(files.docs, docsOnDisk.filter((d) => okKeys.has(d.key)).map((d) => `${JSON.stringify(d)}\n`).join(''));
   }
   const planFile: SweepPlanFile = { name: config.name, jobs: plan };
   writeFileAtomic(files.plan, `${JSON.stringify(planFile, null, 2)}\n`);
@@ -208,7 +212,7 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
     if (reply.ok && reply.docs) {
       try {
         const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
-        appendPlain(files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, scores })}\n`).join(''));
+        appendDurable(files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, scores })}\n`).join(''));
         return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values };
       } catch (err) {
         const model = { backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '' };

@@ -85,6 +85,11 @@ describe('evaluateTask with the fake model', () => {
     await expect(evaluateTask(fakeMc, {}, short, ctx)).rejects.toThrow("model 'short' returned 1 results for 8 loglikelihood requests");
   });
 
+  it('refuses non-finite log-probabilities, which JSON results could not carry', async () => {
+    const inf: LanguageModel = { ...fakeLanguageModel({ name: 'inf' }), loglikelihoodRolling: async (reqs) => reqs.map(() => ({ logprob: -Infinity, tokens: 1 })) };
+    await expect(evaluateTask(fakePpl, {}, inf, ctx)).rejects.toThrow(/model 'inf' loglikelihood_rolling result 0: expected \{ logprob: finite number.*-Infinity/);
+  });
+
   it('fails when score() misses a declared metric or returns an undeclared one', async () => {
     const base = {
       id: 'sloppy',

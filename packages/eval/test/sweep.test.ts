@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ResultsError, SweepConfigError, reaggregate, resultsCsv, runSweep, type SweepOptions } from '../src/index.ts';
@@ -145,8 +145,12 @@ describe('sweep', () => {
     expect(second).toMatchObject({ complete: false, ran: 3, skipped: 5 });
     appendFileSync(join(part, 'jobs.jsonl'), '{"key":"torn-by-a-kill","sta'); // a write cut short by a kill
     appendFileSync(join(part, 'docs.jsonl'), '{"key":"deadbeef","doc":0,"scores":{"acc":1}}\n'); // docs of a job that never committed
+    // a journaled job whose documents are incomplete is not done: it runs again
+    const docLines = readFileSync(join(part, 'docs.jsonl'), 'utf8').split('\n');
+    const victim = (JSON.parse(docLines[0]) as { key: string }).key;
+    writeFileSync(join(part, 'docs.jsonl'), docLines.filter((l, i) => i !== 0 || !l.includes(victim)).join('\n'));
     const third = await runSweep(config, quiet({ outDir: part, workers: 2, resume: true }));
-    expect(third).toMatchObject({ complete: true, ran: 4, skipped: 8, failed: 0 });
+    expect(third).toMatchObject({ complete: true, ran: 5, skipped: 7, failed: 0 });
 
     expect(csvWithoutDuration(join(part, 'results.csv'))).toBe(csvWithoutDuration(join(full, 'results.csv')));
     for (const f of ['docs.jsonl', 'table_acc.csv', 'table_bits_per_byte.csv', 'sweep.json']) {

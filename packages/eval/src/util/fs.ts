@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -31,11 +31,4 @@ export function appendDurable(path: string, text: string): void {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Appends without fsync (for bulk data whose commit point is a later durable journal line). */
-export function appendPlain(path: string, text: string): void {
-  if (text.length === 0) return;
-  mkdirSync(dirname(path), { recursive: true });
-  appendFileSync(path, text);
 }
