@@ -7,10 +7,13 @@
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm.
  * Part 2: one forward+backward (computeLossAndGrads) of a preset model, B×T tokens, with the
  * fast paths switched on one at a time (ops/settings.ts):
- *   builtin      tf.matMul gradient, batched attention, tfjs Slice/SplitV/Unpack kernels
+ *   builtin      tf.matMul gradient, batched attention, tfjs Slice/SplitV/Unpack kernels,
+ *                TF.js's logsumexp gradient in the loss
  *   +matmul      custom matmul gradient (explicit transposes, plain 2-D products)
+ *   +xent        + cross-entropy with a written-out gradient
  *   +slices      + zero-copy Slice/SplitV/Unpack kernels
  *   +per-head    + attention as 2-D products per (batch, head)   (= bam's default)
+ *   -slices      bam's default but with tfjs's Slice/SplitV/Unpack (what per-head costs without them)
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -89,10 +92,12 @@ async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<numb
   const inputs = tf.tensor2d(ids, [B, T], 'int32');
   const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
   const variants: [string, Partial<OpsSettings>][] = [
-    ['builtin', { matmulGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
-    ['+matmul', { matmulGradient: 'explicit-transpose', attention: 'batched', wasmSliceKernels: 'tfjs' }],
-    ['+slices', { matmulGradient: 'explicit-transpose', attention: 'batched', wasmSliceKernels: 'bam' }],
-    ['+per-head', { matmulGradient: 'explicit-transpose', attention: 'per-head', wasmSliceKernels: 'bam' }],
+    ['builtin', { matmulGradient: 'builtin', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+    ['+matmul', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+    ['+xent', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+    ['+slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'bam' }],
+    ['-slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'tfjs' }],
+    ['+per-head', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'bam' }],
   ];
   const step = () => {
     const r = computeLossAndGrads(model, inputs, targets);

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
+import { opsSettings } from '../ops/index.ts';
 import { checkTokens, forward, type BamModel } from './model.ts';
 import { countParamsOfConfig, type ParamCount } from './params.ts';
 import type { ModelConfig } from './config.ts';
@@ -58,7 +59,13 @@ export function tokenNll(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
     const safe = tf.where(valid, t, tf.zerosLike(t)); // [N]
     const w = tf.cast(valid, 'float32'); // [N]
     const weights = tf.div(w, tf.maximum(tf.sum(w), 1)); // [N], sums to 1 over valid positions
-    return weightedCrossEntropy(tf.reshape(logits, [N, V]), safe, weights) as tf.Scalar;
+    const flat = tf.reshape(logits, [N, V]); // [N, V]
+    if (opsSettings().crossEntropyGradient === 'builtin') {
+      const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), safe); // [N]
+      const nll = tf.sub(tf.logSumExp(flat, 1), tf.gather(tf.reshape(flat, [N * V]), flatIdx)); // [N]
+      return tf.sum(tf.mul(nll, weights)) as tf.Scalar;
+    }
+    return weightedCrossEntropy(flat, safe, weights) as tf.Scalar;
   });
 }
 

@@ -12,9 +12,16 @@ export interface OpsSettings {
   attention: 'per-head' | 'batched';
   /** `bam` (default): zero-copy Slice/SplitV/Unpack on wasm; `tfjs`: the wasm backend's own kernels. */
   wasmSliceKernels: 'bam' | 'tfjs';
+  /** `explicit` (default): cross-entropy with a written-out gradient; `builtin`: TF.js's logsumexp gradient. */
+  crossEntropyGradient: 'explicit' | 'builtin';
 }
 
-const current: OpsSettings = { matmulGradient: 'explicit-transpose', attention: 'per-head', wasmSliceKernels: 'bam' };
+const current: OpsSettings = {
+  matmulGradient: 'explicit-transpose',
+  attention: 'per-head',
+  wasmSliceKernels: 'bam',
+  crossEntropyGradient: 'explicit',
+};
 
 /** The settings in force (read-only view). */
 export function opsSettings(): Readonly<OpsSettings> {
