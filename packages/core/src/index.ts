@@ -20,3 +20,4 @@ export {
   createTokenizer, tokenizerIdOf, tokenizerSpecFromId, tokenizerSpecFromName, TokenizerSpecSchema,
   type Tokenizer, type TokenizerSpec, type TokenizerSpecInput,
 } from './tokenizer/index.ts';
+export * from './inference/index.ts';

@@ -1,0 +1,208 @@
+/**
+ * Greedy decoding with a KV cache: prefill the prompt once (one `forwardCached` over it), then
+ * one token per step, each step a forward of the single new token against the cached keys and
+ * values (see ./kv-cache.ts for what is cached per attention kind, ./cached-forward.ts for the
+ * step). The tokens and per-step logits equal those of recomputing the full `forward` on the
+ * whole sequence at every step (to float error); the tests check exactly that.
+ *
+ * Batching: prompts of equal length are decoded together in lock-step (no left padding, so every
+ * row's RoPE positions are its own 0, 1, 2, ...), `batchSize` rows at a time. A row that has
+ * stopped keeps being fed (its output is ignored) until its batch is done.
+ *
+ * Configs whose routing is not per token (`kvCacheSupport`) are decoded without a cache: the full
+ * forward is recomputed at every step, one prompt at a time, which is what their model means.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BamError } from '../errors.ts';
+import { forward, type BamModel } from '../model/model.ts';
+import { forwardCached, kvCacheSupport } from './cached-forward.ts';
+import { createKvCache, disposeKvCache } from './kv-cache.ts';
+import { checkTokenIds } from './score.ts';
+
+/** Options of `generate`. */
+export interface GenerateOptions {
+  /** Most tokens to generate per prompt (prompt length + maxNewTokens ≤ maxSeqLen + 1). */
+  maxNewTokens: number;
+  /** Stop a sequence right after it generates one of these ids (the id is kept in `tokens`). */
+  stopTokens?: readonly number[];
+  /**
+   * Called after every new token with the tokens generated so far for prompt `index` (the
+   * caller's index); returning true stops that sequence (e.g. a stop string appeared).
+   */
+  stopWhen?: (generated: readonly number[], index: number) => boolean;
+  /** Prompts decoded together (default 8); results do not depend on it. */
+  batchSize?: number;
+  /** Also return each step's logits (default false). */
+  returnLogits?: boolean;
+  /** Decode with the KV cache (default true); false, or a config `kvCacheSupport` rejects, recomputes every step. */
+  useCache?: boolean;
+}
+
+/** Why a generation ended. */
+export type FinishReason = 'stop-token' | 'stop-when' | 'length';
+
+/** One prompt's generation; plain numbers only. */
+export interface Generation {
+  /** The generated ids (not the prompt), the stop token included when one ended it. */
+  tokens: number[];
+  finish: FinishReason;
+  /** logits[i] ([V]) are the logits token i was chosen from, when `returnLogits`. */
+  logits?: Float32Array[];
+  /** Whether the KV cache was used (false: full recompute per step). */
+  cached: boolean;
+}
+
+/** Index of the largest of v[offset .. offset+n), the first one on ties (as tf.argMax). */
+function argmax(v: Float32Array | Int32Array | Uint8Array, offset: number, n: number): number {
+  let best = 0;
+  let bestVal = v[offset];
+  for (let i = 1; i < n; i++) {
+    if (v[offset + i] > bestVal) {
+      bestVal = v[offset + i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** The logits of the last position of logits [B, T, V], read back as [B·V]; disposes `logits`. */
+function readLastLogits(logits: tf.Tensor3D): Float32Array {
+  const [B, T, V] = logits.shape;
+  const last = tf.tidy(() => tf.slice(logits, [0, T - 1, 0], [B, 1, V]));
+  const data = last.dataSync() as Float32Array;
+  tf.dispose([last, logits]);
+  return data;
+}
+
+/** Per-row decoding state of one batch. */
+interface Row {
+  index: number;
+  out: Generation;
+  done: boolean;
+}
+
+/**
+ * Picks each live row's next token from logits [B·V] and applies the stop rules; returns the
+ * tokens to feed next (a stopped row feeds its last token again; its output is ignored).
+ */
+function step(rows: Row[], logits: Float32Array, V: number, opts: GenerateOptions, stop: Set<number>): number[] {
+  return rows.map((r, b) => {
+    if (r.done) return r.out.tokens[r.out.tokens.length - 1] ?? 0;
+    const next = argmax(logits, b * V, V);
+    r.out.tokens.push(next);
+    if (opts.returnLogits) r.out.logits!.push(logits.slice(b * V, (b + 1) * V));
+    if (stop.has(next)) {
+      r.done = true;
+      r.out.finish = 'stop-token';
+    } else if (opts.stopWhen?.(r.out.tokens, r.index)) {
+      r.done = true;
+      r.out.finish = 'stop-when';
+    } else if (r.out.tokens.length >= opts.maxNewTokens) {
+      r.done = true;
+    }
+    return next;
+  });
+}
+
+/** Decodes prompts of one length together with a KV cache. */
+function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts: GenerateOptions, stop: Set<number>): void {
+  const B = prompts.length;
+  const n = prompts[0].length;
+  const V = model.config.vocabSize;
+  const cache = createKvCache(model.config, B);
+  try {
+    const prompt = tf.tensor2d(Int32Array.from(prompts.flat()), [B, n], 'int32');
+    let logits: Float32Array;
+    try {
+      logits = readLastLogits(forwardCached(model, prompt, cache)); // prefill
+    } finally {
+      prompt.dispose();
+    }
+    for (;;) {
+      const fed = step(rows, logits, V, opts, stop);
+      if (rows.every((r) => r.done)) break;
+      const next = tf.tensor2d(Int32Array.from(fed), [B, 1], 'int32');
+      try {
+        logits = readLastLogits(forwardCached(model, next, cache));
+      } finally {
+        next.dispose();
+      }
+    }
+  } finally {
+    disposeKvCache(cache);
+  }
+}
+
+/** Decodes one prompt by recomputing the full forward on the whole sequence at every step. */
+function generateRecompute(model: BamModel, prompt: number[], row: Row, opts: GenerateOptions, stop: Set<number>): void {
+  const V = model.config.vocabSize;
+  const seq = [...prompt];
+  while (!row.done) {
+    const input = tf.tensor2d(Int32Array.from(seq), [1, seq.length], 'int32');
+    let logits: Float32Array;
+    try {
+      const r = forward(model, input);
+      tf.dispose([r.aux.loadBalance, r.aux.zLoss]);
+      logits = readLastLogits(r.logits);
+    } finally {
+      input.dispose();
+    }
+    seq.push(step([row], logits, V, opts, stop)[0]);
+  }
+}
+
+/**
+ * Greedy generation after each prompt (ids of the model's vocabulary). With one prompt returns
+ * one `Generation`, with an array of prompts one per prompt in the caller's order. Uses the KV
+ * cache unless `useCache: false` or the config needs a full recompute (`Generation.cached`
+ * says which). Synchronous; frees every tensor it makes (the cache included) before returning.
+ */
+export function generate(model: BamModel, prompt: readonly number[], opts: GenerateOptions): Generation;
+export function generate(model: BamModel, prompts: ReadonlyArray<readonly number[]>, opts: GenerateOptions): Generation[];
+export function generate(model: BamModel, input: readonly number[] | ReadonlyArray<readonly number[]>, opts: GenerateOptions): Generation | Generation[] {
+  const single = input.length > 0 && !Array.isArray(input[0]);
+  const prompts = (single ? [input as readonly number[]] : (input as ReadonlyArray<readonly number[]>)).map((p) => [...p]);
+  const { config } = model;
+  const { maxNewTokens } = opts;
+  const batchSize = opts.batchSize ?? 8;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
+    throw new BamError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`, 'E_INFERENCE', 'pass e.g. {maxNewTokens: 16}');
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new BamError(`batchSize must be a positive integer, got ${batchSize}`, 'E_INFERENCE', 'use e.g. batchSize: 8');
+  }
+  prompts.forEach((p, i) => {
+    if (p.length < 1) throw new BamError(`prompt ${i} is empty`, 'E_TOKENS', 'start every prompt with at least one token (e.g. a document separator)');
+    if (p.length + maxNewTokens > config.maxSeqLen + 1) {
+      throw new BamError(
+        `prompt ${i} has ${p.length} tokens and asks for ${maxNewTokens} more, beyond the model's maxSeqLen ${config.maxSeqLen} (+1: the last token is never fed)`,
+        'E_SEQ_LEN',
+        'cut the prompt from the left or generate fewer tokens',
+      );
+    }
+    checkTokenIds(config, p, `prompt ${i}`);
+  });
+  const stop = new Set(opts.stopTokens ?? []);
+  const cached = (opts.useCache ?? true) && kvCacheSupport(config).ok;
+  const rows: Row[] = prompts.map((_, index) => ({
+    index,
+    out: { tokens: [], finish: 'length', cached, ...(opts.returnLogits ? { logits: [] } : {}) },
+    done: maxNewTokens === 0,
+  }));
+  const live = rows.filter((r) => !r.done);
+  if (!cached) {
+    for (const r of live) generateRecompute(model, prompts[r.index], r, opts, stop);
+  } else {
+    // Equal-length prompts decode together: no padding, so positions and caches line up.
+    const byLength = new Map<number, Row[]>();
+    for (const r of live) byLength.set(prompts[r.index].length, [...(byLength.get(prompts[r.index].length) ?? []), r]);
+    for (const group of byLength.values()) {
+      for (let s = 0; s < group.length; s += batchSize) {
+        const batch = group.slice(s, s + batchSize);
+        generateCached(model, batch.map((r) => prompts[r.index]), batch, opts, stop);
+      }
+    }
+  }
+  const out = rows.map((r) => r.out);
+  return single ? out[0] : out;
+}
