@@ -1,0 +1,108 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { PluginRegistry, defineTask, defineVariant, fakeLanguageModel, loglikelihood, type TaskPlugin, type VariantPlugin } from '@bam/eval';
+import { builtinPlugins, builtinTasks } from '../../src/index.ts';
+import { checkTaskContract, describeTaskContract, duplicateIds } from './task-contract.ts';
+import { checkVariantContract, type VariantContractOptions } from './variant-contract.ts';
+
+/**
+ * Small options for built-in variants whose defaults are too heavy for a unit test (keyed by
+ * variant id). The hook for the variant plugins: every variant in `builtinPlugins` runs the
+ * variant contract with these options.
+ */
+const VARIANT_CONTRACT_OPTIONS: Record<string, VariantContractOptions> = {};
+
+const builtinVariants = builtinPlugins.filter((p): p is VariantPlugin => p.kind === 'variant');
+
+describeTaskContract(builtinTasks);
+
+describe('built-in plugin list', () => {
+  it('lists the ten built-in tasks under unique ids, perplexity columns first', () => {
+    expect(builtinTasks.map((t) => t.id)).toEqual([
+      'ppl-general',
+      'ppl-code',
+      'ppl-law',
+      'ppl-math',
+      'ppl-ood',
+      'wordnet-definition',
+      'wordnet-cloze',
+      'license-id',
+      'arithmetic',
+      'code-completion',
+    ]);
+    expect(duplicateIds(builtinPlugins)).toEqual([]);
+  });
+
+  it('puts every built-in task into builtinPlugins, the list bam sweep loads', () => {
+    for (const t of builtinTasks) expect(builtinPlugins).toContain(t);
+  });
+
+  for (const variant of builtinVariants) {
+    it(`${variant.id} keeps the variant contract`, async () => {
+      expect(await checkVariantContract(variant, VARIANT_CONTRACT_OPTIONS[variant.id] ?? {})).toEqual([]);
+    });
+  }
+});
+
+describe('the contract suite itself', () => {
+  const goodTask = defineTask({
+    id: 'tiny-choice',
+    version: 1,
+    description: 'two fixed documents',
+    options: z.object({ n: z.number().int().default(2) }).strict(),
+    metrics: { acc: { aggregation: 'mean', higherIsBetter: true } },
+    documents: (o) => Array.from({ length: o.n }, (_, i) => ({ i })),
+    requests: (d: { i: number }) => [loglikelihood(`q${d.i}`, ' a'), loglikelihood(`q${d.i}`, ' bb')],
+    score: () => ({ acc: 1 }),
+  });
+
+  it('finds no violation in a task that keeps the contract', async () => {
+    expect(await checkTaskContract(goodTask)).toEqual([]);
+  });
+
+  it('reports an undeclared metric, a loose options schema, random documents and an empty continuation', async () => {
+    let calls = 0;
+    const bad = {
+      ...goodTask,
+      id: 'Bad_Task',
+      options: z.object({ n: z.number().default(2) }),
+      documents: () => [{ i: calls++ }],
+      requests: () => [loglikelihood('q', '')],
+    } as TaskPlugin;
+    const problems = await checkTaskContract(bad);
+    expect(problems).toEqual([
+      'id "Bad_Task" is not kebab-case',
+      "options schema accepts the unknown key '__notAnOption__' (use z.object({...}).strict())",
+      'documents() differ between two runs with the same options and context',
+      'document 0 request 0: loglikelihood continuation is empty (nothing to score)',
+    ]);
+    const extra = { ...goodTask, score: () => ({ acc: 1, f1: 0.5 }) } as TaskPlugin;
+    expect(await checkTaskContract(extra)).toEqual(['document 0: score() returned [acc, f1], declared [acc]', 'document 1: score() returned [acc, f1], declared [acc]']);
+    const nan = { ...goodTask, score: () => ({ acc: NaN }) } as TaskPlugin;
+    expect(await checkTaskContract(nan)).toEqual(["document 0 metric 'acc': expected a finite number, got null", "document 1 metric 'acc': expected a finite number, got null"]);
+  });
+
+  it('passes a variant over the fake model and reports one whose scores are not log-probabilities', async () => {
+    const fake = defineVariant({ id: 'fake-variant', description: 'the eval fake model', create: () => fakeLanguageModel() });
+    expect(await checkVariantContract(fake)).toEqual([]);
+    const positive = defineVariant({
+      id: 'positive-scores',
+      description: 'returns +1 log-probabilities',
+      create: () => {
+        const m = fakeLanguageModel();
+        return { ...m, loglikelihood: async (rs) => rs.map(() => ({ logprob: 1, tokens: 1, isGreedy: false })) };
+      },
+    });
+    expect(await checkVariantContract(positive)).toEqual([0, 1, 2].map((i) => `loglikelihood result ${i} is malformed: {"logprob":1,"tokens":1,"isGreedy":false}`));
+  });
+});
+
+describe('loading @bam/plugins the way bam sweep does', () => {
+  it('registers every built-in task id from the package entry', async () => {
+    const registry = new PluginRegistry();
+    const loaded = await registry.load(createRequire(import.meta.url).resolve('@bam/plugins'));
+    expect(loaded.tasks).toEqual(builtinTasks.map((t) => t.id));
+    expect(registry.task('ppl-law')).toBe(builtinTasks[2]);
+  });
+});
