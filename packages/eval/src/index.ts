@@ -32,3 +32,4 @@ export {
 export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, type FakeModelOptions } from './testing.ts';
 export { editDistance, nearestMatch } from './util/text.ts';
 export { canonicalJson, configHash } from './util/hash.ts';
+export * from './report/index.ts';

@@ -1,0 +1,137 @@
+/**
+ * The report as a browser shows it: headless Chromium (Debian's `chromium`, driven by
+ * playwright-core) opens report.html from file:// with the network off, and every declared
+ * figure must have drawn its marks, with no console error and no request leaving the page.
+ * A screenshot goes to test-output/report/ for a person to look at.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORT_FIGURES, parseRoutingMetric, resultsCsv, writeReport } from '../../src/index.ts';
+import { REPO_ROOT, tmp } from '../helpers.ts';
+import { fixtureRows, writeFixture } from './fixture.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHOTS = join(REPO_ROOT, 'test-output', 'report');
+
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium, as .ci/run does) or set CHROMIUM_PATH`);
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Opens `file` offline; collects console errors, page errors, failed and non-file requests. */
+async function open(file: string): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ offline: true, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    if (!r.url().startsWith('file://') && !r.url().startsWith('data:')) problems.push(`request to ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => problems.push(`failed request ${r.url()}: ${r.failure()?.errorText}`));
+  const response = await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+  expect(response?.ok() ?? true).toBe(true);
+  return { page, problems };
+}
+
+/** Per figure: drawn SVGs, rendered size, mark items and the first mark's box, and the data rows of its spec. */
+async function drawnFigures(page: Page) {
+  return page.$$eval('figure.report-figure', (figs) =>
+    figs.map((f) => {
+      const svg = f.querySelector('svg');
+      const marks = svg ? [...svg.querySelectorAll('g.role-mark > path, g.role-mark > text, g.role-mark > line, g.role-mark > rect')] : [];
+      const box = svg?.getBoundingClientRect();
+      const first = marks[0] as SVGGraphicsElement | undefined;
+      const spec = f.querySelector('script.figure-spec')?.textContent;
+      return {
+        id: f.getAttribute('data-figure'),
+        svgs: f.querySelectorAll('svg').length,
+        width: box?.width ?? 0,
+        height: box?.height ?? 0,
+        marks: marks.length,
+        rects: svg ? svg.querySelectorAll('g.mark-rect.role-mark > path').length : 0,
+        firstMarkArea: first ? first.getBBox().width * first.getBBox().height : 0,
+        rows: spec ? (JSON.parse(spec) as { data: { values: unknown[] } }).data.values.length : 0,
+        empty: f.querySelector('.figure-empty')?.textContent ?? null,
+      };
+    }),
+  );
+}
+
+describe('the report in headless Chromium', () => {
+  it('draws every declared figure with marks, logs no console error and requests nothing from the network', async () => {
+    const dir = tmp('bam-report-browser-');
+    writeFixture(dir);
+    const file = await writeReport(dir, { config: { name: 'paper-small (browser test)', seeds: [0] } });
+    const { page, problems } = await open(file);
+    const figs = await drawnFigures(page);
+    expect(figs.map((f) => f.id)).toEqual(REPORT_FIGURES.map((f) => f.id));
+    for (const f of figs) {
+      expect(f.svgs, f.id!).toBe(1);
+      expect(f.empty, f.id!).toBeNull();
+      expect(f.width, f.id!).toBeGreaterThan(100);
+      expect(f.height, f.id!).toBeGreaterThan(100);
+      expect(f.marks, f.id!).toBeGreaterThan(0);
+      expect(f.firstMarkArea, f.id!).toBeGreaterThan(0);
+    }
+    const byId = Object.fromEntries(figs.map((f) => [f.id, f]));
+    // Bar charts: one bar per data row plus the two error-bar caps (ticks, also rect marks) per row.
+    expect(byId['perplexity-bars'].rects).toBe(3 * byId['perplexity-bars'].rows);
+    expect(byId['downstream-bars'].rects).toBe(3 * byId['downstream-bars'].rows);
+    // Heatmap: one cell per routing row.
+    const routingRows = fixtureRows().filter((r) => parseRoutingMetric(r.metric)).length;
+    expect(byId['routing-heatmap'].rows).toBe(routingRows);
+    expect(byId['routing-heatmap'].rects).toBe(routingRows);
+    // The tables are there and laid out.
+    const tableWidth = await page.$eval('#table-perplexity', (t) => t.getBoundingClientRect().width);
+    expect(tableWidth).toBeGreaterThan(300);
+    expect(await page.$$eval('#table-perplexity tbody tr', (rows) => rows.length)).toBe(9);
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'report.png'), fullPage: true });
+    expect(existsSync(join(SHOTS, 'report.png'))).toBe(true);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows the empty-figure sentences without errors when routing rows and training logs are absent', async () => {
+    const dir = tmp('bam-report-browser-');
+    writeFileSync(join(dir, 'results.csv'), resultsCsv(fixtureRows().filter((r) => !parseRoutingMetric(r.metric))));
+    const { page, problems } = await open(await writeReport(dir));
+    const figs = await drawnFigures(page);
+    expect(figs).toHaveLength(REPORT_FIGURES.length);
+    const byId = Object.fromEntries(figs.map((f) => [f.id, f]));
+    expect(byId['routing-heatmap']).toMatchObject({ svgs: 0, empty: 'no routing-analysis rows in this sweep' });
+    expect(byId['training-loss'].svgs).toBe(0);
+    expect(byId['training-loss'].empty).toMatch(/^no training logs found/);
+    expect(byId['perplexity-bars'].marks).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, 'report-no-routing.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('would catch a page that logs an error or reaches for the network (the checks are not vacuous)', async () => {
+    const dir = tmp('bam-report-browser-');
+    const file = join(dir, 'bad.html');
+    writeFileSync(file, '<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png"><script>console.error("boom")</script></body></html>');
+    const { page, problems } = await open(file);
+    await page.waitForTimeout(200);
+    expect(problems).toContain('console error: boom');
+    expect(problems).toContain('request to http://127.0.0.1:9/x.png');
+    expect(problems.some((p) => p.startsWith('failed request http://127.0.0.1:9/x.png'))).toBe(true);
+    await page.context().close();
+  });
+});
