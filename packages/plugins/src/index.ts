@@ -7,3 +7,4 @@ import { builtinTasks as tasksForBuiltinPlugins } from './tasks/index.ts';
  * `builtinPlugins`). Built-in variants join the tasks here when they exist.
  */
 export const builtinPlugins: ReadonlyArray<import('@bam/eval').TaskPlugin | import('@bam/eval').VariantPlugin> = [...tasksForBuiltinPlugins];
+export * from './lm/index.ts';
