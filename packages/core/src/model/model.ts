@@ -60,7 +60,12 @@ export function modelFromTensors(config: ModelConfig, tensors: Map<string, tf.Te
     }
   }
   const params = new Map<string, tf.Variable>();
-  for (const s of specs) params.set(s.name, tf.variable(tf.cast(tensors.get(s.name)!, 'float32'), true));
+  for (const s of specs) {
+    // The variable shares the cast's data; dispose the cast so disposeModel frees the memory.
+    const value = tf.cast(tensors.get(s.name)!, 'float32');
+    params.set(s.name, tf.variable(value, true));
+    value.dispose();
+  }
   return { config, params };
 }
 

@@ -29,6 +29,8 @@ export function topKIndices(x: tf.Tensor2D, k: number): tf.Tensor2D {
  * bit patterns (1 reads back as 1.4e-45). Returns a new tensor owned by the caller.
  */
 export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
+  // tf.oneHot rejects depth 1 (e.g. expert-choice over a single token); every index is then 0.
+  if (depth === 1) return tf.ones([...indices.shape, 1]);
   return tf.tidy(() => tf.cast(tf.oneHot(indices, depth), 'float32'));
 }
 
