@@ -1,5 +1,6 @@
 /**
- * Backend selection: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu, with the reason.
+ * Backend selection: tensorflow (tfjs-node-gpu, then tfjs-node) → webgpu (hardware adapters
+ * only, unless asked for) → wasm → cpu, with the reason.
  *
  * tfjs-node(-gpu) are optionalDependencies whose install script downloads libtensorflow, so on an
  * offline machine they are absent and their dynamic import fails cleanly; we fall through to
@@ -10,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../errors.ts';
 import '../ops/kernels.ts';
+import { loadWebGpuCandidate, type WebGpuAdapterReport, type WebGpuOptions } from './webgpu.ts';
 
 /** Backend names bam knows, in automatic preference order. */
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -23,6 +25,8 @@ export interface BackendChoice {
   reason: string;
   /** The tfjs backend id actually active (`tf.getBackend()`). */
   tfBackend: string;
+  /** For `webgpu`: the adapter it runs on (device, driver, software or hardware). */
+  adapter?: WebGpuAdapterReport;
 }
 
 export interface SelectBackendOptions {
@@ -32,14 +36,23 @@ export interface SelectBackendOptions {
   env?: Record<string, string | undefined>;
   /** Where to log the choice (default: stderr). Pass `() => {}` to be quiet. */
   log?: (line: string) => void;
+  /** WebGPU options (software adapters, Dawn route, adapter name); each defaults to its BAM_WEBGPU_* env variable. */
+  webgpu?: WebGpuOptions;
+}
+
+/** What a candidate's `load` gets: whether it was asked for by name, and where options come from. */
+interface LoadContext {
+  requested: boolean;
+  env: Record<string, string | undefined>;
+  webgpu?: WebGpuOptions;
 }
 
 /** One candidate: `load` makes the tfjs backend active or throws with the reason it cannot. */
 interface Candidate {
   name: BackendName;
-  /** Also tried automatically (webgpu is opt-in only, for now). */
+  /** Also tried automatically. */
   auto: boolean;
-  load(): Promise<{ tfBackend: string; detail: string }>;
+  load(ctx: LoadContext): Promise<{ tfBackend: string; detail: string; adapter?: WebGpuAdapterReport }>;
 }
 
 async function activate(tfName: string): Promise<void> {
@@ -85,12 +98,11 @@ const CANDIDATES: Candidate[] = [
     },
   },
   {
-    // Extension point: a later change loads `@tensorflow/tfjs-backend-webgpu` on Dawn (npm
-    // `webgpu`) here and sets `auto` once it is trusted. Until then it is refused explicitly.
+    // Dawn (npm `webgpu`): automatically only on a hardware adapter; see ./webgpu.ts.
     name: 'webgpu',
-    auto: false,
-    async load() {
-      throw new BamError('the webgpu backend is not available in bam yet', 'E_BACKEND', 'use BAM_BACKEND=wasm (default) or cpu');
+    auto: true,
+    async load(ctx) {
+      return loadWebGpuCandidate(ctx);
     },
   },
   {
@@ -119,7 +131,7 @@ function parseBackendName(value: string, where: string): BackendName {
 
 /**
  * Makes the best available tfjs backend active and says which and why. Order: tensorflow
- * (tfjs-node-gpu, then tfjs-node) → wasm → cpu. `prefer` (or env `BAM_BACKEND`) demands one
+ * (tfjs-node-gpu, then tfjs-node) → webgpu (only on a hardware adapter) → wasm → cpu. `prefer` (or env `BAM_BACKEND`) demands one
  * backend: if it cannot load, this throws a BamError with the reason instead of falling back.
  */
 export async function selectBackend(opts: SelectBackendOptions = {}): Promise<BackendChoice> {
@@ -138,8 +150,8 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   if (wanted) {
     const cand = CANDIDATES.find((c) => c.name === wanted)!;
     try {
-      const { tfBackend, detail } = await cand.load();
-      const choice: BackendChoice = { name: cand.name, tfBackend, reason: `${source}: ${detail}` };
+      const { tfBackend, detail, adapter } = await cand.load({ requested: true, env, webgpu: opts.webgpu });
+      const choice: BackendChoice = { name: cand.name, tfBackend, reason: `${source}: ${detail}`, ...(adapter ? { adapter } : {}) };
       log(`bam backend: ${choice.name} (${choice.reason})`);
       return choice;
     } catch (err) {
@@ -156,9 +168,9 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   for (const cand of CANDIDATES) {
     if (!cand.auto) continue;
     try {
-      const { tfBackend, detail } = await cand.load();
+      const { tfBackend, detail, adapter } = await cand.load({ requested: false, env, webgpu: opts.webgpu });
       const why = skipped.length ? `; skipped ${skipped.join('; ')}` : '';
-      const choice: BackendChoice = { name: cand.name, tfBackend, reason: `${detail}${why}` };
+      const choice: BackendChoice = { name: cand.name, tfBackend, reason: `${detail}${why}`, ...(adapter ? { adapter } : {}) };
       log(`bam backend: ${choice.name} (${choice.reason})`);
       return choice;
     } catch (err) {

@@ -32,8 +32,11 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it('says webgpu is not available yet', async () => {
-    await expect(selectBackend({ prefer: 'webgpu', log: () => {} })).rejects.toThrow(/webgpu backend is not available in bam yet/);
+  it('refuses a requested webgpu backend whose adapter is not found, keeps wasm and says what it tried', async () => {
+    await selectBackend({ prefer: 'wasm', log: () => {} });
+    const env = { BAM_WEBGPU_ADAPTER: 'no-such-adapter-in-bam-tests' };
+    await expect(selectBackend({ prefer: 'webgpu', env, log: () => {} })).rejects.toThrow(/no WebGPU adapter found \(tried Dawn default \[adapter=no-such-adapter-in-bam-tests\][\s\S]*BAM_WEBGPU_ALLOW_SOFTWARE=1/);
+    expect(tf.getBackend()).toBe('wasm');
   });
 
   it('rejects an unknown backend name and lists the known ones', async () => {
