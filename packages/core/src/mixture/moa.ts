@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
+import { syncReadsAvailable } from '../backend/webgpu-reads.ts';
 import {
   attentionKeyValues,
   attentionOutput,
@@ -83,7 +84,8 @@ export type MoaWeights =
 
 /** Experts that at least one token uses (all of them for soft routing; one sync read otherwise). */
 function activeExperts(routing: Routing, E: number): number[] {
-  if (routing.kind === 'soft') return Array.from({ length: E }, (_, j) => j);
+  // webgpu cannot read the mask synchronously: run every expert (unused ones have zero gates).
+  if (routing.kind === 'soft' || !syncReadsAvailable()) return Array.from({ length: E }, (_, j) => j);
   const used = tf.tidy(() => tf.sum(routing.mask, 0));
   const u = used.dataSync(); // [E]
   used.dispose();

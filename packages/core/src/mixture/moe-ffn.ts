@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
+import { syncReadsAvailable } from '../backend/webgpu-reads.ts';
 import { gatherRows, scatterAddRows } from './dispatch.ts';
 import { routerLosses, type RouterLosses } from './losses.ts';
 import type { Routing } from './routers/types.ts';
@@ -67,6 +68,9 @@ function tokensPerExpert(mask: tf.Tensor2D): Int32Array[] {
  */
 export function moeFfn(h: tf.Tensor2D, experts: readonly ExpertFn[], routing: Routing): MixtureResult {
   const [N, D, E] = checkInputs(h, experts, routing, 'moeFfn');
+  // webgpu in Node cannot read the mask synchronously (no OffscreenCanvas): take the reference
+  // path there — same values and gradients, E× the expert compute (docs/gpu.md).
+  if (!syncReadsAvailable()) return moeFfnNaive(h, experts, routing);
   return tf.tidy(() => {
     const lists = tokensPerExpert(routing.mask);
     const parts: tf.Tensor2D[] = [];

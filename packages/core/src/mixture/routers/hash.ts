@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../../errors.ts';
+import { syncReadsAvailable } from '../../backend/webgpu-reads.ts';
 import { oneHotFloat } from './no-grad.ts';
 import type { Routing } from './types.ts';
 
@@ -51,6 +52,13 @@ export function hashRoute(
   if (tokenIds instanceof tf.Tensor) {
     if (tokenIds.dtype !== 'int32') {
       throw new BamError(`hash routing needs int32 token ids, got ${tokenIds.dtype}`, 'E_DTYPE', "make token tensors with dtype 'int32'");
+    }
+    if (!syncReadsAvailable()) {
+      throw new BamError(
+        'hash routing reads the token ids synchronously, which the webgpu backend cannot do in Node',
+        'E_BACKEND',
+        'use a topk or expert-choice FFN router on webgpu, pass the ids as an Int32Array, or use BAM_BACKEND=wasm',
+      );
     }
     ids = tokenIds.dataSync();
   } else {
