@@ -1,2 +1,63 @@
 // Public API of @bam/upcycle. Other packages import only from here.
-export {};
+export {
+  BUDGETS,
+  EXPERT_DOMAINS,
+  RecipeEntrySchema,
+  UpcyclePresetSchema,
+  loadUpcyclePreset,
+  parseUpcyclePreset,
+  presetModelConfig,
+  presetTokenizer,
+  recipeEntries,
+  upcyclePresetNames,
+  type Budget,
+  type ExpertDomain,
+  type RecipeEntryInput,
+  type ResolvedRecipeEntry,
+  type UpcyclePreset,
+  type UpcyclePresetInput,
+} from './config.ts';
+export {
+  RECIPES,
+  KV_SHARED_INIT,
+  RouterInitSchema,
+  assembleMixture,
+  buildMixture,
+  checkCompatible,
+  matchedExpertCount,
+  recipeConfig,
+  recipeIds,
+  resolveRecipe,
+  type DenseSource,
+  type MixtureCheckpoint,
+  type MixtureLayout,
+  type MixtureMeta,
+  type Recipe,
+  type ResolvedRecipe,
+  type RouterInit,
+} from './recipes/index.ts';
+export { planMixtureTraining, plannedBatches, type MixturePlan, type PlanInput } from './budget.ts';
+export { ArtifactStore, STAGE_VERSIONS, stageHash, type DoneRecord, type RunStageOptions, type StageKey, type StageName, type StageOutcome, type StageResult } from './store.ts';
+export { cloneTensor, cloneTensorMaps, meanTensor, randomNormalTensor, tensorsEqual, toF32, asSafeTensors, type F32Tensor, type TensorMap } from './tensors.ts';
+export {
+  VALIDATION_SEED,
+  createStageContext,
+  denseSourceOf,
+  derivedSeed,
+  domainValidationLosses,
+  saveTensors,
+  trainIntoStage,
+  type CheckpointStageResult,
+  type DomainLosses,
+  type StageContext,
+  type TrainIntoStageInput,
+} from './stages/context.ts';
+export { runSeedStage, seedStageInputs } from './stages/seed.ts';
+export { branchTensors, runBranchStage } from './stages/branch.ts';
+export { expertLr, expertStageInputs, runExpertStage } from './stages/experts.ts';
+export { mixStageInputs, runMixStage, type DenseInput } from './stages/mix.ts';
+export { mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
+export { JobRunner, runJobs, defaultWorkers, type JobRunnerOptions } from './parallel.ts';
+export { runUpcycleJob, jobLabel, type UpcycleJob } from './jobs.ts';
+export { upcycle, PIPELINE_STAGES, type PipelineStage, type UpcycleOptions, type UpcycleResult, type DenseArtifact, type MixtureArtifact } from './pipeline.ts';
+export { checkpointRows, formatCheckpointTable, type CheckpointRow } from './table.ts';

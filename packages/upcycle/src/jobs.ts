@@ -1,0 +1,39 @@
+/**
+ * The independent units of the pipeline that may run in parallel (the N−1 experts; the mixture
+ * trainings), as plain JSON so they cross worker messages, and the one function that runs a job
+ * on the current thread — the same code whether a worker or the main thread runs it.
+ */
+import type { MixturePlan } from './budget.ts';
+import type { ExpertDomain, UpcyclePreset } from './config.ts';
+import { recipeConfig } from './recipes/index.ts';
+import type { StageOutcome } from './store.ts';
+import { createStageContext, type CheckpointStageResult } from './stages/context.ts';
+import { runExpertStage } from './stages/experts.ts';
+import { runTrainMixtureStage } from './stages/train-mixture.ts';
+
+/** One parallel unit of work (plain JSON). */
+export type UpcycleJob =
+  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
+  | {
+      kind: 'train-mixture';
+      preset: UpcyclePreset;
+      artifactsDir: string;
+      name: string;
+      recipe: { id: string; options: Record<string, unknown> };
+      numExperts: number;
+      mix: StageOutcome<CheckpointStageResult>;
+      plan: MixturePlan;
+    };
+
+/** A short name of a job for progress lines. */
+export function jobLabel(job: UpcycleJob): string {
+  return job.kind === 'expert' ? `expert ${job.domain}` : `train-mixture ${job.name} (${job.plan.budget})`;
+}
+
+/** Runs one job on this thread; `log` gets its progress lines. */
+export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void, signal?: AbortSignal): Promise<StageOutcome<CheckpointStageResult>> {
+  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal });
+  if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
+  const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
+  return runTrainMixtureStage(ctx, job.name, config, job.mix, job.plan);
+}

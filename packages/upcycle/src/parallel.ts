@@ -1,0 +1,102 @@
+/**
+ * Runs independent pipeline jobs: on a piscina pool of worker threads (one TF.js backend per
+ * worker; on 2 cores two workers are ~1.8× one), or in order on the main thread when one worker is
+ * asked for. Both paths run the same `runUpcycleJob`. One `JobRunner` serves every parallel stage
+ * of a pipeline run, so workers start (tsx, TF.js, token streams) once.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MessageChannel } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { BamError, BACKEND_NAMES, type BackendName } from '@bam/core';
+import { jobLabel, runUpcycleJob, type UpcycleJob } from './jobs.ts';
+import type { StageOutcome } from './store.ts';
+import type { CheckpointStageResult } from './stages/context.ts';
+import type { UpcycleReply, UpcycleWorkerData } from './worker.ts';
+
+/** Worker threads used when none is configured: one per available core. */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** The bam name of the active TF.js backend (for the workers to select the same one). */
+function activeBackend(): BackendName | undefined {
+  const name = tf.getBackend();
+  return (BACKEND_NAMES as readonly string[]).includes(name) ? (name as BackendName) : undefined;
+}
+
+/** Options of `JobRunner`. */
+export interface JobRunnerOptions {
+  /** Worker threads (default: one per core); 1 runs every job in order on this thread. */
+  workers?: number;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs batches of jobs on one lazily started pool (or inline). Call `close()` when done. */
+export class JobRunner {
+  readonly workers: number;
+  private pool: Piscina | undefined;
+
+  constructor(private readonly opts: JobRunnerOptions) {
+    this.workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
+  }
+
+  /**
+   * Runs `jobs` and returns their outcomes in job order. The first failure is rethrown as a
+   * BamError naming the job, after the jobs already running have finished (their checkpoints
+   * stay consistent for a resume).
+   */
+  async run(jobs: readonly UpcycleJob[]): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+    const { log, signal } = this.opts;
+    if (this.workers <= 1 || jobs.length === 0) {
+      const out: Array<StageOutcome<CheckpointStageResult>> = [];
+      for (const job of jobs) out.push(await runUpcycleJob(job, log, signal));
+      return out;
+    }
+    const data: UpcycleWorkerData = { backend: activeBackend() };
+    this.pool ??= new Piscina({
+      filename: new URL('./worker-entry.mjs', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: this.workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+      atomics: 'disabled',
+      workerData: data,
+    });
+    this.pool.on('error', () => {});
+    const pool = this.pool;
+    const settled = await Promise.allSettled(
+      jobs.map(async (job) => {
+        const { port1, port2 } = new MessageChannel();
+        port1.on('message', (line: string) => log(line));
+        try {
+          const reply = (await pool.run({ job, port: port2 }, { transferList: [port2], signal })) as UpcycleReply;
+          if (!reply.ok) throw new BamError(`${jobLabel(job)} failed: ${reply.error.message}`, reply.error.code ?? 'E_JOB');
+          return reply.outcome as StageOutcome<CheckpointStageResult>;
+        } finally {
+          port1.close();
+        }
+      }),
+    );
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<StageOutcome<CheckpointStageResult>>).value);
+  }
+
+  /** Stops the workers (if any were started). */
+  async close(): Promise<void> {
+    await this.pool?.destroy();
+    this.pool = undefined;
+  }
+}
+
+/** Runs one batch of jobs on a fresh runner (see `JobRunner.run`). */
+export async function runJobs(jobs: readonly UpcycleJob[], opts: JobRunnerOptions): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+  const runner = new JobRunner(opts);
+  try {
+    return await runner.run(jobs);
+  } finally {
+    await runner.close();
+  }
+}

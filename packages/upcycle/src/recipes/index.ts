@@ -1,0 +1,102 @@
+/**
+ * The recipe registry and `buildMixture`, the one entry point from N dense checkpoints to a
+ * mixture checkpoint. See each recipe file for what it builds; `types.ts` for the source order
+ * (domain experts first, the seed — the general expert — last).
+ */
+import { BamError, configErrorFromZod, type ModelConfig } from '@bam/core';
+import { assembleMixture, checkCompatible } from './assemble.ts';
+import { bamFull } from './bam-full.ts';
+import { bamKvShared } from './bam-kv-shared.ts';
+import { bamMoaTop1, bamMoaTop2 } from './bam-moa.ts';
+import { btx } from './btx.ts';
+import { btxExperts } from './btx-experts.ts';
+import { btxTop3of6 } from './btx-top3-6.ts';
+import { sparseUpcycle } from './sparse-upcycle.ts';
+import type { DenseSource, MixtureCheckpoint, Recipe, RouterInit } from './types.ts';
+
+export { checkCompatible, assembleMixture } from './assemble.ts';
+export { matchedExpertCount } from './btx-experts.ts';
+export { KV_SHARED_INIT } from './bam-kv-shared.ts';
+export { range, seedIndex } from './common.ts';
+export * from './types.ts';
+
+/** Every built-in recipe, in the order tables list them. */
+export const RECIPES: readonly Recipe[] = [btx, bamFull, bamKvShared, btxExperts, btxTop3of6, bamMoaTop1, bamMoaTop2, sparseUpcycle];
+
+/** The ids of the built-in recipes. */
+export function recipeIds(): string[] {
+  return RECIPES.map((r) => r.id);
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length][b.length];
+}
+
+/** A recipe with its options parsed (defaults filled in). */
+export interface ResolvedRecipe {
+  recipe: Recipe;
+  /** The parsed options (what the content hash and the meta record). */
+  options: Record<string, unknown>;
+}
+
+/**
+ * Finds a recipe by id and parses its options. `btx-experts-<M>` (e.g. `btx-experts-6`) is
+ * `btx-experts-M` with `experts: M`. An unknown id throws a BamError listing the known ids and the
+ * nearest one; bad options throw a ConfigError naming the fields.
+ */
+export function resolveRecipe(id: string, rawOptions: Record<string, unknown> = {}): ResolvedRecipe {
+  let recipe = RECIPES.find((r) => r.id === id);
+  let raw = rawOptions;
+  const m = /^btx-experts-(\d+)$/.exec(id);
+  if (!recipe && m) {
+    recipe = btxExperts;
+    raw = { ...rawOptions, experts: Number(m[1]) };
+  }
+  if (!recipe) {
+    const nearest = [...recipeIds()].sort((a, b) => editDistance(id, a) - editDistance(id, b))[0];
+    throw new BamError(`unknown recipe '${id}'`, 'E_RECIPE', `did you mean '${nearest}'? known recipes: ${recipeIds().join(', ')} (and btx-experts-<M>)`);
+  }
+  const r = recipe.options.safeParse(raw);
+  if (!r.success) throw configErrorFromZod(`options of recipe '${id}'`, r.error.issues, `recipe '${recipe.id}' options are documented in packages/upcycle/src/recipes/`);
+  return { recipe, options: r.data as Record<string, unknown> };
+}
+
+/** The mixture config a recipe makes from N dense models of config `dense` (no tensors needed). */
+export function recipeConfig(id: string, dense: ModelConfig, n: number, rawOptions: Record<string, unknown> = {}): ModelConfig {
+  const { recipe, options } = resolveRecipe(id, rawOptions);
+  return recipe.config(dense, n, options);
+}
+
+/**
+ * Builds a mixture checkpoint from N dense sources (domain experts first, the seed last) by the
+ * recipe `id`. Checks the sources first (same config, tokenizer and shapes; else a BamError
+ * naming them). The returned tensors are fresh arrays owned by the caller.
+ */
+export function buildMixture(id: string, sources: readonly DenseSource[], rawOptions: Record<string, unknown> = {}): MixtureCheckpoint {
+  const { recipe, options } = resolveRecipe(id, rawOptions);
+  checkCompatible(sources, id);
+  const n = sources.length;
+  const config = recipe.config(sources[0].config, n, options);
+  const layout = recipe.layout(n, config, options);
+  const routerInit = options.routerInit as RouterInit;
+  const tensors = assembleMixture(sources, config, layout, routerInit);
+  return {
+    config,
+    tokenizer: { ...sources[0].tokenizer },
+    tensors,
+    meta: {
+      recipe: id,
+      options,
+      sources: sources.map((s) => ({ name: s.name, ...(s.contentHash ? { contentHash: s.contentHash } : {}) })),
+      layout,
+      routerInit: { ...routerInit, distribution: 'normal', mean: 0, generator: 'mulberry32(paramSeed(seed, name)) + Box-Muller, one stream per router tensor' },
+      nonExpertInit: `uniform mean of sources [${layout.averageOver.join(', ')}]`,
+      notes: recipe.notes?.(options) ?? {},
+    },
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * What every stage shares: the parsed preset and its model config, tokenizer and artifact store
+ * (`StageContext`), derived seeds, the per-domain validation loss recorded in every checkpoint,
+ * and the helpers that train a model into a stage directory or save plain tensors as a checkpoint.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BamError,
+  InvariantError,
+  TRAINING_DOMAINS,
+  computeLoss,
+  configHash,
+  createBatchSource,
+  createModel,
+  disposeModel,
+  evaluateLoss,
+  loadCheckpoint,
+  modelFromTensors,
+  paramCounts,
+  parseModelConfig,
+  readCheckpoint,
+  saveCheckpoint,
+  train,
+  type BamModel,
+  type BatchSource,
+  type DataMixture,
+  type LrSchedule,
+  type ModelConfig,
+  type Tokenizer,
+  type TrainState,
+} from '@bam/core';
+import { parseUpcyclePreset, presetModelConfig, presetTokenizer, type UpcyclePreset, type UpcyclePresetInput } from '../config.ts';
+import { ArtifactStore, type StageResult } from '../store.ts';
+import type { TensorMap } from '../tensors.ts';
+import type { DenseSource } from '../recipes/index.ts';
+
+/** Everything a stage needs besides its parents. Build with `createStageContext`. */
+export interface StageContext {
+  preset: UpcyclePreset;
+  /** The dense seed's model config. */
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  store: ArtifactStore;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Builds the stage context of a preset (parsed again if given as JSON) and an artifacts directory. */
+export function createStageContext(
+  preset: UpcyclePreset | UpcyclePresetInput,
+  artifactsDir: string,
+  opts: { log?: (line: string) => void; signal?: AbortSignal } = {},
+): StageContext {
+  const p = parseUpcyclePreset(preset);
+  const config = presetModelConfig(p);
+  return { preset: p, config, tokenizer: presetTokenizer(p, config), store: new ArtifactStore(artifactsDir), log: opts.log ?? (() => {}), signal: opts.signal };
+}
+
+/** A non-negative 31-bit seed derived from the preset seed and a purpose (e.g. `'expert', 'law'`). */
+export function derivedSeed(seed: number, ...parts: string[]): number {
+  return parseInt(configHash([seed, ...parts], 8), 16) & 0x7fffffff;
+}
+
+/** The seed of the validation batches: the same rows for every checkpoint, so losses compare. */
+export const VALIDATION_SEED = 8_240_827;
+
+/** Per-domain validation NLL (nats/token), keyed `val.<domain>`, plus `val.mean` over the four domains. */
+export type DomainLosses = Record<string, number>;
+
+/**
+ * Mean validation NLL of `model` on each training domain: batches 0..n−1 of [B, T] rows from the
+ * domain's validation split (seed `VALIDATION_SEED`), plus their mean.
+ */
+export async function domainValidationLosses(model: BamModel, tokenizer: Tokenizer, batchSize: number, seqLen: number, batches: number): Promise<DomainLosses> {
+  const out: DomainLosses = {};
+  let sum = 0;
+  for (const d of TRAINING_DOMAINS) {
+    const src = createBatchSource({ tokenizer, mix: { [d]: 1 }, split: 'validation', batchSize, seqLen, seed: VALIDATION_SEED });
+    const r = await evaluateLoss(model, src, batches, computeLoss);
+    out[`val.${d}`] = r.nll;
+    sum += r.nll;
+  }
+  out['val.mean'] = sum / TRAINING_DOMAINS.length;
+  return out;
+}
+
+/** What every checkpoint-producing stage records in DONE.json (plain numbers). */
+export interface CheckpointStageResult extends StageResult {
+  /** Tokens and training FLOPs of this stage alone (also the checkpoint's trainState). */
+  tokensSeen: number;
+  flopsSpent: number;
+  steps: number;
+  /** Per-domain validation NLL (`val.general`, …, `val.mean`) and the last train loss, when trained. */
+  metrics: Record<string, number | null>;
+  params: { total: number; active: number };
+  /** The config hash of the checkpoint's model config. */
+  configHash: string;
+}
+
+/** Removes the trainer's step checkpoints once the stage's own checkpoint is written (keeps the log). */
+function pruneTrainerCheckpoints(trainDir: string): void {
+  for (const name of readdirSync(trainDir)) if (/^step-\d+$/.test(name)) rmSync(join(trainDir, name), { recursive: true, force: true });
+}
+
+/** What `trainIntoStage` trains. */
+export interface TrainIntoStageInput {
+  ctx: StageContext;
+  /** The stage directory (the trainer writes `train/`, the result goes to `model/`). */
+  dir: string;
+  /** `[stage label]` in progress lines, e.g. `expert law`. */
+  label: string;
+  config: ModelConfig;
+  /** A fresh model (seeded init) or the weights of a parent checkpoint. */
+  init: { seed: number } | { checkpoint: string };
+  mix: DataMixture;
+  steps: number;
+  lr: LrSchedule;
+  dataSeed: number;
+  /** Wraps the training batches (e.g. a budget's partial last batch). */
+  batches?: (source: BatchSource) => BatchSource;
+  /** Recorded in the checkpoint meta. */
+  meta: Record<string, unknown>;
+}
+
+/**
+ * Trains a model into `dir`: resumes from `dir/train/` when an earlier run was interrupted
+ * (core's trainer: exact resume), evaluates the per-domain validation losses, writes the stage
+ * checkpoint to `dir/model/` (tokens and FLOPs in its trainState, losses in its metrics), then
+ * drops the trainer's step checkpoints. The model is disposed before returning.
+ */
+export async function trainIntoStage(input: TrainIntoStageInput): Promise<CheckpointStageResult> {
+  const { ctx, dir, label, config } = input;
+  const { preset, tokenizer } = ctx;
+  const { batchSize, seqLen } = preset;
+  let model: BamModel;
+  if ('seed' in input.init) {
+    model = createModel(config, input.init.seed);
+  } else {
+    const loaded = loadCheckpoint(input.init.checkpoint);
+    if (configHash(loaded.config) !== configHash(config)) {
+      disposeModel(loaded.model);
+      throw new InvariantError(`${label}: parent checkpoint ${input.init.checkpoint} has config ${configHash(loaded.config)}, expected ${configHash(config)}`);
+    }
+    model = loaded.model;
+  }
+  try {
+    const base = createBatchSource({ tokenizer, mix: input.mix, split: 'train', batchSize, seqLen, seed: input.dataSeed });
+    const batches = input.batches ? input.batches(base) : base;
+    const trainDir = join(dir, 'train');
+    const logEvery = Math.max(1, Math.min(10, Math.ceil(input.steps / 10)));
+    const abortCheck = () => {
+      if (ctx.signal?.aborted) throw new BamError(`${label}: aborted`, 'E_ABORTED', 'run the same command again to resume from the last checkpoint');
+    };
+    abortCheck();
+    const t0 = performance.now();
+    const s = await train({
+      model,
+      batches,
+      steps: input.steps,
+      lr: input.lr,
+      weightDecay: preset.weightDecay,
+      clipNorm: preset.clipNorm,
+      seed: input.dataSeed,
+      checkpointEvery: preset.checkpointEvery,
+      outDir: trainDir,
+      tokenizer,
+      logEvery,
+      progress: false,
+      meta: input.meta,
+      onProgress: (p) => {
+        ctx.log(`${label}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} (${Math.round(p.tokensPerSecond)} tok/s)`);
+        abortCheck();
+      },
+    });
+    if (s.resumedFrom) ctx.log(`${label}: resumed from ${s.resumedFrom}`);
+    const val = await domainValidationLosses(model, tokenizer, batchSize, seqLen, preset.evalBatches);
+    const metrics = { trainLoss: s.finalLoss, ...val };
+    const trainState: TrainState = { step: s.steps, tokensSeen: s.tokensSeen, flopsSpent: s.flopsSpent, seed: input.dataSeed, dataPosition: s.steps };
+    const manifest = await saveCheckpoint(join(dir, 'model'), { model, tokenizer, trainState, metrics, meta: input.meta });
+    pruneTrainerCheckpoints(trainDir);
+    const elapsed = (performance.now() - t0) / 1000;
+    ctx.log(`${label}: trained ${s.steps} steps, ${s.tokensSeen.toLocaleString('en')} tokens in ${elapsed.toFixed(1)}s; val.mean ${val['val.mean'].toFixed(3)}`);
+    const counts = paramCounts(config);
+    return {
+      checkpoint: 'model',
+      contentHash: manifest.contentHash,
+      tokensSeen: s.tokensSeen,
+      flopsSpent: s.flopsSpent,
+      steps: s.steps,
+      metrics: manifest.metrics,
+      params: { total: counts.total, active: counts.active },
+      configHash: configHash(config),
+    };
+  } finally {
+    disposeModel(model);
+  }
+}
+
+/**
+ * Saves plain tensors as a checkpoint in `dir` (through a model built from them, so core checks
+ * the names and shapes against `config`). Returns the manifest's content hash.
+ */
+export async function saveTensors(
+  dir: string,
+  input: { config: ModelConfig; tokenizer: Tokenizer | { id: string; vocabSize: number }; tensors: TensorMap; trainState?: Partial<TrainState>; metrics?: Record<string, number>; meta: Record<string, unknown> },
+): Promise<string> {
+  const tfTensors = new Map<string, tf.Tensor>();
+  let model: BamModel | undefined;
+  try {
+    for (const [name, t] of input.tensors) tfTensors.set(name, tf.tensor(t.data, t.shape, 'float32'));
+    model = modelFromTensors(input.config, tfTensors);
+  } finally {
+    tfTensors.forEach((t) => t.dispose());
+  }
+  try {
+    const manifest = await saveCheckpoint(dir, { model, tokenizer: input.tokenizer, trainState: input.trainState, metrics: input.metrics, meta: input.meta });
+    return manifest.contentHash;
+  } finally {
+    disposeModel(model);
+  }
+}
+
+/**
+ * A checkpoint directory read as a recipe's dense source: file-level validated by core (hashes,
+ * format), its config parsed by the model schema (a ConfigError names the file).
+ */
+export function denseSourceOf(checkpointDir: string, name = checkpointDir): DenseSource {
+  const raw = readCheckpoint(checkpointDir);
+  const config = parseModelConfig(raw.manifest.config, join(checkpointDir, 'checkpoint.json'));
+  return { name, config, tokenizer: raw.manifest.tokenizer, tensors: raw.weights, contentHash: raw.manifest.contentHash };
+}

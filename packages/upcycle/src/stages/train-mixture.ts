@@ -1,0 +1,86 @@
+/**
+ * Stage `train-mixture`: trains a mixture on equal parts of general text and each expert domain
+ * (the paper: 25% each of general, code, law, math) for the rows its budget plan allows (see
+ * `../budget.ts`). Every variant draws the same batches (one data seed), so data-matched runs see
+ * the same tokens and compute-matched runs a prefix of them. The budget's name is not hashed, only
+ * the resolved length: BTX's compute-matched run *is* its data-matched run, and is built once.
+ */
+import { basename } from 'node:path';
+import { formatMix, parseMixSpec, type DataMixture, type ModelConfig } from '@bam/core';
+import { plannedBatches, type MixturePlan } from '../budget.ts';
+import type { StageOutcome } from '../store.ts';
+import { derivedSeed, trainIntoStage, type CheckpointStageResult, type StageContext } from './context.ts';
+
+/** The mixture-phase data: equal parts of general and each of the preset's expert domains. */
+export function mixturePhaseMix(ctx: StageContext): DataMixture {
+  const domains = ['general', ...ctx.preset.domains];
+  return parseMixSpec(Object.fromEntries(domains.map((d) => [d, 1 / domains.length])));
+}
+
+/** What a trained mixture's content hash covers. */
+export function trainMixtureStageInputs(ctx: StageContext, mix: StageOutcome<CheckpointStageResult>, plan: MixturePlan): Record<string, unknown> {
+  const { preset } = ctx;
+  return {
+    parent: mix.result.contentHash,
+    mix: formatMix(mixturePhaseMix(ctx)),
+    rows: plan.rows,
+    steps: plan.steps,
+    batchSize: preset.batchSize,
+    seqLen: preset.seqLen,
+    lr: preset.stages.mixture.lr,
+    weightDecay: preset.weightDecay,
+    clipNorm: preset.clipNorm,
+    dataSeed: derivedSeed(preset.seed, 'mixture'),
+    evalBatches: preset.evalBatches,
+    tokenizer: ctx.tokenizer.id,
+  };
+}
+
+/** A trained mixture's result: the checkpoint stage result plus its plan's numbers. */
+export interface TrainMixtureResult extends CheckpointStageResult {
+  rows: number;
+  flopsPerToken: number;
+}
+
+/** Trains (or reuses) the mixture `mix` (config `config`) for `plan`. */
+export async function runTrainMixtureStage(
+  ctx: StageContext,
+  name: string,
+  config: ModelConfig,
+  mix: StageOutcome<CheckpointStageResult>,
+  plan: MixturePlan,
+): Promise<StageOutcome<TrainMixtureResult>> {
+  const { preset } = ctx;
+  const inputs = trainMixtureStageInputs(ctx, mix, plan);
+  const data = mixturePhaseMix(ctx);
+  const label = `train-mixture ${name} (${plan.budget})`;
+  return ctx.store.run(
+    'train-mixture',
+    inputs,
+    async (dir) => {
+      const r = await trainIntoStage({
+        ctx,
+        dir,
+        label,
+        config,
+        init: { checkpoint: mix.checkpointDir },
+        mix: data,
+        steps: plan.steps,
+        lr: { ...preset.stages.mixture.lr, warmup: Math.min(preset.stages.mixture.lr.warmup, Math.max(0, plan.steps - 1)) },
+        dataSeed: inputs.dataSeed as number,
+        batches: (source) => plannedBatches(source, plan),
+        meta: {
+          stage: 'train-mixture',
+          artifact: basename(dir),
+          preset: preset.name,
+          name,
+          mix: formatMix(data),
+          parent: { checkpoint: mix.checkpointDir, contentHash: mix.result.contentHash },
+          plan: { rows: plan.rows, steps: plan.steps, lastBatchRows: plan.lastBatchRows, tokens: plan.tokens, flopsPerToken: plan.flopsPerToken, flops: plan.flops },
+        },
+      });
+      return { ...r, rows: plan.rows, flopsPerToken: plan.flopsPerToken };
+    },
+    { log: ctx.log, signal: ctx.signal },
+  );
+}
