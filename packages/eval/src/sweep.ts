@@ -290,6 +290,13 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
   const docs = readJsonl<DocRecord>(files.docs).items.filter((d) => finalOk.has(d.key));
   docs.sort((a, b) => (planIndex.get(a.key) ?? Infinity) - (planIndex.get(b.key) ?? Infinity) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.doc - b.doc);
   writeFileAtomic(files.docs, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+  // The HTML report (./report): failing to write it is a warning, never a failed sweep.
+  try {
+    const { writeReport } = await import('./report/index.ts');
+    progress.note(`report: ${await writeReport(outDir, { config: raw, artifactsDir })}`);
+  } catch (err) {
+    progress.note(`warning: report.html not written: ${(err as Error).message}`);
+  }
 
   const done = [...distinct.keys()].filter((k) => records.has(k));
   const failed = done.filter((k) => records.get(k)?.status === 'failed').length;

@@ -4,11 +4,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
-/** Compiles `spec` with vega-lite and returns the SVG markup vega draws for it. */
+/**
+ * Compiles `spec` with vega-lite and returns the SVG markup vega draws for it. The chart
+ * libraries load on the first call, so importing @bam/eval (every worker and plugin does) stays cheap.
+ */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const compiled = compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {

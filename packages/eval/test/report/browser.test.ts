@@ -55,7 +55,8 @@ async function drawnFigures(page: Page) {
       const svg = f.querySelector('svg');
       const marks = svg ? [...svg.querySelectorAll('g.role-mark > path, g.role-mark > text, g.role-mark > line, g.role-mark > rect')] : [];
       const box = svg?.getBoundingClientRect();
-      const first = marks[0] as SVGGraphicsElement | undefined;
+      // (tsconfig has no DOM lib: the SVG element's getBBox is typed by hand)
+      const first = marks[0] as unknown as { getBBox(): { width: number; height: number } } | undefined;
       const spec = f.querySelector('script.figure-spec')?.textContent;
       return {
         id: f.getAttribute('data-figure'),
