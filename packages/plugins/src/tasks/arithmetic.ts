@@ -23,6 +23,7 @@ import { defineTask } from '@bam/eval';
 import { InvariantError, arithmeticProblems, arithmeticSplitOf, generateArithmetic, type ArithmeticProblem } from '@bam/core';
 import {
   MULTIPLE_CHOICE_METRICS,
+  memoByOptions,
   limitOption,
   multipleChoiceRequests,
   placeGold,
@@ -134,7 +135,7 @@ export const arithmetic = defineTask<ArithmeticOptions, ArithmeticDoc>({
   description: 'Math: the value of a generated multi-step expression (held-out by the corpus split hash), a choice among 4 close numbers. acc, acc_norm.',
   options: ArithmeticOptionsSchema,
   metrics: MULTIPLE_CHOICE_METRICS,
-  documents: (opts) => arithmeticDocs(opts),
+  documents: memoByOptions(arithmeticDocs),
   requests: (doc) => multipleChoiceRequests(doc),
   score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -7,7 +7,7 @@
  * on. Target lines are code (not comments), 12–100 characters without indentation, with a letter
  * in them. A target is dropped when its `contextLines` lines of context plus the line occur
  * verbatim in any **training** file (effect repeats boilerplate across files), so the exact
- * window was never trained on. Documents: the first `limit` targets in sha256 order of (`seed`,
+ * window was never trained on. Documents: the first `limit` targets in hash order of (`seed`,
  * file, line), at most `maxPerFile` from one file.
  *
  * Prompt: the previous `contextLines` lines, each ending in `\n`; choices: the line itself (with
@@ -21,6 +21,7 @@ import { defineTask } from '@bam/eval';
 import { DataError, loadDomain } from '@bam/core';
 import {
   MULTIPLE_CHOICE_METRICS,
+  memoByOptions,
   hashOrder,
   limitOption,
   multipleChoiceRequests,
@@ -76,12 +77,19 @@ interface Candidate {
   trimmed: string;
 }
 
+let codeTrain: string | undefined;
+
+/** Whether `text` occurs verbatim in a file of the code domain's training split. */
+export function inCodeTraining(text: string): boolean {
+  codeTrain ??= loadDomain('code', 'train')
+    .map((d) => d.text)
+    .join('\u0000');
+  return codeTrain.includes(text);
+}
+
 /** The documents of `code-completion`: deterministic for the options. */
 export function codeCompletionDocs(opts: CodeCompletionOptions): CodeCompletionDoc[] {
   const files = loadDomain('code', opts.split).map((d) => ({ id: d.id, lines: d.text.split('\n') }));
-  const trainText = loadDomain('code', 'train')
-    .map((d) => d.text)
-    .join('\u0000');
   const candidates: Candidate[] = [];
   for (const f of files) {
     f.lines.forEach((text, line) => {
@@ -96,7 +104,7 @@ export function codeCompletionDocs(opts: CodeCompletionOptions): CodeCompletionD
     if (docs.length >= opts.limit) break;
     if (c.line < opts.contextLines || (perFile.get(c.file) ?? 0) >= opts.maxPerFile) continue;
     const context = linesOf.get(c.file)!.slice(c.line - opts.contextLines, c.line).join('\n') + '\n';
-    if (context.trim().length === 0 || trainText.includes(context + c.text)) continue;
+    if (context.trim().length === 0 || inCodeTraining(context + c.text)) continue;
     const rand = rngFor('code-completion-v1', opts.seed, c.file, c.line);
     const near = nearestByLength(pool, c.trimmed.length, NEAREST, (o) => o.file !== c.file && o.trimmed !== c.trimmed);
     const indent = indentOf(c.text);
@@ -130,7 +138,7 @@ export const codeCompletion = defineTask<CodeCompletionOptions, CodeCompletionDo
   description: 'Code: given 10 lines of a held-out effect source file, choose the true next line among 4 (similar-length lines of other held-out files). acc, acc_norm.',
   options: CodeCompletionOptionsSchema,
   metrics: MULTIPLE_CHOICE_METRICS,
-  documents: (opts) => codeCompletionDocs(opts),
+  documents: memoByOptions(codeCompletionDocs),
   requests: (doc) => multipleChoiceRequests(doc),
   score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -1,5 +1,5 @@
 /**
- * Pieces shared by the built-in tasks: option fields, deterministic sampling (sha256-keyed, so a
+ * Pieces shared by the built-in tasks: option fields, deterministic sampling (hash-keyed, so a
  * document set depends only on the task's options, never on the job seed or the machine),
  * text excerpts, and the multiple-choice document shape scored like lm-evaluation-harness
  * (`acc`, and `acc_norm` = argmax of loglikelihood / UTF-8 byte length of the choice).
@@ -39,10 +39,31 @@ export function rngFor(...parts: Array<string | number>): () => number {
   return mulberry32(hash32(...parts));
 }
 
-/** `items` ordered by sha256(salt, key(item)): a seeded shuffle that does not depend on the input order. */
+/**
+ * A fast 32-bit hash of `parts` joined by NUL: FNV-1a over the UTF-16 code units, then the
+ * murmur3 finaliser to spread the bits. For ordering and splitting many items (sha256 of 100k
+ * WordNet keys costs half a second); not for anything adversarial.
+ */
+export function fastHash32(...parts: Array<string | number>): number {
+  const s = parts.join('\u0000');
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** `items` ordered by fastHash32(salt, key(item)): a seeded shuffle that does not depend on the input order. */
 export function hashOrder<T>(items: readonly T[], key: (item: T) => string, ...salt: Array<string | number>): T[] {
+  const prefix = salt.join('\u0000');
   return items
-    .map((item) => ({ item, k: key(item), h: hash32(...salt, key(item)) }))
+    .map((item) => ({ item, k: key(item), h: fastHash32(prefix, key(item)) }))
     .sort((a, b) => a.h - b.h || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
     .map((x) => x.item);
 }
@@ -136,4 +157,23 @@ export function pickDistinct<T>(pool: readonly T[], count: number, rand: () => n
     take(x);
   }
   return out;
+}
+
+/**
+ * Memoises a document builder per process, keyed by the parsed options: a worker runs the same
+ * task for every variant, and building documents can take a second (parsing WordNet, scanning
+ * training text for overlaps). Documents are plain data the harness never mutates; each call
+ * gets its own array.
+ */
+export function memoByOptions<O, D>(build: (opts: O) => D[]): (opts: O) => D[] {
+  const cache = new Map<string, D[]>();
+  return (opts) => {
+    const key = JSON.stringify(opts);
+    let docs = cache.get(key);
+    if (!docs) {
+      docs = build(opts);
+      cache.set(key, docs);
+    }
+    return [...docs];
+  };
 }

@@ -6,7 +6,7 @@
  * `test`): SPDX licence texts (`spdx-license-list`), split by licence family (same name key or
  * word 5-gram Jaccard ≥ 0.7), so no licence of a test family — nor a near-copy of its text — is
  * in training. Names are the SPDX list's full names (`BSL-1.0` → `Boost Software License 1.0`).
- * One document per licence (49 in the test split), in sha256 order of (`seed`, id), at most
+ * One document per licence (49 in the test split), in hash order of (`seed`, id), at most
  * `limit`.
  *
  * Prompt: the first `excerptChars` characters of the text (cut at a word boundary), then
@@ -22,6 +22,7 @@ import { defineTask } from '@bam/eval';
 import { DataError, loadDomain } from '@bam/core';
 import {
   MULTIPLE_CHOICE_METRICS,
+  memoByOptions,
   excerpt,
   hashOrder,
   limitOption,
@@ -99,7 +100,7 @@ export const licenseId = defineTask<LicenseIdOptions, LicenseIdDoc>({
   description: 'Law: from the opening of a held-out SPDX licence text, choose its name among 4 (other families as distractors). acc, acc_norm.',
   options: LicenseIdOptionsSchema,
   metrics: MULTIPLE_CHOICE_METRICS,
-  documents: (opts) => licenseIdDocs(opts),
+  documents: memoByOptions(licenseIdDocs),
   requests: (doc) => multipleChoiceRequests(doc),
   score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -6,7 +6,7 @@
  * Source: `@bam/core` `loadDomain(domain, split)`, the held-out **test** split by default
  * (`validation` on request; `train` is refused). Splits are by licence family, file, Brown sample,
  * speech, README family or chapter, so no test document shares a unit with training text; `ood`
- * (Moby-Dick) is never trained on. Which documents: `limit` of the split's documents in sha256
+ * (Moby-Dick) is never trained on. Which documents: `limit` of the split's documents in hash
  * order of (`seed`, id) — a fixed sample spread over the split (for math: READMEs and generated
  * arithmetic alike) — each cut to its first `maxChars` characters at a word boundary.
  *
@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { defineTask, loglikelihoodRolling, scoreRolling, type TaskPlugin } from '@bam/eval';
 import { loadDomain, type Domain } from '@bam/core';
-import { excerpt, hashOrder, limitOption, seedOption, splitOption, type EvalSplit } from './common.ts';
+import { excerpt, hashOrder, limitOption, memoByOptions, seedOption, splitOption, type EvalSplit } from './common.ts';
 
 /** Options of every `ppl-<domain>` task. */
 export const PerplexityOptionsSchema = z
@@ -72,7 +72,7 @@ export function perplexityTask(domain: Domain): TaskPlugin<PerplexityOptions, Pe
       word_perplexity: { aggregation: 'perplexity', higherIsBetter: false, description: 'exp(−Σ logprob / Σ words)' },
       byte_perplexity: { aggregation: 'perplexity', higherIsBetter: false, headline: false, description: 'exp(−Σ logprob / Σ bytes) = 2^bits_per_byte' },
     },
-    documents: (opts) => perplexityDocs(domain, opts),
+    documents: memoByOptions((opts: PerplexityOptions) => perplexityDocs(domain, opts)),
     requests: (doc) => [loglikelihoodRolling(doc.text)],
     score: (doc, responses) => scoreRolling(responses[0], doc.text),
   });

@@ -11,7 +11,7 @@
  * Some WordNet examples are quotations from the Brown corpus, which *is* general training text
  * (`he saw Jess charging at him with a pitchfork`), so an example whose part before the last word
  * occurs verbatim in the general **train** split is dropped. Documents are the first `limit`
- * remaining synsets in sha256 order of (`seed`, key).
+ * remaining synsets in hash order of (`seed`, key).
  *
  * Context, like LAMBADA's passage, makes the word predictable: the synset's words and definition,
  * then the example without its last word:
@@ -28,6 +28,7 @@ import { defineTask } from '@bam/eval';
 import { DataError, loadDomain } from '@bam/core';
 import {
   MULTIPLE_CHOICE_METRICS,
+  memoByOptions,
   hashOrder,
   limitOption,
   multipleChoiceRequests,
@@ -127,7 +128,7 @@ export const wordnetCloze = defineTask<WordnetClozeOptions, WordnetClozeDoc>({
   description: 'LAMBADA-style cloze: the last word of a WordNet example sentence (context: synset words + definition), a choice among 4. acc, acc_norm.',
   options: WordnetClozeOptionsSchema,
   metrics: MULTIPLE_CHOICE_METRICS,
-  documents: (opts) => wordnetClozeDocs(opts),
+  documents: memoByOptions(wordnetClozeDocs),
   requests: (doc) => multipleChoiceRequests(doc),
   score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -6,7 +6,7 @@
  * key (default `test`). A document is one synset whose first word is a single lower-case word
  * (letters only, ≥ 3 long) with a definition of 10–120 characters that neither contains the word
  * nor a quote; at most one document per word. Documents are the first `limit` such synsets in
- * sha256 order of (`seed`, key).
+ * hash order of (`seed`, key).
  *
  * Prompt `Word: <word>\nDefinition:`, choices ` <definition>`. Distractors: three definitions of
  * other synsets of the same part of speech (same split), drawn with a PRNG seeded by (`seed`,
@@ -18,6 +18,7 @@ import { defineTask } from '@bam/eval';
 import { DataError } from '@bam/core';
 import {
   MULTIPLE_CHOICE_METRICS,
+  memoByOptions,
   hashOrder,
   limitOption,
   multipleChoiceRequests,
@@ -55,7 +56,7 @@ const WORD = /^[a-z]{3,}$/;
 function usable(s: Synset): boolean {
   const word = s.words[0];
   const d = s.definition;
-  return WORD.test(word) && d.length >= 10 && d.length <= 120 && !d.includes('"') && !new RegExp(`\\b${word}`, 'i').test(d);
+  return WORD.test(word) && d.length >= 10 && d.length <= 120 && !d.includes('"') && !d.toLowerCase().includes(word);
 }
 
 /** The documents of `wordnet-definition`: deterministic for the options. */
@@ -94,7 +95,7 @@ export const wordnetDefinition = defineTask<WordnetDefinitionOptions, WordnetDef
   description: 'Given a word, choose its WordNet definition among 4 (distractors: other synsets of its part of speech). acc, acc_norm.',
   options: WordnetDefinitionOptionsSchema,
   metrics: MULTIPLE_CHOICE_METRICS,
-  documents: (opts) => wordnetDefinitionDocs(opts),
+  documents: memoByOptions(wordnetDefinitionDocs),
   requests: (doc) => multipleChoiceRequests(doc),
   score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { DataError } from '@bam/core';
-import { hash32, type EvalSplit } from './common.ts';
+import { fastHash32, type EvalSplit } from './common.ts';
 
 /** WordNet's four parts of speech (data file suffixes). */
 export const WORDNET_POS = ['noun', 'verb', 'adj', 'adv'] as const;
@@ -91,7 +91,7 @@ export function loadSynsets(pos: WordNetPos): readonly Synset[] {
 
 /** The split of a synset: `validation` or `test`, half each, by a hash of its key. */
 export function synsetSplit(key: string): EvalSplit {
-  return hash32('bam-wordnet-split-v1', key) % 2 === 0 ? 'validation' : 'test';
+  return fastHash32('bam-wordnet-split-v1', key) % 2 === 0 ? 'validation' : 'test';
 }
 
 /** Lower-cased word → keys of every synset (any part of speech among `pos`) it belongs to. */
