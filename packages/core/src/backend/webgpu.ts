@@ -306,7 +306,8 @@ async function findAdapter(r: Resolved): Promise<{ found: Found | null; tried: s
         `${label} requestAdapter`,
       );
       if (adapter) return { found: { adapter, gpu, route, report: reportOf(adapter, route) }, tried };
-      tried.push(`${label}: no adapter`);
+      const egl = route.backend === 'opengles' && process.env.EGL_PLATFORM !== 'surfaceless' ? ` (EGL_PLATFORM is '${process.env.EGL_PLATFORM ?? ''}'; without a display it must be 'surfaceless')` : '';
+      tried.push(`${label}: no adapter${egl}`);
     } catch (err) {
       tried.push(`${label}: ${(err instanceof Error ? err.message : String(err)).replace(/\n\s*/g, ' ')}`);
     }
