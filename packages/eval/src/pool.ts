@@ -6,6 +6,7 @@
  * dead worker and the other jobs go on.
  */
 import { availableParallelism } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WorkerJob, WorkerReply, WorkerSetup } from './worker.ts';
 
@@ -19,6 +20,38 @@ export interface PoolOptions {
   baseDir?: string;
   /** Silence plugin loggers inside workers. */
   quiet?: boolean;
+  /**
+   * Per-worker resources (e.g. one GPU each; @bam/core's `workerDeviceAssignment` makes them):
+   * worker slot i gets `env[i]` merged into its own `process.env` before any plugin loads, and
+   * `labels[i]` in `assignments()`. A worker that replaces a dead one takes the slot it freed;
+   * workers beyond `env.length` get nothing. Thread-local env only: native libraries that read the
+   * real process environment (CUDA_VISIBLE_DEVICES) do not see it.
+   */
+  workerResources?: { env: ReadonlyArray<Record<string, string>>; labels?: readonly string[] };
+}
+
+/** What `workerResources` becomes in workerData: the envs and a shared slot → threadId table. */
+interface WorkerResourceData {
+  env: Array<Record<string, string>>;
+  owners: SharedArrayBuffer;
+  quiet?: boolean;
+}
+
+/**
+ * Inside a worker: takes the first free resource slot (or the one this thread holds), merges its
+ * env into this thread's `process.env`, and returns the slot, or null when the pool has no
+ * resources or none is free. Call before loading plugins.
+ */
+export function claimWorkerSlot(data: unknown): number | null {
+  const r = (data as { resources?: WorkerResourceData } | undefined)?.resources;
+  if (!r) return null;
+  const owners = new Int32Array(r.owners);
+  let slot = owners.findIndex((_, i) => Atomics.load(owners, i) === threadId);
+  for (let i = 0; slot < 0 && i < owners.length; i++) if (Atomics.compareExchange(owners, i, 0, threadId) === 0) slot = i;
+  if (slot < 0) return null;
+  Object.assign(process.env, r.env[slot]);
+  if (!r.quiet) process.stderr.write(`[worker ${threadId}] resource slot ${slot}: ${Object.entries(r.env[slot]).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}\n`);
+  return slot;
 }
 
 /** Workers used when none is configured: one per available core. */
@@ -31,10 +64,18 @@ export class WorkerPool {
   /** The number of worker threads. */
   readonly size: number;
   private readonly piscina: Piscina;
+  private readonly owners: Int32Array | null = null;
+  private readonly labels: readonly string[] = [];
 
   constructor(opts: PoolOptions) {
     this.size = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
-    const workerData: WorkerSetup = { pluginSpecs: [...opts.pluginSpecs], baseDir: opts.baseDir ?? process.cwd(), quiet: opts.quiet };
+    const workerData: WorkerSetup & { resources?: WorkerResourceData } = { pluginSpecs: [...opts.pluginSpecs], baseDir: opts.baseDir ?? process.cwd(), quiet: opts.quiet };
+    if (opts.workerResources && opts.workerResources.env.length > 0) {
+      const owners = new SharedArrayBuffer(4 * opts.workerResources.env.length);
+      workerData.resources = { env: opts.workerResources.env.map((e) => ({ ...e })), owners, quiet: opts.quiet };
+      this.owners = new Int32Array(owners);
+      this.labels = opts.workerResources.labels ?? opts.workerResources.env.map((e) => Object.entries(e).map(([k, v]) => `${k}=${v}`).join(' '));
+    }
     this.piscina = new Piscina({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: this.size,
@@ -47,6 +88,27 @@ export class WorkerPool {
     });
     // A worker that dies also emits 'error' on the pool; its job's promise carries the error.
     this.piscina.on('error', () => {});
+    // A dead worker's slot is freed for its replacement (which claims it at its first job).
+    if (this.owners) this.piscina.on('workerDestroy', () => setImmediate(() => this.releaseDeadSlots()));
+  }
+
+  /** Frees the slots of threads that are no longer in the pool. */
+  private releaseDeadSlots(): void {
+    if (!this.owners) return;
+    const live = new Set(this.piscina.threads.map((t) => t.threadId).filter((id) => id > 0));
+    for (let i = 0; i < this.owners.length; i++) {
+      const owner = Atomics.load(this.owners, i);
+      if (owner !== 0 && !live.has(owner)) Atomics.compareExchange(this.owners, i, owner, 0);
+    }
+  }
+
+  /** Which worker thread holds each resource slot (null: not claimed yet), with the slot's label. */
+  assignments(): Array<{ slot: number; threadId: number | null; label: string }> {
+    if (!this.owners) return [];
+    return Array.from(this.owners, (_, i) => {
+      const t = Atomics.load(this.owners!, i);
+      return { slot: i, threadId: t === 0 ? null : t, label: this.labels[i] ?? '' };
+    });
   }
 
   /**
@@ -54,6 +116,7 @@ export class WorkerPool {
    * worker died; rejects only when `signal` aborts.
    */
   async run(job: WorkerJob, signal?: AbortSignal): Promise<WorkerReply> {
+    this.releaseDeadSlots();
     try {
       return (await this.piscina.run(job, signal ? { signal } : {})) as WorkerReply;
     } catch (err) {

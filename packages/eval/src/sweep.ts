@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { checkSweepConfig, readSweepConfigFile, type ResolvedEntry, type SweepConfig } from './config.ts';
 import { ResultsError } from './errors.ts';
 import { aggregateScores } from './metrics.ts';
-import { defaultWorkers, WorkerPool } from './pool.ts';
+import { defaultWorkers, WorkerPool, type PoolOptions } from './pool.ts';
 import { Progress } from './progress.ts';
 import { PluginRegistry, resolvePluginSpec } from './registry.ts';
 import {
@@ -56,6 +56,8 @@ export interface SweepOptions {
   print?: { write(s: string): unknown } | false;
   /** Silence plugin loggers. */
   quiet?: boolean;
+  /** Per-worker resources for the pool (e.g. one GPU per worker; see PoolOptions.workerResources). */
+  workerResources?: PoolOptions['workerResources'];
 }
 
 /** What a sweep run did. */
@@ -231,7 +233,7 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
   let ran = 0;
   if (pending.length > 0 && !opts.signal?.aborted) {
     const wanted = opts.workers ?? config.workers ?? defaultWorkers();
-    const pool = new WorkerPool({ workers: Math.min(wanted, pending.length), pluginSpecs: specs, baseDir, quiet: opts.quiet });
+    const pool = new WorkerPool({ workers: Math.min(wanted, pending.length), pluginSpecs: specs, baseDir, quiet: opts.quiet, workerResources: opts.workerResources });
     progress.note(`${pending.length} job(s) to run on ${pool.size} worker(s); results in ${outDir}`);
     try {
       const prepareFailed = await runPrepares(pending, registry, variants, config.prepareConcurrency, pool, artifactsDir, opts.signal, progress);

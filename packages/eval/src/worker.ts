@@ -9,6 +9,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import { PluginRegistry } from './registry.ts';
 import { evaluateTask, parseOptions, type DocScores } from './evaluate.ts';
 import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext } from './api/context.ts';
+import { claimWorkerSlot } from './pool.ts';
 
 /** A plugin named by id with its raw options (as written in the sweep config). */
 export interface PluginRef {
@@ -119,6 +120,7 @@ let state: WorkerState | undefined;
 
 /** The worker thread's entry (piscina calls it once per job). */
 export default async function handleJob(job: WorkerJob): Promise<WorkerReply> {
+  if (!state) claimWorkerSlot(workerData); // per-worker resources (e.g. a GPU) before any plugin loads
   state ??= createWorkerState(workerData as WorkerSetup);
   return runJob(job, state);
 }

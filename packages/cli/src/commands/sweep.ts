@@ -7,10 +7,11 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { SweepConfigError, runSweepFile, type ConfigIssue } from '@bam/eval';
+import { SweepConfigError, runSweepFile, type ConfigIssue, type SweepOptions } from '@bam/eval';
+import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core';
 import type { Command } from '../command.ts';
 
-const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--max-jobs N] [--quiet]
+const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--max-jobs N] [--backend B] [--quiet]
 
 Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
 use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
@@ -26,6 +27,10 @@ use them) on a pool of worker threads and writes to DIR (default: the config's "
                   (failed jobs run again); ends with the same results.csv
   --max-jobs N    start at most N jobs in this run, then stop (resume later)
   --quiet         no progress lines, no plugin logs
+  --backend B     TF.js backend of every worker: ${BACKEND_NAMES.join(' | ')} (sets BAM_BACKEND;
+                  default: best available). webgpu runs one worker per GPU, each pinned to
+                  its adapter; software adapters only with BAM_WEBGPU_ALLOW_SOFTWARE=1
+                  (docs/gpu.md)
 
 Exit code: 0 when every job finished ok (or --max-jobs stopped early), 1 when some job
 failed (its rows say why), 2 for a bad config, 130 when interrupted (Ctrl-C; finished jobs
@@ -39,6 +44,20 @@ function positiveInt(flag: string, v: string | undefined, issues: ConfigIssue[])
     return undefined;
   }
   return n;
+}
+
+/**
+ * With the webgpu backend: one worker per WebGPU adapter, each pinned to its own (software
+ * adapters only when BAM_WEBGPU_ALLOW_SOFTWARE allows them). Other backends: workers unchanged.
+ */
+async function gpuPlacement(backend: string | undefined, workers: number | undefined, quiet: boolean): Promise<Pick<SweepOptions, 'workers' | 'workerResources'>> {
+  if (backend !== 'webgpu') return { workers };
+  const includeSoftware = /^(1|true|yes)$/i.test(process.env.BAM_WEBGPU_ALLOW_SOFTWARE ?? '');
+  const { devices, notes } = await listGpuDevices({ kinds: ['webgpu'], includeSoftware });
+  const plan = workerDeviceAssignment(workers ?? Math.max(1, devices.length), devices);
+  if (!quiet) process.stderr.write(`bam sweep: webgpu adapters: ${notes.join('; ')}\nbam sweep: ${plan.note}\n`);
+  if (!plan.slots.some((s) => s.device)) return { workers };
+  return { workers: plan.workers, workerResources: { env: plan.slots.map((s) => s.env), labels: plan.slots.map((s) => s.label) } };
 }
 
 /** The built-in plugin module, if @bam/plugins loads and exports `builtinPlugins`. */
@@ -70,6 +89,7 @@ export const command: Command = {
         resume: { type: 'boolean', default: false },
         'max-jobs': { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        backend: { type: 'string' },
       },
     });
     const issues: ConfigIssue[] = [];
@@ -77,7 +97,13 @@ export const command: Command = {
     if (positionals.length > 0) issues.push({ path: '(arguments)', message: `unexpected: ${positionals.join(' ')}` });
     const workers = positiveInt('--workers', values.workers, issues);
     const maxJobs = positiveInt('--max-jobs', values['max-jobs'], issues);
+    if (values.backend !== undefined && !(BACKEND_NAMES as readonly string[]).includes(values.backend)) {
+      issues.push({ path: '--backend', message: `must be one of ${BACKEND_NAMES.join(', ')}, got '${values.backend}'` });
+    }
     if (issues.length > 0) throw new SweepConfigError('bam sweep arguments', issues, 'see bam sweep --help');
+    // Worker threads copy this environment when they start; variant setups read BAM_BACKEND.
+    if (values.backend) process.env.BAM_BACKEND = values.backend;
+    const placement = await gpuPlacement(process.env.BAM_BACKEND, workers, values.quiet);
 
     // Plugin files in CommonJS packages need tsx's require hook too (bin/bam.mjs registers the ESM one).
     registerCjs();
@@ -90,7 +116,7 @@ export const command: Command = {
     try {
       const summary = await runSweepFile(values.config as string, {
         outDir: values.out,
-        workers,
+        ...placement,
         resume: values.resume,
         maxJobs,
         pluginSpecs: await builtinSpecs(),
