@@ -25,6 +25,13 @@ export interface VariantContractOptions {
   /** Raw variant options (default `{}`). */
   options?: unknown;
   seed?: number;
+  /** Budget of the job context (variants with `usesBudget`); default none. */
+  budget?: 'data-matched' | 'compute-matched';
+  /**
+   * Artifacts folder shared with other checks (kept afterwards), so variants that build
+   * checkpoints build them once per test file; default: a fresh temporary folder, removed after.
+   */
+  artifactsDir?: string;
 }
 
 const LL = [
@@ -44,8 +51,8 @@ export async function checkVariantContract(variant: VariantPlugin, opts: Variant
   const parsed = variant.options.safeParse(opts.options ?? {});
   if (!parsed.success) return [...problems, `options schema rejects the contract options: ${parsed.error.issues.map((i) => i.message).join('; ')}`];
 
-  const dir = mkdtempSync(join(tmpdir(), 'bam-variant-contract-'));
-  const ctx = { artifactsDir: dir, seed: opts.seed ?? 0, logger: silentLogger };
+  const dir = opts.artifactsDir ?? mkdtempSync(join(tmpdir(), 'bam-variant-contract-'));
+  const ctx = { artifactsDir: dir, seed: opts.seed ?? 0, budget: opts.budget, logger: silentLogger };
   let model: LanguageModel | undefined;
   try {
     await variant.setup?.({ artifactsDir: dir, logger: silentLogger, threadId: 0 });
@@ -74,7 +81,7 @@ export async function checkVariantContract(variant: VariantPlugin, opts: Variant
     } catch (err) {
       problems.push(`dispose() threw: ${(err as Error).message}`);
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (opts.artifactsDir === undefined) rmSync(dir, { recursive: true, force: true });
   }
   return problems;
 }

@@ -1,0 +1,106 @@
+/**
+ * The mixture variants: one per upcycle recipe (BTX, BAM-full, BAM-KV-shared and the paper's
+ * extra baselines), each trained under a budget — data-matched (the same mixture-phase tokens for
+ * every variant) or compute-matched (the FLOPs BTX spends on them) — so the sweep runs each once
+ * per configured budget. Options are the recipe's own (router init, FFN/attention router, ...)
+ * plus `preset`; the recipe's schema checks them when the sweep config is checked.
+ */
+import { z } from 'zod';
+import { BamError, InvariantError } from '@bam/core';
+import { defineVariant, type PluginContext, type VariantPlugin } from '@bam/eval';
+import { resolveRecipe, type Recipe } from '@bam/upcycle';
+import { loadLanguageModel } from '../lm/index.ts';
+import { ensureBackend } from './backend.ts';
+import { PresetOption, budgetsWith, ensurePipeline, presetForSeed, recipeEntryFor, type PipelineRequest } from './pipeline.ts';
+
+/** Options of a mixture variant: the recipe's options and the upcycle preset. */
+export type MixtureVariantOptions = Record<string, unknown> & { preset: string };
+
+/** The budget a job without one (a sweep with no `budgets`) evaluates. */
+export const DEFAULT_BUDGET = 'data-matched' as const;
+
+/** The recipe's strict options schema with `preset` added (still strict: an unknown key fails). */
+function optionsSchema(recipe: Recipe): z.ZodType<MixtureVariantOptions> {
+  const base = recipe.options as unknown as z.ZodObject<z.ZodRawShape>;
+  if (typeof base.extend !== 'function' || 'preset' in base.shape) {
+    throw new InvariantError(`recipe '${recipe.id}' options are not an object schema without a 'preset' key`);
+  }
+  return base.extend({ preset: PresetOption }).strict() as unknown as z.ZodType<MixtureVariantOptions>;
+}
+
+function recipeOptions(opts: MixtureVariantOptions): Record<string, unknown> {
+  const { preset: _preset, ...rest } = opts;
+  return rest;
+}
+
+/**
+ * A variant plugin over the upcycle recipe `recipeId`, registered as `variantId`.
+ * `prepare` builds (or reuses) the preset's whole pipeline for the job's seed: the seed, the
+ * experts and every recipe of the preset (plus this one, when its options differ from the
+ * preset's entries) under the preset's budgets and the job's. `create` loads the trained mixture
+ * of this recipe under the job's budget (data-matched when the sweep names none).
+ */
+export function mixtureVariant(variantId: string, recipeId: string, description?: string): VariantPlugin<MixtureVariantOptions> {
+  const { recipe } = resolveRecipe(recipeId);
+  const request = (opts: MixtureVariantOptions, ctx: PluginContext): { req: PipelineRequest; name: string; budget: 'data-matched' | 'compute-matched' } => {
+    const budget = ctx.budget ?? DEFAULT_BUDGET;
+    const { preset, name } = recipeEntryFor(presetForSeed(opts.preset, ctx.seed), recipe.id, recipeOptions(opts), variantId);
+    return { req: { preset, until: 'train-mixture', budgets: budgetsWith(preset, budget) }, name, budget };
+  };
+  return defineVariant<MixtureVariantOptions>({
+    id: variantId,
+    description: description ?? `${recipe.description} Trained under the sweep's budgets (data-matched, compute-matched).`,
+    options: optionsSchema(recipe),
+    usesBudget: true,
+    setup: async (ctx) => {
+      await ensureBackend(ctx.logger);
+    },
+    prepare: async (opts, ctx) => {
+      await ensurePipeline(request(opts, ctx).req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger });
+    },
+    create: async (opts, ctx) => {
+      const { req, name, budget } = request(opts, ctx);
+      // Everything exists after prepare: one thread, nothing to train, only the lookup.
+      const r = await ensurePipeline(req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, workers: 1 });
+      const m = r.mixtures.find((x) => x.recipe === name && x.budget === budget);
+      if (!m) {
+        throw new BamError(
+          `upcycle preset '${req.preset.name}' has no trained '${name}' mixture under the ${budget} budget`,
+          'E_VARIANT',
+          `trained: ${r.mixtures.map((x) => `${x.recipe} (${x.budget})`).join(', ') || 'none'}`,
+        );
+      }
+      return loadLanguageModel(m.checkpoint, {
+        name: `${req.preset.name}/${variantId}/${budget}/seed${ctx.seed}`,
+        info: {
+          variant: variantId,
+          recipe: m.recipeId,
+          preset: req.preset.name,
+          budget,
+          artifact: m.hash,
+          tokensSeen: m.tokensSeen,
+          flopsSpent: m.flopsSpent,
+          params: m.params.total,
+          activeParams: m.params.active,
+        },
+      });
+    },
+  });
+}
+
+/** BTX (Sukhbaatar et al. 2024) as the BAM paper's baseline: averaged attention, FFN experts, top-1 router. */
+export const btxVariant = mixtureVariant('btx', 'btx');
+/** BAM with a soft mixture of N full attention experts (own Wq, Wk, Wv, Wo each). */
+export const bamFullVariant = mixtureVariant('bam-full', 'bam-full');
+/** BAM with attention experts sharing one K/V projection (initialised as the average of the N). */
+export const bamKvSharedVariant = mixtureVariant('bam-kv-shared', 'bam-kv-shared');
+/** BTX with M > N FFN experts (extra copies of the seed's FFN), total-parameter matched to BAM (Tables 4–5). */
+export const btxExpertsVariant = mixtureVariant('btx-experts', 'btx-experts-M');
+/** BTX with 6 experts, top-3 (total and active parameters matched to BAM, Tables 4–5). */
+export const btxTop3of6Variant = mixtureVariant('btx-top3-6', 'btx-top3-6');
+/** BAM with top-1 attention routing (Table 6 ablation). */
+export const bamMoaTop1Variant = mixtureVariant('bam-moa-top1', 'bam-moa-top1');
+/** BAM with top-2 attention routing (Table 6 ablation). */
+export const bamMoaTop2Variant = mixtureVariant('bam-moa-top2', 'bam-moa-top2');
+/** Sparse upcycling (Komatsuzaki et al. 2023): N copies of the seed's FFN; the domain experts unused. */
+export const sparseUpcycleVariant = mixtureVariant('sparse-upcycle', 'sparse-upcycle');

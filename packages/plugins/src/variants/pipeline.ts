@@ -1,0 +1,148 @@
+/**
+ * The bridge from a variant's options to @bam/upcycle's pipeline. Every built-in variant names an
+ * upcycle preset; its `prepare` builds (or reuses) that preset's whole pipeline for the job's seed —
+ * the seed, the N−1 experts and, for mixture variants, every recipe of the preset under every
+ * budget at once, so upcycle trains the mixtures in parallel on its own workers and every variant
+ * of a sweep shares one seed and one set of experts (the artifacts are content-addressed: the
+ * same preset and seed give the same hashes). `create` then only looks up a checkpoint.
+ *
+ * Each thread remembers the pipelines it has built (keyed by artifacts folder, preset, seed and
+ * stages), so a worker asks upcycle once per pipeline; a second worker's first ask reuses every
+ * stage from disk (DONE markers) without training.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { BamError, configHash } from '@bam/core';
+import {
+  BUDGETS,
+  loadUpcyclePreset,
+  parseUpcyclePreset,
+  recipeEntries,
+  resolveRecipe,
+  upcycle,
+  upcyclePresetNames,
+  type Budget,
+  type UpcyclePreset,
+  type UpcycleResult,
+} from '@bam/upcycle';
+import type { Logger } from '@bam/eval';
+
+/** The upcycle preset every built-in variant uses unless its options name another. */
+export const DEFAULT_PRESET = 'tiny';
+
+/**
+ * The `preset` option of every built-in variant: a built-in upcycle preset name (`smoke`, `tiny`,
+ * ...) or the path of a preset JSON file (absolute, or relative to the current directory).
+ * Checked when the sweep config is, so a misspelt name fails before any work.
+ */
+export const PresetOption = z
+  .string()
+  .min(1)
+  .default(DEFAULT_PRESET)
+  .superRefine((name, ctx) => {
+    if (upcyclePresetNames().includes(name)) return;
+    if (name.endsWith('.json') && existsSync(resolve(name))) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown upcycle preset '${name}': use one of ${upcyclePresetNames().join(', ')} or the path of a preset .json file`,
+    });
+  });
+
+/** The pipeline stages a variant needs: the dense models only, or the mixtures too. */
+export type PipelineScope = 'experts' | 'train-mixture';
+
+/** What one pipeline run builds: a preset (with the job's seed) up to a stage, under budgets. */
+export interface PipelineRequest {
+  /** The parsed preset, its `seed` set to the job's seed. */
+  preset: UpcyclePreset;
+  until: PipelineScope;
+  /** The budgets every mixture is trained under (ignored for `experts`). */
+  budgets: Budget[];
+}
+
+/** Loads the preset `nameOrPath` with its seed replaced by the job's `seed` (the sweep seed drives the whole pipeline). */
+export function presetForSeed(nameOrPath: string, seed: number): UpcyclePreset {
+  const base = loadUpcyclePreset(nameOrPath);
+  if (!Number.isInteger(seed) || seed < 0) {
+    throw new BamError(`the sweep seed ${seed} cannot seed upcycle preset '${base.name}'`, 'E_VARIANT_SEED', 'use non-negative integer seeds in the sweep config');
+  }
+  return parseUpcyclePreset({ ...base, seed });
+}
+
+/** The budgets to build: the preset's, plus `wanted` if the preset lacks it, in the paper's order. */
+export function budgetsWith(preset: UpcyclePreset, wanted: Budget | undefined): Budget[] {
+  const set = new Set<Budget>([...preset.budgets, ...(wanted ? [wanted] : [])]);
+  return BUDGETS.filter((b) => set.has(b));
+}
+
+/**
+ * The preset entry that builds recipe `recipeId` with `options` (compared after the recipe's own
+ * parsing, so `{}` matches an entry with the defaults written out). When the preset has none, the
+ * returned preset gets one more entry, named `<variantId>-<hash of the options>`; mixture hashes
+ * do not cover names, so the same recipe and options built under any name is one artifact.
+ */
+export function recipeEntryFor(
+  preset: UpcyclePreset,
+  recipeId: string,
+  options: Record<string, unknown>,
+  variantId: string,
+): { preset: UpcyclePreset; name: string } {
+  const wanted = resolveRecipe(recipeId, options);
+  const wantedHash = configHash(wanted.options);
+  for (const e of recipeEntries(preset)) {
+    const r = resolveRecipe(e.id, e.options);
+    if (r.recipe.id === wanted.recipe.id && configHash(r.options) === wantedHash) return { preset, name: e.name };
+  }
+  const taken = new Set(recipeEntries(preset).map((e) => e.name));
+  let name = `${variantId}-${wantedHash.slice(0, 8)}`;
+  while (taken.has(name)) name += '-x';
+  return { preset: parseUpcyclePreset({ ...preset, recipes: [...preset.recipes, { id: recipeId, name, options }] }), name };
+}
+
+const built = new Map<string, Promise<UpcycleResult>>();
+
+/** Options of `ensurePipeline`. */
+export interface EnsurePipelineOptions {
+  artifactsDir: string;
+  logger: Logger;
+  /** Upcycle worker threads (default: one per core; 1 = on this thread). */
+  workers?: number;
+}
+
+/**
+ * Builds or reuses the pipeline of `req` in `opts.artifactsDir` and returns upcycle's result
+ * (checkpoint paths of the seed, the experts and every mixture × budget). Memoised per thread;
+ * a failed build is forgotten, so the next call tries again (and resumes inside the stage).
+ */
+export function ensurePipeline(req: PipelineRequest, opts: EnsurePipelineOptions): Promise<UpcycleResult> {
+  const artifactsDir = resolve(opts.artifactsDir);
+  const key = configHash({ artifactsDir, preset: req.preset, until: req.until, budgets: req.until === 'experts' ? [] : req.budgets });
+  let p = built.get(key);
+  if (!p) {
+    p = runPipeline(req, artifactsDir, opts);
+    built.set(key, p);
+    const mine = p;
+    p.catch(() => {
+      if (built.get(key) === mine) built.delete(key);
+    });
+  }
+  return p;
+}
+
+async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: EnsurePipelineOptions): Promise<UpcycleResult> {
+  const { preset } = req;
+  const workers = opts.workers ?? Math.max(1, availableParallelism());
+  const what = `upcycle ${preset.name} seed ${preset.seed}${req.until === 'experts' ? ' (seed and experts)' : ''}`;
+  const r = await upcycle(preset, {
+    artifactsDir,
+    until: req.until,
+    budgets: req.budgets,
+    workers,
+    log: (line) => opts.logger.info(`[${what}] ${line}`),
+  });
+  const fresh = r.artifacts.filter((a) => !a.reused).length;
+  opts.logger.info(`${what}: ${fresh} stage(s) built, ${r.artifacts.length - fresh} reused, in ${r.elapsedS}s (${artifactsDir})`);
+  return r;
+}
