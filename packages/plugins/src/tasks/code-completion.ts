@@ -10,8 +10,8 @@
  * window was never trained on. Documents: the first `limit` targets in hash order of (`seed`,
  * file, line), at most `maxPerFile` from one file.
  *
- * Prompt: the previous `contextLines` lines, each ending in `\n`; choices: the line itself (with
- * its indentation). Distractors: three target lines of *other* held-out files among the 40
+ * Prompt: the previous `contextLines` (default 8) lines, each ending in `\n`; choices: the line
+ * itself (with its indentation). Distractors: three target lines of *other* held-out files among the 40
  * nearest in length (without indentation) to the true line, re-indented like it (so indentation
  * gives nothing away), textually different from it, drawn with a PRNG seeded by (`seed`, file,
  * line), as is the gold position.
@@ -41,7 +41,7 @@ export const CodeCompletionOptionsSchema = z
     split: splitOption,
     seed: seedOption,
     /** Lines of context before the target line. */
-    contextLines: z.number().int().min(1).max(64).default(10),
+    contextLines: z.number().int().min(1).max(64).default(8),
     /** At most this many documents from one file. */
     maxPerFile: z.number().int().min(1).default(6),
   })
@@ -135,7 +135,7 @@ function nearestByLength(pool: readonly Candidate[], len: number, count: number,
 export const codeCompletion = defineTask<CodeCompletionOptions, CodeCompletionDoc>({
   id: 'code-completion',
   version: 1,
-  description: 'Code: given 10 lines of a held-out effect source file, choose the true next line among 4 (similar-length lines of other held-out files). acc, acc_norm.',
+  description: 'Code: given the previous lines (8 by default) of a held-out effect source file, choose the true next line among 4 (similar-length lines of other held-out files). acc, acc_norm.',
   options: CodeCompletionOptionsSchema,
   metrics: MULTIPLE_CHOICE_METRICS,
   documents: memoByOptions(codeCompletionDocs),

@@ -9,8 +9,8 @@
  * One document per licence (49 in the test split), in hash order of (`seed`, id), at most
  * `limit`.
  *
- * Prompt: the first `excerptChars` characters of the text (cut at a word boundary), then
- * `\n\nQuestion: Which licence is this?\nAnswer:`; choices ` <name>`. The opening often names the
+ * Prompt: the first `excerptChars` (default 400) characters of the text (cut at a word
+ * boundary), then `\n\nQuestion: Which licence is this?\nAnswer:`; choices ` <name>`. The opening often names the
  * licence, so the task rewards reading the context as much as knowing licences (the test
  * families were never trained on). Distractors: names of three licences of *other* families in
  * the same split (never a sibling like GPL-2.0-only vs -or-later, whose texts are near-identical),
@@ -45,7 +45,7 @@ export const LicenseIdOptionsSchema = z
     split: splitOption,
     seed: seedOption,
     /** Characters of the licence's opening shown (cut at a word boundary). */
-    excerptChars: z.number().int().min(50).default(500),
+    excerptChars: z.number().int().min(50).default(400),
   })
   .strict();
 

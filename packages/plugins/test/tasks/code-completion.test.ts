@@ -20,12 +20,12 @@ describe('code-completion', () => {
     expect(perFile.size).toBeGreaterThanOrEqual(17);
   });
 
-  it('gives the 10 lines before the target as context and the true next line as the gold choice', async () => {
+  it('gives the 8 lines before the target as context and the true next line as the gold choice', async () => {
     const docs = await docsOf<CodeCompletionDoc>(codeCompletion);
     const files = new Map(loadDomain('code', 'test').map((d) => [d.id, d.text.split('\n')]));
     for (const d of docs) {
       const lines = files.get(d.file)!;
-      expect(d.context).toBe(`${lines.slice(d.line - 10, d.line).join('\n')}\n`);
+      expect(d.context).toBe(`${lines.slice(d.line - 8, d.line).join('\n')}\n`);
       expect(d.choices[d.gold]).toBe(lines[d.line]);
       expect(isTargetLine(lines[d.line])).toBe(true);
     }

@@ -24,7 +24,7 @@ describe('license-id', () => {
     expect(trainFamilies.size).toBeGreaterThan(100);
   });
 
-  it('shows the opening of the licence (≤ 500 characters) and offers its SPDX name among names of other families', async () => {
+  it('shows the opening of the licence (≤ 400 characters) and offers its SPDX name among names of other families', async () => {
     const docs = await docsOf<LicenseIdDoc>(licenseId);
     const test = loadDomain('law', 'test');
     const text = new Map(test.map((d) => [d.id, d.text]));
@@ -36,7 +36,7 @@ describe('license-id', () => {
     for (const d of docs) {
       const [excerpt, question] = d.context.split('\n\nQuestion: ');
       expect(question).toBe('Which licence is this?\nAnswer:');
-      expect(excerpt.length).toBeLessThanOrEqual(500);
+      expect(excerpt.length).toBeLessThanOrEqual(400);
       expect(text.get(d.id)!.startsWith(excerpt)).toBe(true);
       expect(d.choices[d.gold]).toBe(` ${names[d.spdxId].name}`);
       expect(new Set(d.choices).size).toBe(4);
