@@ -1,5 +1,5 @@
 /**
- * Two fixes to @tensorflow/tfjs-backend-webgpu 4.22 kernels, installed by `initWebGpu`.
+ * Fixes to @tensorflow/tfjs-backend-webgpu 4.22 kernels, installed by `initWebGpu`.
  *
  * The backend generates each shader from the dtype of an input's *buffer* (its tensorMap entry),
  * not the tensor's nominal dtype, and
@@ -14,6 +14,11 @@
  * `Transpose` of an i32 buffer runs a copy of TransposeProgram that stores through
  * `setOutputAtIndexI32`. Reductions of genuinely int32 tensors over a non-innermost axis of a
  * rank ≥ 3 tensor still use TF.js's internal transpose and stay broken; bam does none.
+ *
+ * Also, `AddN` binds all its inputs to one shader: more than the device's
+ * `maxStorageBuffersPerShaderStage` − 1 inputs (8 by default, 16 on llvmpipe; the trainer's
+ * global-norm clipping adds one term per parameter) make an invalid pipeline. It is split into
+ * chunks that fit.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -23,8 +28,10 @@ export interface WebGpuUtil {
   computeDispatch(layout: { x: number[] }, outputShape: number[], workgroupSize?: [number, number, number], elementsPerThread?: [number, number, number]): [number, number, number];
 }
 
-/** The members of tfjs's WebGPUBackend that the two kernels use. */
+/** The members of tfjs's WebGPUBackend that the kernels here use. */
 interface Backend {
+  device: { limits: Record<string, number> };
+  disposeData(dataId: object): boolean;
   tensorMap: { get(dataId: object): { dtype: string; values: ArrayLike<number> | null } };
   runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType): tf.TensorInfo;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
@@ -99,14 +106,44 @@ class I32TransposeProgram {
 let installed = false;
 
 /**
- * Replaces the webgpu `Cast` and `Transpose` kernels with the fixed ones above (once per
- * process; kernels are global to TF.js). Call after tfjs-backend-webgpu has been imported.
+ * Replaces the webgpu `Cast`, `Transpose` and `AddN` kernels with the fixed ones above (once
+ * per process; kernels are global to TF.js). Call after tfjs-backend-webgpu has been imported.
  */
 export function installWebGpuKernelFixes(util: WebGpuUtil): void {
   if (installed) return;
   const cast = tf.getKernel('Cast', 'webgpu');
   const transpose = tf.getKernel('Transpose', 'webgpu');
-  if (!cast || !transpose) throw new Error('tfjs-backend-webgpu registered no Cast/Transpose kernel');
+  const addN = tf.getKernel('AddN', 'webgpu');
+  if (!cast || !transpose || !addN) throw new Error('tfjs-backend-webgpu registered no Cast/Transpose/AddN kernel');
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'AddN',
+    backendName: 'webgpu',
+    kernelFunc: ((args: { inputs: tf.TensorInfo[]; backend: Backend }) => {
+      const be = args.backend;
+      const run = (inputs: tf.TensorInfo[]): tf.TensorInfo => (addN.kernelFunc as (a: unknown) => tf.TensorInfo)({ ...args, inputs });
+      // One binding for the output; the rest for inputs.
+      const chunk = Math.max(2, (be.device.limits.maxStorageBuffersPerShaderStage ?? 8) - 1);
+      let terms = [...args.inputs];
+      const made: tf.TensorInfo[] = [];
+      while (terms.length > chunk) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < terms.length; i += chunk) {
+          const part = terms.slice(i, i + chunk);
+          if (part.length === 1) next.push(part[0]);
+          else {
+            const sum = run(part);
+            made.push(sum);
+            next.push(sum);
+          }
+        }
+        terms = next;
+      }
+      const out = run(terms);
+      for (const t of made) be.disposeData(t.dataId);
+      return out;
+    }) as unknown as tf.KernelFunc,
+  });
   tf.unregisterKernel('Cast', 'webgpu');
   tf.registerKernel({
     kernelName: 'Cast',

@@ -90,6 +90,7 @@ interface AdapterLike {
 }
 interface DeviceLike {
   lost?: Promise<{ reason?: string; message?: string }>;
+  onuncapturederror?: ((ev: { error?: { message?: string } }) => void) | null;
 }
 interface GpuLike {
   requestAdapter(options?: Record<string, unknown>): Promise<AdapterLike | null>;
@@ -110,6 +111,8 @@ const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|softpipe|software rasteriz
 const instances = new Map<string, GpuLike>();
 let dawnModule: DawnModule | undefined;
 let active: { key: string; report: WebGpuAdapterReport; device: DeviceLike } | undefined;
+/** GPU errors (invalid pipelines, ...) since the last `takeWebGpuErrors`: each means a wrong result. */
+const gpuErrors: string[] = [];
 
 function errText(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0];
@@ -340,8 +343,12 @@ function installGlobals(gpu: GpuLike, globals: Record<string, unknown>): void {
   }
 }
 
-/** The device limits tfjs-backend-webgpu's own factory asks for (the adapter's maxima). */
-const TFJS_LIMITS = [
+/**
+ * The device limits asked for (the adapter's maxima): those tfjs-backend-webgpu's own factory
+ * asks for, plus storage buffers per stage (AddN binds one per input).
+ */
+const DEVICE_LIMITS = [
+  'maxStorageBuffersPerShaderStage',
   'maxComputeWorkgroupStorageSize',
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBufferBindingSize',
@@ -382,13 +389,19 @@ export async function initWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuInit> 
     );
   }
   const limits: Record<string, number> = {};
-  for (const name of TFJS_LIMITS) if (typeof found.adapter.limits[name] === 'number') limits[name] = found.adapter.limits[name];
+  for (const name of DEVICE_LIMITS) if (typeof found.adapter.limits[name] === 'number') limits[name] = found.adapter.limits[name];
   let device: DeviceLike;
   try {
     device = await withTimeout(found.adapter.requestDevice({ requiredLimits: limits }), r.timeoutMs, 'requestDevice');
   } catch (err) {
     throw new BamError(`the WebGPU adapter ${describeAdapter(found.report)} gave no device: ${errText(err)}`, 'E_BACKEND', 'check the GPU driver (docs/gpu.md), or use another backend');
   }
+  // An invalid shader or pipeline does not throw: the op silently yields garbage. Record them.
+  device.onuncapturederror = (ev) => {
+    const msg = (ev?.error?.message ?? 'unknown GPU error').split('\n').filter((l) => l.trim()).slice(0, 2).join(' ');
+    if (gpuErrors.length < 3) console.error(`bam webgpu: GPU error (the op's result is wrong): ${msg}`);
+    if (gpuErrors.length < 1000) gpuErrors.push(msg);
+  };
   device.lost?.then((info) => {
     if (active?.device === device) console.error(`bam webgpu: device lost (${info?.reason ?? 'unknown'}: ${info?.message ?? ''})`);
   });
@@ -424,6 +437,15 @@ export async function initWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuInit> 
   }
   active = { key, report: found.report, device };
   return { tfBackend: 'webgpu', adapter: found.report, reused: false };
+}
+
+/**
+ * GPU errors reported by Dawn since the last call (and clears them): invalid shaders, pipelines
+ * or command buffers, each meaning some op returned garbage instead of throwing. Tests and
+ * benchmarks check that this is empty.
+ */
+export function takeWebGpuErrors(): string[] {
+  return gpuErrors.splice(0, gpuErrors.length);
 }
 
 /** The adapter the active webgpu backend runs on, or null when `initWebGpu` has not succeeded. */

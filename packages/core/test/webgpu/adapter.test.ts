@@ -12,6 +12,7 @@ import {
   selectBackend,
   softwareAdapterReason,
   syncReadsAvailable,
+  takeWebGpuErrors,
   type WebGpuAdapterReport,
 } from '../../src/backend/index.ts';
 import { BamError } from '../../src/errors.ts';
@@ -130,5 +131,16 @@ describe('the webgpu backend on this machine', () => {
       expect(gpu[i].data).toEqual(cpu[i].data);
     }
     tf.dispose([...gpu, ...cpu].map((x) => x.t));
+  });
+
+  it('adds more tensors than a shader can bind (AddN in chunks) without GPU errors', async () => {
+    await useWebGpu();
+    takeWebGpuErrors();
+    const n = 40;
+    const sum = tf.tidy(() => tf.addN(Array.from({ length: n }, (_, i) => tf.add(tf.fill([300], i + 1), tf.zeros([300]))))); // on the GPU
+    const v = await sum.data();
+    sum.dispose();
+    expect([v[0], v[299]]).toEqual([(n * (n + 1)) / 2, (n * (n + 1)) / 2]);
+    expect(takeWebGpuErrors()).toEqual([]);
   });
 });

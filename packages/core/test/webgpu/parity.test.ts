@@ -11,15 +11,32 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend, type BackendChoice } from '../../src/backend/index.ts';
-import { createModel, disposeModel, loadPreset, parseModelConfig, type ModelConfig } from '../../src/model/index.ts';
+import { selectBackend, takeWebGpuErrors, type BackendChoice } from '../../src/backend/index.ts';
+import { createModel, disposeModel, loadPreset, modelFromTensors, parseModelConfig, type ModelConfig } from '../../src/model/index.ts';
 import { variantConfig } from '../../src/mixture/index.ts';
+import { train, type BatchSource } from '../../src/train/index.ts';
 import { forwardAndStep, relDiff, toArrays, tokenArray, useWebGpu, worstParam, type StepResult, type Weights } from './helpers.ts';
 
 const VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as const;
 const TOL = { logits: 1e-5, loss: 1e-5, grads: 1e-4, weights: 1e-3 };
 const B = 2;
 const T = 16;
+
+/**
+ * `train()` for 3 steps (warm-up, global-norm clipping at 1.0, AdamW) from `init` on the active
+ * backend: the final weights and the mean loss of the last log interval.
+ */
+async function trainSteps(config: ModelConfig, init: Weights, batches: BatchSource): Promise<{ weights: Weights; finalLoss: number }> {
+  const tensors = new Map([...init].map(([n, w]) => [n, tf.tensor(w.data, w.shape)] as const));
+  const model = modelFromTensors(config, tensors);
+  tf.dispose([...tensors.values()]);
+  try {
+    const s = await train({ model, batches, steps: 3, lr: { peak: 1e-3, warmup: 1 }, logEvery: 1, progress: false, clipNorm: 1 });
+    return { weights: await toArrays(model.params), finalLoss: s.finalLoss };
+  } finally {
+    disposeModel(model);
+  }
+}
 
 interface Case {
   config: ModelConfig;
@@ -33,6 +50,12 @@ describe('the webgpu backend on the smoke preset', () => {
   let choice: BackendChoice;
   const inputs = tokenArray(B, T, 256, 11);
   const targets = tokenArray(B, T, 256, 12);
+  const batches: BatchSource = {
+    batch: (step) => ({ inputs: tokenArray(B, T, 256, 100 + 2 * step), targets: tokenArray(B, T, 256, 101 + 2 * step), batchSize: B, seqLen: T }),
+  };
+  let trainedWasm: { weights: Weights; finalLoss: number };
+  let trainedWebGpu: { weights: Weights; finalLoss: number };
+  const gpuErrors: string[] = [];
 
   beforeAll(async () => {
     await selectBackend({ prefer: 'wasm', log: () => {} });
@@ -43,8 +66,17 @@ describe('the webgpu backend on the smoke preset', () => {
       disposeModel(model);
       cases.set(v, { config, init, wasm: await forwardAndStep(config, init, inputs, targets, B, T) });
     }
+    const kv = cases.get('bam-kv-shared')!;
+    trainedWasm = await trainSteps(kv.config, kv.init, batches);
     choice = await useWebGpu();
+    takeWebGpuErrors();
     for (const c of cases.values()) c.webgpu = await forwardAndStep(c.config, c.init, inputs, targets, B, T);
+    trainedWebGpu = await trainSteps(kv.config, kv.init, batches);
+    gpuErrors.push(...takeWebGpuErrors());
+  });
+
+  it('reports no GPU errors (invalid shaders or pipelines would mean silently wrong ops)', () => {
+    expect(gpuErrors).toEqual([]);
   });
 
   it('runs on tfjs webgpu and names the adapter and why it may be used', () => {
@@ -82,5 +114,13 @@ describe('the webgpu backend on the smoke preset', () => {
     // The step really moved the weights (the comparison is not of two untouched copies).
     const moved = worstParam(c.wasm.updated, c.init);
     expect(moved.rel).toBeGreaterThan(1e-4);
+  });
+
+  it('trains bam-kv-shared for 3 steps with train() (warm-up, clipping over all parameters, AdamW) like wasm', () => {
+    // Clipping sums one term per parameter (more than a shader may bind: the AddN fix).
+    expect(trainedWasm.weights.size).toBeGreaterThan(16);
+    expect(Math.abs(trainedWebGpu.finalLoss - trainedWasm.finalLoss) / trainedWasm.finalLoss).toBeLessThan(TOL.loss);
+    const worst = worstParam(trainedWebGpu.weights, trainedWasm.weights);
+    expect(worst.rel, `worst weight: ${worst.name}`).toBeLessThan(TOL.weights);
   });
 });
