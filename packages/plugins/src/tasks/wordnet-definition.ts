@@ -53,17 +53,22 @@ export interface WordnetDefinitionDoc extends MultipleChoiceDoc {
 
 const WORD = /^[a-z]{3,}$/;
 
+/** A definition fit to be a choice: 10–120 characters, no quote. */
+function definable(s: Synset): boolean {
+  return s.definition.length >= 10 && s.definition.length <= 120 && !s.definition.includes('"');
+}
+
+/** A synset fit to be asked about: a single lower-case first word that its definition does not contain. */
 function usable(s: Synset): boolean {
   const word = s.words[0];
-  const d = s.definition;
-  return WORD.test(word) && d.length >= 10 && d.length <= 120 && !d.includes('"') && !d.toLowerCase().includes(word);
+  return WORD.test(word) && !s.definition.toLowerCase().includes(word);
 }
 
 /** The documents of `wordnet-definition`: deterministic for the options. */
 export function wordnetDefinitionDocs(opts: WordnetDefinitionOptions): WordnetDefinitionDoc[] {
   const pos = [...new Set(opts.partsOfSpeech)].sort();
   const byWord = synsetsByWord(pos);
-  const pools = new Map(pos.map((p) => [p, loadSynsets(p).filter((s) => synsetSplit(s.key) === opts.split && s.definition.length >= 10 && s.definition.length <= 120 && !s.definition.includes('"'))]));
+  const pools = new Map(pos.map((p) => [p, loadSynsets(p).filter((s) => synsetSplit(s.key) === opts.split && definable(s))]));
   const candidates = pos.flatMap((p) => pools.get(p)!.filter(usable));
   const docs: WordnetDefinitionDoc[] = [];
   const used = new Set<string>();

