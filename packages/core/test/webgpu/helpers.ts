@@ -11,11 +11,13 @@ import { AdamW } from '../../src/train/index.ts';
 /**
  * Makes webgpu active, software adapters allowed (CI has no GPU). Fails — never skips — with
  * the reason and the fix when no adapter exists, so a CI machine that lost its Mesa EGL/GLES
- * libraries turns the suite red instead of silently testing nothing.
+ * libraries turns the suite red instead of silently testing nothing. With env
+ * BAM_WEBGPU_EXPECT_HARDWARE=1 a software adapter fails too.
  */
 export async function useWebGpu(): Promise<BackendChoice> {
+  let choice: BackendChoice;
   try {
-    return await selectBackend({ prefer: 'webgpu', env: { ...process.env, BAM_WEBGPU_ALLOW_SOFTWARE: '1' }, log: () => {} });
+    choice = await selectBackend({ prefer: 'webgpu', env: { ...process.env, BAM_WEBGPU_ALLOW_SOFTWARE: '1' }, log: () => {} });
   } catch (err) {
     throw new Error(
       `the webgpu suite needs a WebGPU adapter (hardware, or Mesa llvmpipe through Dawn's OpenGL ES route) and found none.\n` +
@@ -23,6 +25,11 @@ export async function useWebGpu(): Promise<BackendChoice> {
         `\`ldconfig -p | grep -i -E 'egl|gles'\` and see docs/gpu.md.\n${(err as Error).message}`,
     );
   }
+  // benchmarks/gpu/run.sh sets this on a GPU machine, so the suite cannot pass on llvmpipe there.
+  if (process.env.BAM_WEBGPU_EXPECT_HARDWARE === '1' && choice.adapter?.software) {
+    throw new Error(`BAM_WEBGPU_EXPECT_HARDWARE=1 but the adapter is a software one: ${choice.reason}`);
+  }
+  return choice;
 }
 
 /** Parameters as plain arrays, by name. */
