@@ -68,6 +68,12 @@ const UpcyclePresetObject = z.strictObject({
   tokenizer: z.string().optional(),
   /** Seeds the seed model's init and every stage's data order. */
   seed: z.number().int().nonnegative().default(0),
+  /**
+   * Seeds only the mixture phase (router init, unless a recipe sets `routerInit.seed`, and the
+   * mixture data order), so the seeds of a sweep share one seed model and one set of experts.
+   * null: the mixture phase is seeded from `seed`.
+   */
+  mixtureSeed: z.number().int().nonnegative().nullable().default(null),
   /** B: rows per batch, every stage. */
   batchSize: posInt,
   /** T: tokens per row, every stage (≤ the model's maxSeqLen). */
@@ -213,7 +219,20 @@ export interface ResolvedRecipeEntry {
   options: Record<string, unknown>;
 }
 
-/** The preset's recipe entries as `{id, name, options}`. */
-export function recipeEntries(preset: Pick<UpcyclePreset, 'recipes'>): ResolvedRecipeEntry[] {
-  return preset.recipes.map((r) => (typeof r === 'string' ? { id: r, name: r, options: {} } : { id: r.id, name: r.name ?? r.id, options: r.options ?? {} }));
+/**
+ * The preset's recipe entries as `{id, name, options}`; with a `mixtureSeed`, routers are seeded
+ * by it unless an entry sets `routerInit.seed` itself.
+ */
+export function recipeEntries(preset: Pick<UpcyclePreset, 'recipes'> & Partial<Pick<UpcyclePreset, 'mixtureSeed'>>): ResolvedRecipeEntry[] {
+  return preset.recipes.map((r) => {
+    const e = typeof r === 'string' ? { id: r, name: r, options: {} } : { id: r.id, name: r.name ?? r.id, options: r.options ?? {} };
+    return withMixtureSeed(e, preset.mixtureSeed ?? null);
+  });
+}
+
+/** The entry with its routers seeded by `mixtureSeed` (when not null and the entry sets no router seed). */
+export function withMixtureSeed(e: ResolvedRecipeEntry, mixtureSeed: number | null): ResolvedRecipeEntry {
+  const init = (e.options.routerInit ?? {}) as Record<string, unknown>;
+  if (mixtureSeed === null || init.seed !== undefined) return e;
+  return { ...e, options: { ...e.options, routerInit: { ...init, seed: mixtureSeed } } };
 }

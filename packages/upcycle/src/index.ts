@@ -10,6 +10,7 @@ export {
   presetTokenizer,
   recipeEntries,
   upcyclePresetNames,
+  withMixtureSeed,
   type Budget,
   type ExpertDomain,
   type RecipeEntryInput,
@@ -56,7 +57,7 @@ export { runSeedStage, seedStageInputs } from './stages/seed.ts';
 export { branchTensors, runBranchStage } from './stages/branch.ts';
 export { expertLr, expertStageInputs, runExpertStage } from './stages/experts.ts';
 export { mixStageInputs, runMixStage, type DenseInput } from './stages/mix.ts';
-export { mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
+export { mixtureDataSeed, mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
 export { JobRunner, runJobs, defaultWorkers, type JobRunnerOptions } from './parallel.ts';
 export { runUpcycleJob, jobLabel, type UpcycleJob } from './jobs.ts';
 export { upcycle, PIPELINE_STAGES, type PipelineStage, type UpcycleOptions, type UpcycleResult, type DenseArtifact, type MixtureArtifact } from './pipeline.ts';

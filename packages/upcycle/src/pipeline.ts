@@ -7,7 +7,7 @@
  */
 import { InvariantError, type ModelConfig } from '@bam/core';
 import { planMixtureTraining, type MixturePlan } from './budget.ts';
-import { loadUpcyclePreset, parseUpcyclePreset, recipeEntries, type Budget, type ExpertDomain, type ResolvedRecipeEntry, type UpcyclePreset, type UpcyclePresetInput } from './config.ts';
+import { loadUpcyclePreset, parseUpcyclePreset, recipeEntries, withMixtureSeed, type Budget, type ExpertDomain, type ResolvedRecipeEntry, type UpcyclePreset, type UpcyclePresetInput } from './config.ts';
 import type { UpcycleJob } from './jobs.ts';
 import { JobRunner } from './parallel.ts';
 import { recipeConfig, resolveRecipe } from './recipes/index.ts';
@@ -33,8 +33,10 @@ export interface UpcycleOptions {
   workers?: number;
   /** Progress lines. */
   log?: (line: string) => void;
-  /** Overrides the preset's seed (e.g. a sweep's seed). */
+  /** Overrides the preset's seed: a new seed model, new experts, new mixtures. */
   seed?: number;
+  /** Overrides the preset's mixtureSeed: new mixtures (router init, data order) on the same seed model and experts. */
+  mixtureSeed?: number;
   /** Stop after this stage (default: train-mixture, the whole pipeline). */
   until?: PipelineStage;
   /** Abort: the running stage stops at its next log point; its checkpoints stay for a resume. */
@@ -109,7 +111,7 @@ function selectRecipes(preset: UpcyclePreset, names: readonly string[] | undefin
     const hit = all.find((e) => e.name === n);
     if (hit) return hit;
     resolveRecipe(n); // throws the unknown-recipe error with the known ids
-    return { id: n, name: n, options: {} };
+    return withMixtureSeed({ id: n, name: n, options: {} }, preset.mixtureSeed);
   });
 }
 
@@ -139,6 +141,7 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
   const t0 = performance.now();
   let p = typeof preset === 'string' ? loadUpcyclePreset(preset) : parseUpcyclePreset(preset);
   if (opts.seed !== undefined) p = parseUpcyclePreset({ ...p, seed: opts.seed });
+  if (opts.mixtureSeed !== undefined) p = parseUpcyclePreset({ ...p, mixtureSeed: opts.mixtureSeed });
   const log = opts.log ?? (() => {});
   const ctx = createStageContext(p, opts.artifactsDir, { log, signal: opts.signal });
   const until = PIPELINE_STAGES.indexOf(opts.until ?? 'train-mixture');

@@ -1,6 +1,7 @@
 /**
  * The piscina worker of the upcycle pool: selects the main thread's TF.js backend once, then runs
- * jobs with `runUpcycleJob`, sending progress lines back on the job's message port. Errors come
+ * jobs with `runUpcycleJob`, sending progress lines back on the job's message port and taking an
+ * `'abort'` message on it (the job stops at its next log point, releasing its lock). Errors come
  * back as plain data (`{ ok: false, error }`) so the BamError code and hint survive the message.
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -27,7 +28,11 @@ export default async function handle(task: { job: UpcycleJob; port: MessagePort 
   try {
     ready ??= selectBackend({ prefer: (workerData as UpcycleWorkerData | undefined)?.backend, log: () => {} });
     await ready;
-    const outcome = await runUpcycleJob(job, (line) => port.postMessage(line));
+    const abort = new AbortController();
+    port.on('message', (m) => {
+      if (m === 'abort') abort.abort();
+    });
+    const outcome = await runUpcycleJob(job, (line) => port.postMessage(line), abort.signal);
     return { ok: true, outcome };
   } catch (err) {
     const e = err as Error & { code?: unknown };

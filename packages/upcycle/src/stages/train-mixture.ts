@@ -17,6 +17,12 @@ export function mixturePhaseMix(ctx: StageContext): DataMixture {
   return parseMixSpec(Object.fromEntries(domains.map((d) => [d, 1 / domains.length])));
 }
 
+/** The mixture phase's data seed: from `mixtureSeed` when set, else from `seed`. */
+export function mixtureDataSeed(ctx: StageContext): number {
+  const { seed, mixtureSeed } = ctx.preset;
+  return mixtureSeed === null ? derivedSeed(seed, 'mixture') : derivedSeed(seed, 'mixture', String(mixtureSeed));
+}
+
 /** What a trained mixture's content hash covers. */
 export function trainMixtureStageInputs(ctx: StageContext, mix: StageOutcome<CheckpointStageResult>, plan: MixturePlan): Record<string, unknown> {
   const { preset } = ctx;
@@ -30,7 +36,7 @@ export function trainMixtureStageInputs(ctx: StageContext, mix: StageOutcome<Che
     lr: preset.stages.mixture.lr,
     weightDecay: preset.weightDecay,
     clipNorm: preset.clipNorm,
-    dataSeed: derivedSeed(preset.seed, 'mixture'),
+    dataSeed: mixtureDataSeed(ctx),
     evalBatches: preset.evalBatches,
     tokenizer: ctx.tokenizer.id,
   };

@@ -1,0 +1,150 @@
+import { rmSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '@bam/core';
+import {
+  branchTensors,
+  createStageContext,
+  runBranchStage,
+  runExpertStage,
+  runSeedStage,
+  tensorsEqual,
+  toF32,
+  upcycle,
+  type F32Tensor,
+  type UpcycleResult,
+} from '../src/index.ts';
+import { microPreset, tempDir, useWasm } from './helpers.ts';
+
+const dirs: string[] = [];
+const fresh = (name: string) => {
+  const d = tempDir(name);
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+let sequential: UpcycleResult;
+beforeAll(async () => {
+  await useWasm();
+  sequential = await upcycle(microPreset(), { artifactsDir: fresh('micro-1'), workers: 1 });
+});
+
+const tensorsOf = (ckpt: string): Map<string, F32Tensor> => new Map([...readCheckpoint(ckpt).weights].map(([n, t]) => [n, toF32(n, t)]));
+
+describe('compute-matched mixture training', () => {
+  it('gives btx and bam-full equal FLOPs within 1% while bam-full sees fewer tokens', () => {
+    const btx = sequential.mixtures.find((m) => m.recipe === 'btx')!;
+    const bam = sequential.mixtures.find((m) => m.recipe === 'bam-full')!;
+    expect(btx.budget).toBe('compute-matched');
+    expect(btx.tokensSeen).toBe(12 * 16 * 16);
+    expect(bam.tokensSeen).toBe(123 * 16); // see budget.test.ts for the arithmetic
+    expect(Math.abs(bam.flopsSpent / btx.flopsSpent - 1)).toBeLessThan(0.01);
+    for (const m of [btx, bam]) {
+      const ts = readCheckpoint(m.checkpoint).manifest.trainState;
+      expect(ts.tokensSeen).toBe(m.tokensSeen);
+      expect(ts.flopsSpent).toBe(m.flopsSpent);
+    }
+  });
+});
+
+describe('seeds', () => {
+  it('a new mixtureSeed reuses the seed model and experts and builds new mixtures', async () => {
+    const r = await upcycle(microPreset(), { artifactsDir: sequential.artifactsDir, workers: 1, recipes: ['btx'], mixtureSeed: 5 });
+    expect(r.artifacts.filter((a) => a.reused).map((a) => a.stage)).toEqual(['seed', 'branch', 'branch', 'branch', 'expert', 'expert', 'expert']);
+    expect(r.artifacts.filter((a) => !a.reused).map((a) => a.stage)).toEqual(['mix', 'train-mixture']);
+    const meta = readCheckpoint(r.mixes.btx.checkpoint).manifest.meta;
+    expect(meta.routerInit).toMatchObject({ seed: 5, std: 0.02 });
+    expect(r.mixtures[0].hash).not.toBe(sequential.mixtures[0].hash);
+    expect(r.mixtures[0].tokensSeen).toBe(sequential.mixtures[0].tokensSeen);
+  });
+});
+
+describe('parallel stages', () => {
+  it('stop on abort, release their locks, and build the same artifacts, bit for bit, on two worker threads as on one', async () => {
+    const dir = fresh('micro-2');
+    const abort = new AbortController();
+    const aborted = upcycle(microPreset(), {
+      artifactsDir: dir,
+      workers: 2,
+      signal: abort.signal,
+      log: (l) => {
+        if (/^expert \w+: step 1\/2/.test(l)) abort.abort();
+      },
+    });
+    await expect(aborted).rejects.toMatchObject({ code: 'E_ABORTED' });
+    expect(readdirSync(join(dir, 'expert')).filter((h) => existsSync(join(dir, 'expert', h, 'LOCK')))).toEqual([]);
+    const parallel = await upcycle(microPreset(), { artifactsDir: dir, workers: 2 });
+    expect(parallel.artifacts.map((a) => [a.stage, a.name, a.hash])).toEqual(sequential.artifacts.map((a) => [a.stage, a.name, a.hash]));
+    const hashOf = (ckpt: string) => readCheckpoint(ckpt).manifest.contentHash;
+    expect(parallel.dense.map((d) => hashOf(d.checkpoint))).toEqual(sequential.dense.map((d) => hashOf(d.checkpoint)));
+    expect(parallel.mixtures.map((m) => hashOf(m.checkpoint))).toEqual(sequential.mixtures.map((m) => hashOf(m.checkpoint)));
+  });
+});
+
+describe('branching', () => {
+  it('makes deep copies: changing one copy leaves the source and its siblings unchanged', () => {
+    const source = tensorsOf(sequential.seed.checkpoint);
+    const copies = branchTensors(source, 3);
+    const name = 'layers.0.attn.wq';
+    for (const c of copies) expect(c.get(name)!.data.buffer).not.toBe(source.get(name)!.data.buffer);
+    const before = source.get(name)!.data[0];
+    copies[0].get(name)!.data[0] += 1;
+    expect(source.get(name)!.data[0]).toBe(before);
+    expect(copies[1].get(name)!.data[0]).toBe(before);
+    expect(copies[2].get(name)!.data[0]).toBe(before);
+  });
+
+  it('training one expert leaves its siblings and the seed unchanged', async () => {
+    const ctx = createStageContext(microPreset(), fresh('branch'));
+    const seed = await runSeedStage(ctx);
+    const branches = [];
+    for (const d of ['code', 'law', 'math'] as const) branches.push(await runBranchStage(ctx, seed, d));
+    const snapshot = [seed, ...branches].map((o) => tensorsOf(o.checkpointDir));
+    for (const [name, t] of snapshot[0]) expect(tensorsEqual(t, snapshot[2].get(name)!), name).toBe(true);
+    const law = await runExpertStage(ctx, branches[1], 'law');
+    const after = [seed, ...branches].map((o) => tensorsOf(o.checkpointDir));
+    snapshot.forEach((snap, i) => {
+      for (const [name, t] of snap) expect(tensorsEqual(t, after[i].get(name)!), `${i}: ${name}`).toBe(true);
+    });
+    const trained = tensorsOf(law.checkpointDir);
+    const changed = [...trained].filter(([name, t]) => !tensorsEqual(t, snapshot[2].get(name)!)).map(([n]) => n);
+    // AdamW moves every parameter (norm scales included) off its branch value.
+    expect(changed.length).toBe(trained.size);
+  });
+});
+
+describe('an interrupted stage', () => {
+  it('resumes from its last checkpoint and ends with the same weights as an uninterrupted run', async () => {
+    const dir = fresh('resume');
+    const opts = { recipes: ['bam-full'], workers: 1 };
+    const abort = new AbortController();
+    const lines: string[] = [];
+    const run = upcycle(microPreset(), {
+      ...opts,
+      artifactsDir: dir,
+      signal: abort.signal,
+      log: (l) => {
+        lines.push(l);
+        if (l.startsWith('train-mixture bam-full (compute-matched): step 4/8')) abort.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'E_ABORTED' });
+    const stageDirs = readdirSync(join(dir, 'train-mixture'));
+    expect(stageDirs).toHaveLength(1);
+    const stageDir = join(dir, 'train-mixture', stageDirs[0]);
+    expect(existsSync(join(stageDir, 'DONE.json'))).toBe(false);
+    expect(readdirSync(join(stageDir, 'train')).filter((f) => f.startsWith('step-'))).toEqual(['step-00000002']);
+
+    const resumedLines: string[] = [];
+    const resumed = await upcycle(microPreset(), { ...opts, artifactsDir: dir, log: (l) => resumedLines.push(l) });
+    expect(resumedLines).toContain(`train-mixture bam-full (compute-matched): resumed from ${join(stageDir, 'train', 'step-00000002')}`);
+    expect(resumed.artifacts.filter((a) => !a.reused).map((a) => a.stage)).toEqual(['train-mixture']);
+    const uninterrupted = sequential.mixtures.find((m) => m.recipe === 'bam-full')!;
+    const a = readCheckpoint(resumed.mixtures[0].checkpoint).manifest;
+    const b = readCheckpoint(uninterrupted.checkpoint).manifest;
+    expect(a.contentHash).toBe(b.contentHash);
+    expect(a.trainState).toEqual(b.trainState);
+    expect(resumed.mixtures[0].hash).toBe(uninterrupted.hash);
+  });
+});
