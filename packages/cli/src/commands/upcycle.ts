@@ -11,6 +11,7 @@ import {
   BUDGETS,
   checkpointRows,
   formatCheckpointTable,
+  loadUpcyclePreset,
   upcycle,
   upcyclePresetNames,
   type Budget,
@@ -27,7 +28,8 @@ options:
   --workers N           worker threads for the parallel stages (default: one per core; 1 = inline)
   --recipes a,b         recipe names from the preset, or recipe ids (default: the preset's)
   --budgets a,b         data-matched, compute-matched (default: the preset's)
-  --seed S              override the preset's seed
+  --seed S              override the preset's seed (new seed model, experts and mixtures)
+  --mixture-seed S      seed only the mixture phase (router init, data order): reuses the experts
   --backend B           tensorflow | webgpu | wasm | cpu (default: best available)
   --quiet               no progress lines on stderr
   --json                print one JSON object (the checkpoints) instead of the table`;
@@ -39,6 +41,7 @@ const parseOptions = {
   recipes: { type: 'string' },
   budgets: { type: 'string' },
   seed: { type: 'string' },
+  'mixture-seed': { type: 'string' },
   backend: { type: 'string' },
   quiet: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -88,16 +91,19 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
         if (!(BUDGETS as readonly string[]).includes(b)) issues.push({ path: '--budgets', message: `unknown budget '${b}' (use ${BUDGETS.join(', ')})` });
       }
       if (issues.length) throw new ConfigError(`${what} options`, issues, `see bam ${name} --help`);
+      // Parse the preset before anything slow, so a bad one fails first.
+      const preset = loadUpcyclePreset(values.preset!);
       const quiet = values.quiet || values.json;
       await selectBackend({ prefer: values.backend as BackendName | undefined, log: quiet ? () => {} : undefined });
       const t0 = performance.now();
       const log = quiet ? () => {} : (line: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
-      const r = await upcycle(values.preset!, {
+      const r = await upcycle(preset, {
         artifactsDir: values.out!,
         workers: intOpt(what, values.workers, 'workers', 1),
         recipes: list(values.recipes),
         budgets: budgets as Budget[] | undefined,
         seed: intOpt(what, values.seed, 'seed', 0),
+        mixtureSeed: intOpt(what, values['mixture-seed'], 'mixture-seed', 0),
         until: stage,
         log,
       });
