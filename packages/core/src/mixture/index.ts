@@ -2,7 +2,7 @@
 export * from './routers/index.ts';
 export { loadBalanceLoss, routerZLoss, routerLosses, type RouterLosses } from './losses.ts';
 export { moeFfn, moeFfnNaive, type ExpertFn, type MixtureAux, type MixtureResult } from './moe-ffn.ts';
-export { moa, modelAttentionCore, type AttentionCore, type AttentionExpertWeights, type MoaWeights } from './moa.ts';
+export { moa, moaFused, modelAttentionCore, type AttentionCore, type AttentionExpertWeights, type MoaWeights } from './moa.ts';
 export { gatherRows, scatterAddRows } from './dispatch.ts';
 export {
   routingStats,

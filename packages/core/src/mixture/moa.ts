@@ -18,6 +18,12 @@
  * head split, the causal attention, the output projection), so the dense model's attention
  * (model/attention.ts, adapted by `modelAttentionCore`) is reused unchanged: a MoA of identical
  * experts equals the dense attention for any router whose weights sum to 1.
+ *
+ * `moaFused` is the model's fast path for the same layer: the active experts' projections are
+ * concatenated into one product each (h·[Wq_1 … Wq_n], and K, V likewise unless shared), all
+ * (batch, expert, head) groups go through ONE attention op (ops/attention.ts), and the gated sum
+ * Σ_j g_j·(o_j·Wo_j) is one product [g_1·o_1 … g_n·o_n]·[Wo_1; …; Wo_n]. Same arithmetic, a
+ * fraction of the ops; `moa` (the per-expert loop) stays as the reference the tests compare with.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
@@ -27,9 +33,11 @@ import {
   attentionOutput,
   attentionQueries,
   causalAttention,
+  causalMask,
   type AttentionDims,
   type RopeTables,
 } from '../model/attention.ts';
+import { groupedCausalAttention, linear, opsSettings } from '../ops/index.ts';
 import { routerLosses } from './losses.ts';
 import type { MixtureResult } from './moe-ffn.ts';
 import type { Routing } from './routers/types.ts';
@@ -120,6 +128,56 @@ export function moa(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, core:
       const g = tf.slice(routing.gates, [0, j], [N, 1]); // [N, 1]
       output = tf.add(output, tf.mul(o, g)) as tf.Tensor2D; // [N, D]
     }
+    return { output, aux: routerLosses(routing) };
+  });
+}
+
+/**
+ * The MoA layer of the model, fused (see the module comment): h [N, D] (N = B·T rows,
+ * example-major), the weights of E experts, a `Routing` over E, and the model's attention dims
+ * and RoPE tables. Equal to `moa(h, weights, routing, modelAttentionCore(dims, rope))` up to float
+ * rounding, which it delegates to when `opsSettings().attention` is not `fused`. Returns
+ * `{output [N, D], aux}` owned by the caller; arguments are borrowed.
+ */
+export function moaFused(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, dims: AttentionDims, rope: RopeTables): MixtureResult {
+  if (opsSettings().attention !== 'fused') return moa(h, weights, routing, modelAttentionCore(dims, rope));
+  if (h.rank !== 2) throw new ShapeError('MoA input h', [-1, -1], h.shape, 'moaFused');
+  const [N, D] = h.shape;
+  const E = weights.experts.length;
+  if (E < 1) throw new BamError('moa needs at least one attention expert', 'E_MIXTURE', 'pass the attention experts of this layer');
+  if (routing.gates.shape[0] !== N || routing.gates.shape[1] !== E) {
+    throw new ShapeError('attention routing gates', [N, E], routing.gates.shape, 'moaFused');
+  }
+  return tf.tidy(() => {
+    const { batch: B, seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = dims;
+    const active = activeExperts(routing, E);
+    const n = active.length;
+    const rep = H / Hkv;
+    const cat = (ws: tf.Tensor2D[], axis: number) => (ws.length === 1 ? ws[0] : (tf.concat(ws, axis) as tf.Tensor2D));
+    // Queries of all active experts: group g = b·(n·H) + i·H + head, for the i-th active expert.
+    const q = attentionQueries(h, cat(active.map((j) => weights.experts[j].wq), 1), { ...dims, nHeads: n * H }, rope); // [B·n·H, T, Dh]
+    let k: tf.Tensor3D;
+    let v: tf.Tensor3D;
+    let kvOf: number[];
+    if (weights.kind === 'kv-shared') {
+      ({ k, v } = attentionKeyValues(h, weights.wk, weights.wv, dims, rope)); // [B·Hkv, T, Dh]
+      kvOf = Array.from({ length: B * n * H }, (_, g) => Math.floor(g / (n * H)) * Hkv + Math.floor((g % H) / rep));
+    } else {
+      const ex = active.map((j) => weights.experts[j] as AttentionExpertWeights);
+      const kvDims = { ...dims, nKvHeads: n * Hkv };
+      ({ k, v } = attentionKeyValues(h, cat(ex.map((w) => w.wk), 1), cat(ex.map((w) => w.wv), 1), kvDims, rope)); // [B·n·Hkv, T, Dh]
+      kvOf = Array.from({ length: B * n * H }, (_, g) => {
+        const b = Math.floor(g / (n * H));
+        const i = Math.floor((g % (n * H)) / H);
+        return b * n * Hkv + i * Hkv + Math.floor((g % H) / rep);
+      });
+    }
+    const o = groupedCausalAttention(q, k, v, { kvOf, scale: 1 / Math.sqrt(Dh), mask: causalMask(T) }); // [B·n·H, T, Dh]
+    const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, n * H, T, Dh]), [0, 2, 1, 3]), [N, n, H * Dh]); // [N, n, H·Dh]
+    const gates = n === E ? routing.gates : (tf.gather(routing.gates, tf.tensor1d(active, 'int32'), 1) as tf.Tensor2D); // [N, n]
+    const gated = tf.reshape(tf.mul(merged, tf.reshape(gates, [N, n, 1])), [N, n * H * Dh]) as tf.Tensor2D; // [N, n·H·Dh]
+    const output = linear(gated, cat(active.map((j) => weights.experts[j].wo), 0)); // [N, D]
+    if (output.shape[1] !== D) throw new ShapeError('MoA output', [N, D], output.shape, 'moaFused');
     return { output, aux: routerLosses(routing) };
   });
 }

@@ -4,14 +4,15 @@
  *
  * Speed on wasm: batched matMul runs near 1 GFLOP/s there, plain 2-D matMul at 15–25, so the core
  * loops over the B·H (batch, head) pairs with 2-D products and does the softmax on all pairs at
- * once (see benchmarks/ops-microbench.ts). `causalAttentionReference` is the plain batched form,
- * kept beside it as the reference the tests compare against.
+ * once, as one op with a written-out gradient (ops/attention.ts; see benchmarks/ops-microbench.ts).
+ * `causalAttentionReference` is the plain batched form, kept beside it as the reference the tests
+ * compare against.
  *
  * Layouts: activations are 2-D [N = B·T, D]; per-head tensors are [B·H, T, Dh] (group g = b·H + h).
  * With GQA (Hkv < H), query head h reads key/value head ⌊h / (H/Hkv)⌋ (Llama's repeat_kv order).
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear, matmul, opsSettings } from '../ops/index.ts';
+import { groupedCausalAttention, linear, matmul, opsSettings } from '../ops/index.ts';
 import { applyRope } from './rope.ts';
 
 /** Weights of one attention (stored [in, out]). */
@@ -78,12 +79,18 @@ export function causalMask(T: number): tf.Tensor2D {
 
 /**
  * softmax(q·kᵀ/√Dh + causal mask)·v for every (batch, head): q [B·H, T, Dh], k, v [B·Hkv, T, Dh]
- * → [B·H, T, Dh]. Fast path: one 2-D product per pair, softmax over the stacked scores.
+ * → [B·H, T, Dh]. Fast path (`attention: 'fused'`, the default): one op with its own gradient over
+ * one 2-D product per pair; `per-head`: the same products from autodiff pieces.
  */
 export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, d: AttentionDims): tf.Tensor3D {
-  if (opsSettings().attention === 'batched') return causalAttentionReference(q, k, v, d);
+  const mode = opsSettings().attention;
+  if (mode === 'batched') return causalAttentionReference(q, k, v, d);
   const { seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = d;
   const rep = H / Hkv;
+  if (mode === 'fused') {
+    const kvOf = Array.from({ length: q.shape[0] }, (_, g) => Math.floor(g / H) * Hkv + Math.floor((g % H) / rep));
+    return groupedCausalAttention(q, k, v, { kvOf, scale: 1 / Math.sqrt(Dh), mask: causalMask(T) }); // [B·H, T, Dh]
+  }
   const qs = tf.unstack(tf.mul(q, 1 / Math.sqrt(Dh))) as tf.Tensor2D[]; // B·H × [T, Dh]
   const kts = tf.unstack(tf.transpose(k, [0, 2, 1])) as tf.Tensor2D[]; // B·Hkv × [Dh, T]
   const vs = tf.unstack(v) as tf.Tensor2D[]; // B·Hkv × [T, Dh]

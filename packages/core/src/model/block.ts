@@ -17,8 +17,7 @@ import { rmsNorm } from './norm.ts';
 import {
   attentionRoute,
   ffnRoute,
-  modelAttentionCore,
-  moa,
+  moaFused,
   moeFfn,
   perExampleLogits,
   routerLogits,
@@ -121,7 +120,7 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
             experts: ids.map((e) => ({ wq: expert(e, 'wq'), wo: expert(e, 'wo') })),
           }
         : { kind: 'full', experts: ids.map((e) => ({ wq: expert(e, 'wq'), wk: expert(e, 'wk'), wv: expert(e, 'wv'), wo: expert(e, 'wo') })) };
-      const { output, aux } = moa(h, weights, routing, modelAttentionCore(ctx.dims, ctx.rope));
+      const { output, aux } = moaFused(h, weights, routing, ctx.dims, ctx.rope);
       return { output, aux: tied ? null : aux, stats: ctx.collectStats ? routingStatTensors(routing, 'attn') : undefined };
     }
   }

@@ -1,6 +1,7 @@
 /** Ops that are fast (or exist at all) on the tfjs wasm backend. */
 export { matmul, matmulBt, linear, batchMatmul } from './matmul.ts';
 export { embeddingLookup } from './embedding.ts';
+export { groupedCausalAttention, type GroupedAttentionOptions } from './attention.ts';
 export { registerWasmKernels, setWasmSliceKernels } from './kernels.ts';
 export { opsSettings, setOpsSettings } from './settings.ts';
 export type { OpsSettings } from './settings.ts';

@@ -8,8 +8,12 @@ import { setWasmSliceKernels } from './kernels.ts';
 export interface OpsSettings {
   /** `explicit-transpose` (default): custom gradient of plain 2-D products; `builtin`: tf.matMul's own gradient. */
   matmulGradient: 'explicit-transpose' | 'builtin';
-  /** `per-head` (default): one 2-D product per (batch, head); `batched`: batched tf.matMul (the reference). */
-  attention: 'per-head' | 'batched';
+  /**
+   * `fused` (default): one op with a written-out gradient over 2-D products per (batch, head)
+   * (ops/attention.ts); `per-head`: the same products built from autodiff pieces; `batched`:
+   * batched tf.matMul (the reference).
+   */
+  attention: 'fused' | 'per-head' | 'batched';
   /** `bam` (default): zero-copy Slice/SplitV/Unpack on wasm; `tfjs`: the wasm backend's own kernels. */
   wasmSliceKernels: 'bam' | 'tfjs';
   /** `explicit` (default): cross-entropy with a written-out gradient; `builtin`: TF.js's logsumexp gradient. */
@@ -18,7 +22,7 @@ export interface OpsSettings {
 
 const current: OpsSettings = {
   matmulGradient: 'explicit-transpose',
-  attention: 'per-head',
+  attention: 'fused',
   wasmSliceKernels: 'bam',
   crossEntropyGradient: 'explicit',
 };
