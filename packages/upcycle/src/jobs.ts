@@ -6,7 +6,7 @@
 import type { MixturePlan } from './budget.ts';
 import type { ExpertDomain, UpcyclePreset } from './config.ts';
 import { recipeConfig } from './recipes/index.ts';
-import type { StageOutcome } from './store.ts';
+import type { AbortFlag, StageOutcome } from './store.ts';
 import { createStageContext, type CheckpointStageResult } from './stages/context.ts';
 import { runExpertStage } from './stages/experts.ts';
 import { runTrainMixtureStage } from './stages/train-mixture.ts';
@@ -31,7 +31,7 @@ export function jobLabel(job: UpcycleJob): string {
 }
 
 /** Runs one job on this thread; `log` gets its progress lines. */
-export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void, signal?: AbortSignal): Promise<StageOutcome<CheckpointStageResult>> {
+export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void, signal?: AbortFlag): Promise<StageOutcome<CheckpointStageResult>> {
   const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);

@@ -70,13 +70,14 @@ export class JobRunner {
       jobs.map(async (job) => {
         const { port1, port2 } = new MessageChannel();
         port1.on('message', (line: string) => log(line));
-        // Abort goes to the worker as a message, not by terminating it: the job stops at its next
-        // log point and releases its artifact lock, so this process can build the artifact later.
-        const onAbort = () => port1.postMessage('abort');
+        // Abort reaches the worker as a shared-memory flag, not by terminating it: the job stops at
+        // its next log point and releases its artifact lock, so this process can build it later.
+        const abortFlag = new Int32Array(new SharedArrayBuffer(4));
+        const onAbort = () => Atomics.store(abortFlag, 0, 1);
         if (signal?.aborted) onAbort();
         signal?.addEventListener('abort', onAbort);
         try {
-          const reply = (await pool.run({ job, port: port2 }, { transferList: [port2] })) as UpcycleReply;
+          const reply = (await pool.run({ job, port: port2, abortFlag }, { transferList: [port2] })) as UpcycleReply;
           if (!reply.ok) throw new BamError(`${jobLabel(job)} failed: ${reply.error.message}`, reply.error.code ?? 'E_JOB');
           return reply.outcome as StageOutcome<CheckpointStageResult>;
         } finally {

@@ -75,11 +75,19 @@ export interface StageOutcome<R extends StageResult = StageResult> {
   elapsedS: number;
 }
 
+/**
+ * Whether to stop: an `AbortSignal`, or any object with an `aborted` flag read synchronously (a
+ * worker reads a shared-memory flag, since messages are not delivered while a job computes).
+ */
+export interface AbortFlag {
+  readonly aborted: boolean;
+}
+
 /** Options of `ArtifactStore.run`. */
 export interface RunStageOptions {
   /** Progress lines (e.g. waiting for a lock held by another process). */
   log?: (line: string) => void;
-  signal?: AbortSignal;
+  signal?: AbortFlag;
   /** How often a waiter checks the lock, in ms (default 500). */
   pollMs?: number;
 }

@@ -1,7 +1,8 @@
 /**
  * The piscina worker of the upcycle pool: selects the main thread's TF.js backend once, then runs
- * jobs with `runUpcycleJob`, sending progress lines back on the job's message port and taking an
- * `'abort'` message on it (the job stops at its next log point, releasing its lock). Errors come
+ * jobs with `runUpcycleJob`, sending progress lines back on the job's message port. Abort is a
+ * flag in shared memory (`abortFlag[0] = 1`), read synchronously at the job's log points: a
+ * message would wait for the event loop, which a training job does not yield to. Errors come
  * back as plain data (`{ ok: false, error }`) so the BamError code and hint survive the message.
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -23,16 +24,13 @@ export type UpcycleReply =
 let ready: Promise<unknown> | undefined;
 
 /** Runs one job (piscina calls this with `{ job, port }`). */
-export default async function handle(task: { job: UpcycleJob; port: MessagePort }): Promise<UpcycleReply> {
+export default async function handle(task: { job: UpcycleJob; port: MessagePort; abortFlag: Int32Array }): Promise<UpcycleReply> {
   const { job, port } = task;
   try {
     ready ??= selectBackend({ prefer: (workerData as UpcycleWorkerData | undefined)?.backend, log: () => {} });
     await ready;
-    const abort = new AbortController();
-    port.on('message', (m) => {
-      if (m === 'abort') abort.abort();
-    });
-    const outcome = await runUpcycleJob(job, (line) => port.postMessage(line), abort.signal);
+    const signal = { get aborted() { return Atomics.load(task.abortFlag, 0) === 1; } };
+    const outcome = await runUpcycleJob(job, (line) => port.postMessage(line), signal);
     return { ok: true, outcome };
   } catch (err) {
     const e = err as Error & { code?: unknown };

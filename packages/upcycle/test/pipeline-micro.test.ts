@@ -61,7 +61,7 @@ describe('seeds', () => {
 });
 
 describe('parallel stages', () => {
-  it('stop on abort, release their locks, and build the same artifacts, bit for bit, on two worker threads as on one', async () => {
+  it('build the same experts on two worker threads as on one, stop on abort releasing their locks, and resume', async () => {
     const dir = fresh('micro-2');
     const abort = new AbortController();
     const aborted = upcycle(microPreset(), {
@@ -69,16 +69,23 @@ describe('parallel stages', () => {
       workers: 2,
       signal: abort.signal,
       log: (l) => {
-        if (/^expert \w+: step 1\/2/.test(l)) abort.abort();
+        if (/^train-mixture \S+ \(compute-matched\): step 2\//.test(l)) abort.abort();
       },
     });
     await expect(aborted).rejects.toMatchObject({ code: 'E_ABORTED' });
-    expect(readdirSync(join(dir, 'expert')).filter((h) => existsSync(join(dir, 'expert', h, 'LOCK')))).toEqual([]);
-    const parallel = await upcycle(microPreset(), { artifactsDir: dir, workers: 2 });
-    expect(parallel.artifacts.map((a) => [a.stage, a.name, a.hash])).toEqual(sequential.artifacts.map((a) => [a.stage, a.name, a.hash]));
+    const trainDirs = readdirSync(join(dir, 'train-mixture'));
+    expect(trainDirs).toHaveLength(2);
+    for (const h of trainDirs) {
+      expect(existsSync(join(dir, 'train-mixture', h, 'LOCK'))).toBe(false);
+      expect(existsSync(join(dir, 'train-mixture', h, 'DONE.json'))).toBe(false);
+    }
+    // Same process, same artifacts: nothing is left locked, and the run resumes where it stopped.
+    const resumed = await upcycle(microPreset(), { artifactsDir: dir, workers: 1 });
+    expect(resumed.artifacts.map((a) => [a.stage, a.name, a.hash])).toEqual(sequential.artifacts.map((a) => [a.stage, a.name, a.hash]));
+    expect(resumed.artifacts.filter((a) => !a.reused).map((a) => a.stage)).toEqual(['train-mixture', 'train-mixture']);
     const hashOf = (ckpt: string) => readCheckpoint(ckpt).manifest.contentHash;
-    expect(parallel.dense.map((d) => hashOf(d.checkpoint))).toEqual(sequential.dense.map((d) => hashOf(d.checkpoint)));
-    expect(parallel.mixtures.map((m) => hashOf(m.checkpoint))).toEqual(sequential.mixtures.map((m) => hashOf(m.checkpoint)));
+    expect(resumed.dense.map((d) => hashOf(d.checkpoint))).toEqual(sequential.dense.map((d) => hashOf(d.checkpoint)));
+    expect(resumed.mixtures.map((m) => hashOf(m.checkpoint))).toEqual(sequential.mixtures.map((m) => hashOf(m.checkpoint)));
   });
 });
 

@@ -32,7 +32,7 @@ import {
   type TrainState,
 } from '@bam/core';
 import { parseUpcyclePreset, presetModelConfig, presetTokenizer, type UpcyclePreset, type UpcyclePresetInput } from '../config.ts';
-import { ArtifactStore, type StageResult } from '../store.ts';
+import { ArtifactStore, type AbortFlag, type StageResult } from '../store.ts';
 import type { TensorMap } from '../tensors.ts';
 import type { DenseSource } from '../recipes/index.ts';
 
@@ -44,14 +44,14 @@ export interface StageContext {
   tokenizer: Tokenizer;
   store: ArtifactStore;
   log: (line: string) => void;
-  signal?: AbortSignal;
+  signal?: AbortFlag;
 }
 
 /** Builds the stage context of a preset (parsed again if given as JSON) and an artifacts directory. */
 export function createStageContext(
   preset: UpcyclePreset | UpcyclePresetInput,
   artifactsDir: string,
-  opts: { log?: (line: string) => void; signal?: AbortSignal } = {},
+  opts: { log?: (line: string) => void; signal?: AbortFlag } = {},
 ): StageContext {
   const p = parseUpcyclePreset(preset);
   const config = presetModelConfig(p);
