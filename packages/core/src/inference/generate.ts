@@ -65,13 +65,19 @@ function argmax(v: Float32Array | Int32Array | Uint8Array, offset: number, n: nu
   return best;
 }
 
-/** The logits of the last position of logits [B, T, V], read back as [B·V]; disposes `logits`. */
-function readLastLogits(logits: tf.Tensor3D): Float32Array {
+/**
+ * The logits of the last position of logits [B, T, V], read back as [B·V]; disposes `logits`.
+ * An `await t.data()` read: the webgpu backend has no synchronous one in Node.
+ */
+async function readLastLogits(logits: tf.Tensor3D): Promise<Float32Array> {
   const [B, T, V] = logits.shape;
-  const last = tf.tidy(() => tf.slice(logits, [0, T - 1, 0], [B, 1, V]));
-  const data = last.dataSync() as Float32Array;
-  tf.dispose([last, logits]);
-  return data;
+  let last: tf.Tensor | undefined;
+  try {
+    last = tf.tidy(() => tf.slice(logits, [0, T - 1, 0], [B, 1, V])); // [B, 1, V]
+    return (await last.data()) as Float32Array;
+  } finally {
+    tf.dispose(last ? [last, logits] : [logits]);
+  }
 }
 
 /** Per-row decoding state of one batch. */
@@ -105,7 +111,7 @@ function step(rows: Row[], logits: Float32Array, V: number, opts: GenerateOption
 }
 
 /** Decodes prompts of one length together with a KV cache. */
-function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts: GenerateOptions, stop: Set<number>): void {
+async function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts: GenerateOptions, stop: Set<number>): Promise<void> {
   const B = prompts.length;
   const n = prompts[0].length;
   const V = model.config.vocabSize;
@@ -114,7 +120,7 @@ function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts:
     const prompt = tf.tensor2d(Int32Array.from(prompts.flat()), [B, n], 'int32');
     let logits: Float32Array;
     try {
-      logits = readLastLogits(forwardCached(model, prompt, cache)); // prefill
+      logits = await readLastLogits(forwardCached(model, prompt, cache)); // prefill
     } finally {
       prompt.dispose();
     }
@@ -123,7 +129,7 @@ function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts:
       if (rows.every((r) => r.done)) break;
       const next = tf.tensor2d(Int32Array.from(fed), [B, 1], 'int32');
       try {
-        logits = readLastLogits(forwardCached(model, next, cache));
+        logits = await readLastLogits(forwardCached(model, next, cache));
       } finally {
         next.dispose();
       }
@@ -134,7 +140,7 @@ function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts:
 }
 
 /** Decodes one prompt by recomputing the full forward on the whole sequence at every step. */
-function generateRecompute(model: BamModel, prompt: number[], row: Row, opts: GenerateOptions, stop: Set<number>): void {
+async function generateRecompute(model: BamModel, prompt: number[], row: Row, opts: GenerateOptions, stop: Set<number>): Promise<void> {
   const V = model.config.vocabSize;
   const seq = [...prompt];
   while (!row.done) {
@@ -143,7 +149,7 @@ function generateRecompute(model: BamModel, prompt: number[], row: Row, opts: Ge
     try {
       const r = forward(model, input);
       tf.dispose([r.aux.loadBalance, r.aux.zLoss]);
-      logits = readLastLogits(r.logits);
+      logits = await readLastLogits(r.logits);
     } finally {
       input.dispose();
     }
@@ -155,11 +161,17 @@ function generateRecompute(model: BamModel, prompt: number[], row: Row, opts: Ge
  * Greedy generation after each prompt (ids of the model's vocabulary). With one prompt returns
  * one `Generation`, with an array of prompts one per prompt in the caller's order. Uses the KV
  * cache unless `useCache: false` or the config needs a full recompute (`Generation.cached`
- * says which). Synchronous; frees every tensor it makes (the cache included) before returning.
+ * says which). Reads each step's logits back with `await t.data()` (never a synchronous read,
+ * which the webgpu backend cannot do in Node), so it runs on every backend; bad input rejects
+ * before anything runs. Frees every tensor it makes (the cache included) before resolving.
  */
-export function generate(model: BamModel, prompt: readonly number[], opts: GenerateOptions): Generation;
-export function generate(model: BamModel, prompts: ReadonlyArray<readonly number[]>, opts: GenerateOptions): Generation[];
-export function generate(model: BamModel, input: readonly number[] | ReadonlyArray<readonly number[]>, opts: GenerateOptions): Generation | Generation[] {
+export function generate(model: BamModel, prompt: readonly number[], opts: GenerateOptions): Promise<Generation>;
+export function generate(model: BamModel, prompts: ReadonlyArray<readonly number[]>, opts: GenerateOptions): Promise<Generation[]>;
+export async function generate(
+  model: BamModel,
+  input: readonly number[] | ReadonlyArray<readonly number[]>,
+  opts: GenerateOptions,
+): Promise<Generation | Generation[]> {
   const single = input.length > 0 && !Array.isArray(input[0]);
   const prompts = (single ? [input as readonly number[]] : (input as ReadonlyArray<readonly number[]>)).map((p) => [...p]);
   const { config } = model;
@@ -191,7 +203,7 @@ export function generate(model: BamModel, input: readonly number[] | ReadonlyArr
   }));
   const live = rows.filter((r) => !r.done);
   if (!cached) {
-    for (const r of live) generateRecompute(model, prompts[r.index], r, opts, stop);
+    for (const r of live) await generateRecompute(model, prompts[r.index], r, opts, stop);
   } else {
     // Equal-length prompts decode together: no padding, so positions and caches line up.
     const byLength = new Map<number, Row[]>();
@@ -199,7 +211,7 @@ export function generate(model: BamModel, input: readonly number[] | ReadonlyArr
     for (const group of byLength.values()) {
       for (let s = 0; s < group.length; s += batchSize) {
         const batch = group.slice(s, s + batchSize);
-        generateCached(model, batch.map((r) => prompts[r.index]), batch, opts, stop);
+        await generateCached(model, batch.map((r) => prompts[r.index]), batch, opts, stop);
       }
     }
   }

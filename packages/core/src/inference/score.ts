@@ -54,10 +54,12 @@ function batchCoupled(config: ModelConfig): boolean {
  * Scores every sequence: for a sequence of n tokens (1 ≤ n ≤ maxSeqLen + 1; the last token is
  * only a target, never an input), the natural-log probability of tokens 1..n−1, each given all
  * tokens before it, and whether each was the greedy choice. Returns one `TokenScores` per
- * sequence, in the caller's order; plain numbers (no tensor escapes). Synchronous: it reads each
- * batch's results back.
+ * sequence, in the caller's order; plain numbers (no tensor escapes). Reads each batch's results
+ * back with `await t.data()` (never a synchronous read, which the webgpu backend cannot do in
+ * Node), so it runs on every backend. Input checks throw before anything runs (the promise
+ * rejects).
  */
-export function scoreTokens(model: BamModel, sequences: ReadonlyArray<readonly number[]>, opts: ScoreOptions = {}): TokenScores[] {
+export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<readonly number[]>, opts: ScoreOptions = {}): Promise<TokenScores[]> {
   const { config } = model;
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -103,9 +105,13 @@ export function scoreTokens(model: BamModel, sequences: ReadonlyArray<readonly n
       return [tf.sub(picked, tf.logSumExp(flat, 1)), tf.argMax(flat, 1)]; // [N] each
     });
     input.dispose();
-    const lp = logp.dataSync();
-    const am = best.dataSync();
-    tf.dispose([logp, best]);
+    let lp: Float32Array | Int32Array | Uint8Array;
+    let am: Float32Array | Int32Array | Uint8Array;
+    try {
+      [lp, am] = await Promise.all([logp.data(), best.data()]);
+    } finally {
+      tf.dispose([logp, best]);
+    }
     rows.forEach((idx, b) => {
       const n = sequences[idx].length - 1;
       const r = out[idx];

@@ -46,9 +46,9 @@ const CASES: Array<[string, () => ModelConfig]> = [
 ];
 
 describe('generate with a KV cache', () => {
-  it.each(CASES)('gives the same tokens and per-step logits (to 1e-4) as recomputing the full forward, for %s', (_, make) => {
+  it.each(CASES)('gives the same tokens and per-step logits (to 1e-4) as recomputing the full forward, for %s', async (_, make) => {
     const m = model(make());
-    const got = generate(m, PROMPTS, { maxNewTokens: STEPS, returnLogits: true });
+    const got = await generate(m, PROMPTS, { maxNewTokens: STEPS, returnLogits: true });
     expect(got).toHaveLength(PROMPTS.length);
     PROMPTS.forEach((p, i) => {
       const ref = greedyByRecompute(m, p, STEPS);
@@ -88,34 +88,34 @@ describe('generate with a KV cache', () => {
     }
   });
 
-  it('leaks no tensor across a generate call, cached or recomputed', () => {
+  it('leaks no tensor across a generate call, cached or recomputed', async () => {
     const m = model(variant('bam-full'));
     const before = tf.memory().numTensors;
-    generate(m, PROMPTS, { maxNewTokens: 4, returnLogits: true });
-    generate(m, PROMPTS[0], { maxNewTokens: 3, useCache: false });
+    await generate(m, PROMPTS, { maxNewTokens: 4, returnLogits: true });
+    await generate(m, PROMPTS[0], { maxNewTokens: 3, useCache: false });
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('returns the same tokens whatever the batch size, and one Generation for one prompt', () => {
+  it('returns the same tokens whatever the batch size, and one Generation for one prompt', async () => {
     const m = model(variant('bam-kv-shared'));
     const prompts = [PROMPTS[1], PROMPTS[2], randomIds(5, 64, 15), PROMPTS[0]];
-    const all = generate(m, prompts, { maxNewTokens: 5, batchSize: 8 }).map((g) => g.tokens);
-    expect(generate(m, prompts, { maxNewTokens: 5, batchSize: 1 }).map((g) => g.tokens)).toEqual(all);
-    expect(generate(m, prompts, { maxNewTokens: 5, batchSize: 3 }).map((g) => g.tokens)).toEqual(all);
-    expect(generate(m, prompts[3], { maxNewTokens: 5 }).tokens).toEqual(all[3]);
+    const all = (await generate(m, prompts, { maxNewTokens: 5, batchSize: 8 })).map((g) => g.tokens);
+    expect((await generate(m, prompts, { maxNewTokens: 5, batchSize: 1 })).map((g) => g.tokens)).toEqual(all);
+    expect((await generate(m, prompts, { maxNewTokens: 5, batchSize: 3 })).map((g) => g.tokens)).toEqual(all);
+    expect((await generate(m, prompts[3], { maxNewTokens: 5 })).tokens).toEqual(all[3]);
   });
 
-  it('stops a sequence at a stop token (kept as its last token) or when stopWhen says so', () => {
+  it('stops a sequence at a stop token (kept as its last token) or when stopWhen says so', async () => {
     const m = model(variant('btx'));
-    const free = generate(m, PROMPTS[1], { maxNewTokens: 8 }).tokens;
+    const free = (await generate(m, PROMPTS[1], { maxNewTokens: 8 })).tokens;
     expect(free).toHaveLength(8);
     const stopAt = free[3];
     const firstStop = free.indexOf(stopAt);
-    const stopped = generate(m, PROMPTS[1], { maxNewTokens: 8, stopTokens: [stopAt] });
+    const stopped = await generate(m, PROMPTS[1], { maxNewTokens: 8, stopTokens: [stopAt] });
     expect(stopped.tokens).toEqual(free.slice(0, firstStop + 1));
     expect(stopped.finish).toBe('stop-token');
     const seen: number[] = [];
-    const when = generate(m, [PROMPTS[0], PROMPTS[1]], {
+    const when = await generate(m, [PROMPTS[0], PROMPTS[1]], {
       maxNewTokens: 8,
       stopWhen: (g, i) => {
         if (i === 1) seen.push(g.length);
@@ -129,12 +129,12 @@ describe('generate with a KV cache', () => {
     expect(when[0].finish).toBe('length');
   });
 
-  it('recomputes the full forward for expert-choice routing, which a cache cannot reproduce, and says so', () => {
+  it('recomputes the full forward for expert-choice routing, which a cache cannot reproduce, and says so', async () => {
     const config = variant('btx', { ffn: { kind: 'moe', numExperts: 4, router: { kind: 'expert-choice', capacityFactor: 1 } } });
     const support = kvCacheSupport(config);
     expect(support.ok).toBe(false);
     const m = model(config);
-    const g = generate(m, PROMPTS[0], { maxNewTokens: 4, returnLogits: true });
+    const g = await generate(m, PROMPTS[0], { maxNewTokens: 4, returnLogits: true });
     const ref = greedyByRecompute(m, PROMPTS[0], 4);
     expect(g.cached).toBe(false);
     expect(g.tokens).toEqual(ref.tokens);
@@ -146,13 +146,13 @@ describe('generate with a KV cache', () => {
     disposeKvCache(cache);
   });
 
-  it('rejects a prompt that does not leave room for the new tokens, an empty prompt and ids outside the vocabulary', () => {
+  it('rejects a prompt that does not leave room for the new tokens, an empty prompt and ids outside the vocabulary', async () => {
     const m = model(variant('dense'));
-    expect(() => generate(m, randomIds(12, 64, 1), { maxNewTokens: 6 })).toThrow(/12 tokens and asks for 6 more, beyond the model's maxSeqLen 16/);
-    expect(generate(m, randomIds(12, 64, 1), { maxNewTokens: 5 }).tokens).toHaveLength(5); // 12 + 5 − 1 = 16 positions fed
-    expect(() => generate(m, [[]], { maxNewTokens: 1 })).toThrow(/prompt 0 is empty/);
-    expect(() => generate(m, [[1, 64]], { maxNewTokens: 1 })).toThrow(/token 64 at index 1, outside the model's vocabulary \[0, 64\)/);
-    expect(generate(m, [1, 2], { maxNewTokens: 0 })).toMatchObject({ tokens: [], finish: 'length' });
+    await expect(generate(m, randomIds(12, 64, 1), { maxNewTokens: 6 })).rejects.toThrow(/12 tokens and asks for 6 more, beyond the model's maxSeqLen 16/);
+    expect((await generate(m, randomIds(12, 64, 1), { maxNewTokens: 5 })).tokens).toHaveLength(5); // 12 + 5 − 1 = 16 positions fed
+    await expect(generate(m, [[]], { maxNewTokens: 1 })).rejects.toThrow(/prompt 0 is empty/);
+    await expect(generate(m, [[1, 64]], { maxNewTokens: 1 })).rejects.toThrow(/token 64 at index 1, outside the model's vocabulary \[0, 64\)/);
+    expect(await generate(m, [1, 2], { maxNewTokens: 0 })).toMatchObject({ tokens: [], finish: 'length' });
   });
 });
 

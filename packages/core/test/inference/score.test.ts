@@ -15,10 +15,10 @@ const SEQS = [6, 17, 2, 9, 9, 13, 4].map((n, i) => randomIds(n, 64, 100 + i));
 describe('scoreTokens', () => {
   it.each(['dense', 'bam-full', 'bam-kv-shared'] as const)(
     'returns each token’s log-probability from the log-softmax of one full forward, in the caller’s order (%s)',
-    (v) => {
+    async (v) => {
       const m = createModel(variant(v), 5);
       models.push(m);
-      const scores = scoreTokens(m, SEQS, { batchSize: 3 });
+      const scores = await scoreTokens(m, SEQS, { batchSize: 3 });
       SEQS.forEach((seq, i) => {
         const rows = logSoftmaxRows(m, seq.slice(0, -1));
         const want = seq.slice(1).map((t, p) => rows[p][t]);
@@ -30,12 +30,12 @@ describe('scoreTokens', () => {
     },
   );
 
-  it.each(['btx', 'bam-full', 'bam-kv-shared'] as const)('gives the same scores for batch sizes 1, 3 and 8 (to 1e-5), for %s', (v) => {
+  it.each(['btx', 'bam-full', 'bam-kv-shared'] as const)('gives the same scores for batch sizes 1, 3 and 8 (to 1e-5), for %s', async (v) => {
     const m = createModel(variant(v), 6);
     models.push(m);
-    const one = scoreTokens(m, SEQS, { batchSize: 1 });
+    const one = await scoreTokens(m, SEQS, { batchSize: 1 });
     for (const bs of [3, 8]) {
-      const other = scoreTokens(m, SEQS, { batchSize: bs });
+      const other = await scoreTokens(m, SEQS, { batchSize: bs });
       other.forEach((s, i) => {
         expect(maxDiff(s.logprobs, one[i].logprobs)).toBeLessThan(1e-5);
         expect(s.greedy).toEqual(one[i].greedy);
@@ -43,39 +43,39 @@ describe('scoreTokens', () => {
     }
   });
 
-  it('marks every token of a greedy continuation as greedy, and a changed token as not', () => {
+  it('marks every token of a greedy continuation as greedy, and a changed token as not', async () => {
     const m = createModel(variant('bam-kv-shared'), 7);
     models.push(m);
     const prompt = randomIds(4, 64, 3);
-    const g = generate(m, prompt, { maxNewTokens: 6 });
-    const [s] = scoreTokens(m, [[...prompt, ...g.tokens]]);
+    const g = await generate(m, prompt, { maxNewTokens: 6 });
+    const [s] = await scoreTokens(m, [[...prompt, ...g.tokens]]);
     expect(s.greedy.slice(3)).toEqual([true, true, true, true, true, true]);
     const changed = [...prompt, ...g.tokens];
     changed[6] = (changed[6] + 1) % 64;
-    expect(scoreTokens(m, [changed])[0].greedy[5]).toBe(false);
+    expect((await scoreTokens(m, [changed]))[0].greedy[5]).toBe(false);
   });
 
-  it('scores each sequence alone for expert-choice routing, so the batch size still does not matter', () => {
+  it('scores each sequence alone for expert-choice routing, so the batch size still does not matter', async () => {
     const m = createModel(variant('btx', { ffn: { kind: 'moe', numExperts: 4, router: { kind: 'expert-choice', capacityFactor: 1 } } }), 8);
     models.push(m);
     // Not the 2-token sequence: expert-choice routing of a single token fails inside tf.oneHot (depth 1).
     const seqs = SEQS.filter((s) => s.length > 2);
-    const one = scoreTokens(m, seqs, { batchSize: 1 });
-    const eight = scoreTokens(m, seqs, { batchSize: 8 });
+    const one = await scoreTokens(m, seqs, { batchSize: 1 });
+    const eight = await scoreTokens(m, seqs, { batchSize: 8 });
     eight.forEach((s, i) => expect(s.logprobs).toEqual(one[i].logprobs));
     const alone = logSoftmaxRows(m, seqs[3].slice(0, -1));
     expect(maxDiff(one[3].logprobs, seqs[3].slice(1).map((t, p) => alone[p][t]))).toBeLessThan(1e-6);
   });
 
-  it('leaks no tensor, scores nothing in a one-token sequence, and rejects sequences that are too long or hold bad ids', () => {
+  it('leaks no tensor, scores nothing in a one-token sequence, and rejects sequences that are too long or hold bad ids', async () => {
     const m = createModel(variant('btx'), 9);
     models.push(m);
     const before = tf.memory().numTensors;
-    const r = scoreTokens(m, [...SEQS, [5]], { batchSize: 4 });
+    const r = await scoreTokens(m, [...SEQS, [5]], { batchSize: 4 });
     expect(tf.memory().numTensors).toBe(before);
     expect(r[SEQS.length]).toEqual({ logprobs: [], greedy: [] });
-    expect(() => scoreTokens(m, [randomIds(18, 64, 1)])).toThrow(/sequence 0 has 18 tokens; scoring takes 1 to maxSeqLen \+ 1 = 17/);
-    expect(() => scoreTokens(m, [[1, 2], [3, -1]])).toThrow(/sequence 1 has token -1 at index 1/);
-    expect(() => scoreTokens(m, [[1, 2]], { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
+    await expect(scoreTokens(m, [randomIds(18, 64, 1)])).rejects.toThrow(/sequence 0 has 18 tokens; scoring takes 1 to maxSeqLen \+ 1 = 17/);
+    await expect(scoreTokens(m, [[1, 2], [3, -1]])).rejects.toThrow(/sequence 1 has token -1 at index 1/);
+    await expect(scoreTokens(m, [[1, 2]], { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer/);
   });
 });

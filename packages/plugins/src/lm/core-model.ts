@@ -131,7 +131,7 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
         const whole = [prefix, ...context, ...continuation];
         return { tokens: whole.slice(Math.max(0, whole.length - (maxLength + 1))), n: continuation.length };
       });
-      const scores = scoreTokens(model, seqs.map((s) => s.tokens), { batchSize });
+      const scores = await scoreTokens(model, seqs.map((s) => s.tokens), { batchSize });
       return seqs.map((s, i) => {
         const lp = scores[i].logprobs.slice(scores[i].logprobs.length - s.n);
         const greedy = scores[i].greedy.slice(scores[i].greedy.length - s.n);
@@ -146,7 +146,7 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
         return { count: ids.length, windows: rollingWindows(ids, prefix, maxLength, stride) };
       });
       const all = perRequest.flatMap((p) => p.windows);
-      const scores = scoreTokens(model, all.map((w) => w.tokens), { batchSize });
+      const scores = await scoreTokens(model, all.map((w) => w.tokens), { batchSize });
       let w = 0;
       return perRequest.map((p) => {
         let logprob = 0;
@@ -186,7 +186,7 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
           const ids = [prefix, ...tokenizer.encode(requests[i].context)];
           return ids.slice(Math.max(0, ids.length - keep));
         });
-        const gens = generateTokens(model, prompts, {
+        const gens = await generateTokens(model, prompts, {
           maxNewTokens: budget,
           batchSize,
           stopWhen: (generated, j) => {
