@@ -28,7 +28,7 @@ afterAll(() => tf.dispose([rope.cos, rope.sin, ...owned]));
 
 /** Distinct random experts (as variables, so gradients can be taken). */
 function weightsOf(kind: 'full' | 'kv-shared', hkv: number, seed: number): MoaWeights {
-  const v = (shape: number[], s: number) => keep(tf.variable(randn(shape, s, 0.5), true));
+  const v = (shape: number[], s: number) => keep(tf.variable(randn(shape, s, 0.5), true)) as unknown as tf.Tensor2D;
   const wq = () => v([D, H * Dh], seed++);
   const wkv = () => v([D, hkv * Dh], seed++);
   const wo = () => v([H * Dh, D], seed++);
@@ -39,7 +39,7 @@ function weightsOf(kind: 'full' | 'kv-shared', hkv: number, seed: number): MoaWe
 function variablesOf(w: MoaWeights): tf.Variable[] {
   const list: tf.Tensor[] = w.kind === 'kv-shared' ? [w.wk, w.wv] : [];
   for (const e of w.experts) list.push(...Object.values(e));
-  return list as tf.Variable[];
+  return list as unknown as tf.Variable[];
 }
 
 /** Output and gradients (w.r.t. h, the router and every weight) of sum(out ⊙ probe). */
