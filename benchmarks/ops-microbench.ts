@@ -2,7 +2,8 @@
  * What bam's wasm fast paths buy, measured side by side in one process (the CPU is shared, so
  * the variants are interleaved round by round and the median is reported).
  *
- *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8]
+ *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
+ *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused] [--skip-matmul]
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm.
  * Part 2: one forward+backward (computeLossAndGrads) of a preset model, B×T tokens, with the
@@ -12,8 +13,11 @@
  *   +matmul      custom matmul gradient (explicit transposes, plain 2-D products)
  *   +xent        + cross-entropy with a written-out gradient
  *   +slices      + zero-copy Slice/SplitV/Unpack kernels
- *   +per-head    + attention as 2-D products per (batch, head)   (= bam's default)
- *   -slices      bam's default but with tfjs's Slice/SplitV/Unpack (what per-head costs without them)
+ *   +per-head    + attention as 2-D products per (batch, head), built from autodiff pieces
+ *                (a MoA runs its experts one by one)
+ *   +fused       + attention as one op with a written-out gradient (ops/attention.ts); a MoA runs
+ *                all experts' groups in that one op (mixture/moa.ts moaFused)   (= bam's default)
+ *   -slices      bam's default but with tfjs's Slice/SplitV/Unpack (what the default costs without them)
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -21,17 +25,20 @@ import {
   computeLossAndGrads,
   createModel,
   disposeModel,
-  loadPreset,
   selectBackend,
   setOpsSettings,
   type OpsSettings,
 } from '@bam/core';
+import { parseVariants, variantOf } from './lib/common.ts';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     preset: { type: 'string', default: 'tiny' },
     batch: { type: 'string', default: '8' },
+    variant: { type: 'string', default: 'dense' },
+    settings: { type: 'string', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused' },
+    'skip-matmul': { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -54,7 +61,7 @@ async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<numb
 }
 
 // Part 1: matMul throughput.
-{
+if (!values['skip-matmul']) {
   const M = 1024, K = 128, N = 512;
   const a = tf.randomNormal([M, K]) as tf.Tensor2D;
   const b = tf.randomNormal([K, N]) as tf.Tensor2D;
@@ -85,20 +92,24 @@ async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<numb
 
 // Part 2: forward+backward of a preset model.
 {
-  const config = loadPreset(values.preset!);
+  const config = variantOf(values.preset!, parseVariants(values.variant!)[0]);
   const T = config.maxSeqLen;
   const model = createModel(config, 1);
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
   const inputs = tf.tensor2d(ids, [B, T], 'int32');
   const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
-  const variants: [string, Partial<OpsSettings>][] = [
+  const allSettings: [string, Partial<OpsSettings>][] = [
     ['builtin', { matmulGradient: 'builtin', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
     ['+matmul', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
     ['+xent', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'tfjs' }],
     ['+slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'bam' }],
-    ['-slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'tfjs' }],
     ['+per-head', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'bam' }],
+    ['-slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'tfjs' }],
+    ['+fused', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'bam' }],
   ];
+  const wanted = values.settings!.split(',');
+  const variants = allSettings.filter(([n]) => wanted.includes(n));
+  if (variants.length !== wanted.length) throw new Error(`--settings: known names are ${allSettings.map(([n]) => n).join(', ')}`);
   const step = () => {
     const r = computeLossAndGrads(model, inputs, targets);
     return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];
@@ -118,9 +129,9 @@ async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<numb
       times.get(name)!.push(await timeIt(step, 1));
     }
   }
-  setOpsSettings(variants[variants.length - 1][1]);
-  const base = median(times.get('builtin')!);
-  console.log(`\nforward+backward, preset ${values.preset} (D=${config.dModel}, L=${config.nLayers}, H=${config.nHeads}, F=${config.dFF}, V=${config.vocabSize}), B=${B}, T=${T}: median of ${rounds}`);
+  setOpsSettings(allSettings[allSettings.length - 1][1]);
+  const base = median(times.get(variants[0][0])!);
+  console.log(`\nforward+backward, preset ${values.preset} as ${values.variant} (D=${config.dModel}, L=${config.nLayers}, H=${config.nHeads}, F=${config.dFF}, V=${config.vocabSize}), B=${B}, T=${T}: median of ${rounds}`);
   for (const [name] of variants) {
     const ms = median(times.get(name)!);
     console.log(

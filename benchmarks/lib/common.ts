@@ -1,0 +1,108 @@
+/**
+ * What every benchmark shares: the machine and load description recorded beside each number,
+ * median and spread of repeated runs, the paper's variants at a preset, the tokenizer and batch
+ * source of a preset, and a markdown table printer (RESULTS.md takes the tables as printed).
+ */
+import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
+import {
+  BamError,
+  createBatchSource,
+  createTokenizer,
+  loadPreset,
+  parseModelConfig,
+  tokenizerSpecFromName,
+  variantConfig,
+  type FlopsVariant,
+  type MixBatchSource,
+  type ModelConfig,
+  type ModelConfigInput,
+  type Tokenizer,
+} from '@bam/core';
+
+/** The paper's three mixtures and the dense seed, in the order tables list them. */
+export const VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as const satisfies readonly FlopsVariant[];
+export type Variant = (typeof VARIANTS)[number];
+
+/** Parses a comma-separated list of variants; an unknown one throws naming the known ones. */
+export function parseVariants(list: string): Variant[] {
+  const out = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const v of out) {
+    if (!(VARIANTS as readonly string[]).includes(v)) throw new BamError(`unknown variant '${v}'`, 'E_BENCH', `use some of: ${VARIANTS.join(', ')}`);
+  }
+  return out as Variant[];
+}
+
+/** A preset turned into a variant (4 experts, top-1 FFN routing, soft attention routing), with overrides. */
+export function variantOf(preset: string, variant: Variant, overrides: Partial<ModelConfigInput> = {}, opts: { experts?: number } = {}): ModelConfig {
+  const base = { ...loadPreset(preset), ...overrides } as Record<string, unknown>;
+  delete base.attention;
+  delete base.ffn;
+  return parseModelConfig(variantConfig(base, variant, opts), `preset ${preset} as ${variant}`);
+}
+
+/** The tokenizer a preset's vocabulary implies: byte-level for 256, else GPT-2 truncated to V. */
+export function tokenizerFor(config: ModelConfig): Tokenizer {
+  return createTokenizer(config.vocabSize === 256 ? { kind: 'byte' } : tokenizerSpecFromName(`gpt2-${config.vocabSize}`));
+}
+
+/** Training batches of the `general` train split for a config (seed 0), as `bam train` makes them. */
+export function batchesFor(config: ModelConfig, batchSize: number, seqLen: number, mix = 'general'): MixBatchSource {
+  return createBatchSource({ tokenizer: tokenizerFor(config), mix, split: 'train', batchSize, seqLen, seed: 0 });
+}
+
+/** Median (the lower middle for even counts) of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+/** "median (min–max)" with the given rounding, for tables. */
+export function spread(xs: readonly number[], digits = 0): string {
+  const f = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return xs.length === 1 ? f(xs[0]) : `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+}
+
+/** What the machine is and how loaded it was: goes beside every recorded number. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  node: string;
+  tfjs: string;
+  date: string;
+  loadAverage: [number, number, number];
+}
+
+const TFJS_VERSION: string = JSON.parse(readFileSync(new URL('../../node_modules/@tensorflow/tfjs/package.json', import.meta.url), 'utf8')).version;
+
+/** The machine now (load average included). */
+export function machineInfo(): MachineInfo {
+  const la = loadavg();
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    tfjs: TFJS_VERSION,
+    date: new Date().toISOString(),
+    loadAverage: [la[0], la[1], la[2]].map((x) => Math.round(x * 100) / 100) as [number, number, number],
+  };
+}
+
+/** One line describing the machine, for the top of a benchmark's output. */
+export function machineLine(m: MachineInfo = machineInfo()): string {
+  return `${m.date.slice(0, 16)}Z · ${m.cpu} × ${m.cores} cores · Node ${m.node} · tfjs ${m.tfjs} · load average ${m.loadAverage.join(' / ')}`;
+}
+
+/** A markdown table (header row, then rows), columns padded for reading in a terminal. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** Parses a positive integer option, or throws naming it. */
+export function intOption(value: string | undefined, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new BamError(`--${name} must be a positive integer, got '${value}'`, 'E_BENCH');
+  return n;
+}
