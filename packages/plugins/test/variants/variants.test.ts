@@ -1,0 +1,220 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LanguageModel, Logger, PluginContext, VariantPlugin } from '@bam/eval';
+import { loadUpcyclePreset, upcyclePresetNames } from '@bam/upcycle';
+import {
+  bamKvSharedVariant,
+  budgetsWith,
+  builtinPlugins,
+  builtinVariants,
+  btxExpertsVariant,
+  btxVariant,
+  denseVariant,
+  presetForSeed,
+  recipeEntryFor,
+} from '../../src/index.ts';
+
+const WORK = mkdtempSync(join(tmpdir(), 'bam-variants-'));
+afterAll(() => rmSync(WORK, { recursive: true, force: true }));
+
+/**
+ * The smoke preset cut down to two experts (code, math) and two recipes: the cheapest pipeline
+ * that still has experts to share and a budget that changes what BAM trains on.
+ */
+const MINI = join(WORK, 'mini.json');
+writeFileSync(MINI, JSON.stringify({ ...loadUpcyclePreset('smoke'), name: 'mini', numExperts: 3, domains: ['code', 'math'], recipes: ['btx', 'bam-kv-shared'] }));
+
+/** A logger that keeps its lines, and the lines upcycle's summary writes ("N stage(s) built, M reused"). */
+function capture(): Logger & { lines: string[]; builds(): Array<{ built: number; reused: number }> } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (m) => lines.push(m),
+    warn: (m) => lines.push(`warning: ${m}`),
+    builds: () => lines.flatMap((l) => [...l.matchAll(/: (\d+) stage\(s\) built, (\d+) reused/g)].map((m) => ({ built: Number(m[1]), reused: Number(m[2]) }))),
+  };
+}
+
+function context(logger: Logger, over: Partial<PluginContext> = {}): PluginContext {
+  return { artifactsDir: join(WORK, 'artifacts'), seed: 0, logger, ...over };
+}
+
+function manifest(checkpointDir: string): { configHash: string; trainState: { tokensSeen: number } } {
+  return JSON.parse(readFileSync(join(checkpointDir, 'checkpoint.json'), 'utf8'));
+}
+
+describe('the built-in variants: options', () => {
+  it('lists nine variants under the paper ids and puts them in builtinPlugins after the tasks', () => {
+    expect(builtinVariants.map((v) => v.id)).toEqual([
+      'dense',
+      'btx',
+      'bam-full',
+      'bam-kv-shared',
+      'btx-experts',
+      'btx-top3-6',
+      'bam-moa-top1',
+      'bam-moa-top2',
+      'sparse-upcycle',
+    ]);
+    expect(builtinPlugins.slice(-9)).toEqual([...builtinVariants]);
+    expect(builtinVariants.map((v) => v.usesBudget ?? false)).toEqual([false, true, true, true, true, true, true, true, true]);
+  });
+
+  it("defaults every variant to the tiny upcycle preset, the mixtures to their recipe's defaults", () => {
+    expect(upcyclePresetNames()).toContain('tiny');
+    expect(denseVariant.options.parse({})).toEqual({ model: 'seed', preset: 'tiny' });
+    expect(btxVariant.options.parse({})).toEqual({ preset: 'tiny', routerInit: { std: 0.02, seed: 0 } });
+    expect(btxExpertsVariant.options.parse({ experts: 6 })).toEqual({ preset: 'tiny', routerInit: { std: 0.02, seed: 0 }, experts: 6, matchTo: 'bam-full' });
+    for (const v of builtinVariants) expect((v.options.parse({}) as { preset: string }).preset).toBe('tiny');
+  });
+
+  it('rejects an unknown key, a bad recipe option and an unknown preset, naming each', () => {
+    for (const v of builtinVariants) {
+      const r = v.options.safeParse({ preset: 'smoke', presett: 'tiny' });
+      expect(r.success).toBe(false);
+      expect(JSON.stringify(r.error?.issues)).toContain('presett');
+    }
+    const badRouter = btxVariant.options.safeParse({ ffnRouter: { kind: 'topk', k: 0 } });
+    expect(badRouter.success).toBe(false);
+    expect(badRouter.error?.issues[0].path).toEqual(['ffnRouter', 'k']);
+    const unknown = bamKvSharedVariant.options.safeParse({ preset: 'tiyn' });
+    expect(unknown.error?.issues.map((i) => i.message)).toEqual([`unknown upcycle preset 'tiyn': use one of ${upcyclePresetNames().join(', ')} or the path of a preset .json file`]);
+    expect(denseVariant.options.safeParse({ model: 'general' }).success).toBe(false);
+    expect(denseVariant.options.parse({ preset: MINI, model: 'math' })).toEqual({ preset: MINI, model: 'math' });
+  });
+});
+
+describe('the built-in variants: which pipeline they ask for', () => {
+  const smoke = loadUpcyclePreset('smoke');
+
+  it("sets the upcycle seed to the job's seed and keeps everything else of the preset", () => {
+    const p = presetForSeed('smoke', 3);
+    expect(p.seed).toBe(3);
+    expect({ ...p, seed: smoke.seed }).toEqual(smoke);
+    expect(() => presetForSeed('smoke', -1)).toThrow(/cannot seed upcycle preset 'smoke'/);
+  });
+
+  it("finds the preset's own entry for default recipe options, written out or not", () => {
+    expect(recipeEntryFor(smoke, 'btx', {}, 'btx')).toEqual({ preset: smoke, name: 'btx' });
+    expect(recipeEntryFor(smoke, 'btx', { routerInit: { std: 0.02, seed: 0 } }, 'btx').name).toBe('btx');
+    expect(recipeEntryFor(smoke, 'btx-experts-M', {}, 'btx-experts').name).toBe('btx-experts-M');
+    expect(recipeEntryFor(smoke, 'bam-moa-top1', { kvShared: true }, 'bam-moa-top1').name).toBe('bam-moa-top1');
+  });
+
+  it('adds one entry, named by a hash of its options, for recipe options the preset does not build', () => {
+    const { preset, name } = recipeEntryFor(smoke, 'btx', { routerInit: { std: 0.02, seed: 7 } }, 'btx');
+    expect(name).toMatch(/^btx-[0-9a-f]{8}$/);
+    expect(preset.recipes).toEqual([...smoke.recipes, { id: 'btx', name, options: { routerInit: { std: 0.02, seed: 7 } } }]);
+    expect(recipeEntryFor(smoke, 'btx', { routerInit: { seed: 7 } }, 'btx').name).toBe(name);
+    expect(recipeEntryFor(smoke, 'btx', { routerInit: { seed: 8 } }, 'btx').name).not.toBe(name);
+  });
+
+  it("builds the preset's budgets plus the job's", () => {
+    expect(budgetsWith(smoke, 'compute-matched')).toEqual(['data-matched', 'compute-matched']);
+    const dmOnly = { ...smoke, budgets: ['data-matched' as const] };
+    expect(budgetsWith(dmOnly, undefined)).toEqual(['data-matched']);
+    expect(budgetsWith(dmOnly, 'compute-matched')).toEqual(['data-matched', 'compute-matched']);
+  });
+});
+
+describe('the built-in variants: one shared pipeline per preset and seed', () => {
+  const models: LanguageModel[] = [];
+  afterAll(async () => {
+    for (const m of models) await m.dispose();
+  });
+  const create = async (v: VariantPlugin, options: unknown, ctx: PluginContext): Promise<LanguageModel> => {
+    const m = await v.create(v.options.parse(options), ctx);
+    models.push(m);
+    return m;
+  };
+
+  it('trains the seed and experts once, then every recipe × budget at the first mixture prepare, and nothing after', { timeout: 300_000 }, async () => {
+    const log = capture();
+    await denseVariant.setup?.({ artifactsDir: join(WORK, 'artifacts'), logger: log, threadId: 0 });
+    await denseVariant.prepare?.(denseVariant.options.parse({ preset: MINI, model: 'code' }), context(log));
+    // seed + 2 branches + 2 experts
+    expect(log.builds()).toEqual([{ built: 5, reused: 0 }]);
+    await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), context(log, { budget: 'data-matched' }));
+    // 2 mixes; btx trains once for both budgets (it is the compute reference), bam-kv-shared twice
+    expect(log.builds()).toEqual([
+      { built: 5, reused: 0 },
+      { built: 5, reused: 6 },
+    ]);
+    // Same preset and seed: the pipeline this thread built already holds every recipe and budget.
+    await bamKvSharedVariant.prepare?.(bamKvSharedVariant.options.parse({ preset: MINI }), context(log, { budget: 'compute-matched' }));
+    await denseVariant.prepare?.(denseVariant.options.parse({ preset: MINI, model: 'math' }), context(log));
+    expect(log.builds()).toHaveLength(2);
+    expect(log.lines.join('\n')).not.toContain('warning');
+  });
+
+  it("loads each checkpoint with its config hash; BTX's two budgets are one model, BAM's are two", { timeout: 120_000 }, async () => {
+    const log = capture();
+    const seed = await create(denseVariant, { preset: MINI }, context(log));
+    const code = await create(denseVariant, { preset: MINI, model: 'code' }, context(log));
+    const btxDm = await create(btxVariant, { preset: MINI }, context(log, { budget: 'data-matched' }));
+    const btxCm = await create(btxVariant, { preset: MINI }, context(log, { budget: 'compute-matched' }));
+    const kvDm = await create(bamKvSharedVariant, { preset: MINI }, context(log, { budget: 'data-matched' }));
+    const kvCm = await create(bamKvSharedVariant, { preset: MINI }, context(log, { budget: 'compute-matched' }));
+    expect(log.builds().every((b) => b.built === 0)).toBe(true);
+    for (const m of [seed, code, btxDm, btxCm, kvDm, kvCm]) {
+      expect(m.info.configHash).toBe(manifest(m.info.checkpoint as string).configHash);
+      expect(m.info.backend).toBeTruthy();
+    }
+    expect([seed.info.name, code.info.name, btxDm.info.name, kvCm.info.name]).toEqual([
+      'mini/seed/seed0',
+      'mini/code-expert/seed0',
+      'mini/btx/data-matched/seed0',
+      'mini/bam-kv-shared/compute-matched/seed0',
+    ]);
+    // The seed and the experts share a config; the mixtures have their own.
+    expect(code.info.configHash).toBe(seed.info.configHash);
+    expect(btxDm.info.configHash).not.toBe(seed.info.configHash);
+    expect(kvDm.info.configHash).not.toBe(btxDm.info.configHash);
+    expect(btxCm.info.checkpoint).toBe(btxDm.info.checkpoint);
+    expect(kvCm.info.checkpoint).not.toBe(kvDm.info.checkpoint);
+    // Compute-matched BAM-KV-shared pays for N attention experts with fewer tokens than BTX's.
+    const tokens = (m: LanguageModel) => manifest(m.info.checkpoint as string).trainState.tokensSeen;
+    expect(tokens(kvDm)).toBe(tokens(btxDm));
+    expect(tokens(kvCm)).toBeLessThan(tokens(kvDm));
+    expect(kvCm.info.tokensSeen).toBe(tokens(kvCm));
+    // Different weights score the same text differently, each a finite log-probability.
+    const req = [{ context: 'The law of the', continuation: ' land' }];
+    const scores = await Promise.all([seed, code, btxDm, kvDm, kvCm].map(async (m) => (await m.loglikelihood(req))[0].logprob));
+    for (const s of scores) {
+      expect(Number.isFinite(s)).toBe(true);
+      expect(s).toBeLessThan(0);
+    }
+    expect(new Set(scores).size).toBe(5);
+  });
+
+  it('builds only the extra mixture for recipe options the preset lacks, reusing the rest', { timeout: 120_000 }, async () => {
+    const log = capture();
+    const opts = btxVariant.options.parse({ preset: MINI, routerInit: { seed: 7 } });
+    await btxVariant.prepare?.(opts, context(log, { budget: 'compute-matched' }));
+    // one mix and one training (data- and compute-matched coincide for a btx config)
+    expect(log.builds()).toEqual([{ built: 2, reused: 12 }]);
+    const m = await create(btxVariant, { preset: MINI, routerInit: { seed: 7 } }, context(log, { budget: 'compute-matched' }));
+    const plain = await create(btxVariant, { preset: MINI }, context(log, { budget: 'compute-matched' }));
+    expect(m.info.configHash).toBe(plain.info.configHash);
+    expect(m.info.checkpoint).not.toBe(plain.info.checkpoint);
+  });
+
+  it("gives another seed its own seed model: the sweep's seed is the upcycle seed", { timeout: 120_000 }, async () => {
+    const log = capture();
+    await denseVariant.prepare?.(denseVariant.options.parse({ preset: MINI }), context(log, { seed: 1 }));
+    expect(log.builds()).toEqual([{ built: 5, reused: 0 }]);
+    const s1 = await create(denseVariant, { preset: MINI }, context(log, { seed: 1 }));
+    const s0 = await create(denseVariant, { preset: MINI }, context(log));
+    expect(s1.info.name).toBe('mini/seed/seed1');
+    expect(s1.info.configHash).toBe(s0.info.configHash);
+    expect(s1.info.artifact).not.toBe(s0.info.artifact);
+  });
+
+  it('names the domains a preset has when asked for an expert it does not train', async () => {
+    const opts = denseVariant.options.parse({ preset: MINI, model: 'law' });
+    await expect(denseVariant.prepare!(opts, context(capture()))).rejects.toThrow("upcycle preset 'mini' trains no 'law' expert (its domains: code, math)");
+    await expect(denseVariant.create(opts, context(capture()))).rejects.toThrow(/use model 'seed' or one of 'code', 'math'/);
+  });
+});
