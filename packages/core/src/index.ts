@@ -21,4 +21,4 @@ export {
   type Tokenizer, type TokenizerSpec, type TokenizerSpecInput,
 } from './tokenizer/index.ts';
 export * from './inference/index.ts';
-export { trainDataParallel, shardRows, type DataParallelOptions, type DataParallelSummary } from './parallel/data-parallel.ts';
+export { trainDataParallel, DataParallelPool, shardRows, type DataParallelOptions, type DataParallelSummary } from './parallel/data-parallel.ts';

@@ -24,8 +24,11 @@ export interface GroupedAttentionOptions {
   kvOf: readonly number[];
   /** Multiplies the scores (usually 1/√Dh). */
   scale: number;
-  /** Additive mask [T, S] (0 = attend, −1e9 = not), the same for every group; a constant (no gradient). */
-  mask: tf.Tensor2D;
+  /**
+   * Additive mask [T, S] (0 = attend, −1e9 = not), the same for every group; a constant (no
+   * gradient). null: every query attends to every key (one new token against a KV cache).
+   */
+  mask: tf.Tensor2D | null;
 }
 
 /** `tf.customGrad` typing wants rest parameters; our op has three tensor inputs. */
@@ -53,7 +56,7 @@ function makeOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn3 {
     const ktList = tf.unstack(tf.transpose(k, [0, 2, 1])) as tf.Tensor2D[]; // Gkv × [Dh, S]
     const vList = tf.unstack(v) as tf.Tensor2D[]; // Gkv × [S, Dh]
     const scores = tf.stack(qList.map((qg, g) => tf.matMul(qg, ktList[kvOf[g]]))); // [G, T, S]
-    const probs = tf.softmax(tf.add(scores, mask)) as tf.Tensor3D; // [G, T, S]
+    const probs = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor3D; // [G, T, S]
     const pList = tf.unstack(probs) as tf.Tensor2D[]; // G × [T, S]
     const out = tf.stack(pList.map((p, g) => tf.matMul(p, vList[kvOf[g]]))); // [G, T, Dh]
     save([qs, k, v, probs]);
@@ -81,7 +84,8 @@ function makeOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn3 {
 
 /**
  * Attention of G query groups over Gkv key/value groups: q [G, T, Dh], k and v [Gkv, S, Dh] →
- * [G, T, Dh], where group g attends to k, v group `kvOf[g]` under the additive `mask` [T, S].
+ * [G, T, Dh], where group g attends to k, v group `kvOf[g]` under the additive `mask` [T, S]
+ * (none when null).
  * Differentiable in q, k and v (one custom gradient, see the module comment). Returns a new
  * tensor owned by the caller; arguments are borrowed.
  */
@@ -92,7 +96,7 @@ export function groupedCausalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Ten
   if (v.rank !== 3 || v.shape[0] !== Gkv || v.shape[1] !== S || v.shape[2] !== Dh) {
     throw new ShapeError('attention values', [Gkv, S, Dh], v.shape, 'groupedCausalAttention');
   }
-  if (opts.mask.shape[0] !== T || opts.mask.shape[1] !== S) throw new ShapeError('attention mask', [T, S], opts.mask.shape, 'groupedCausalAttention');
+  if (opts.mask && (opts.mask.shape[0] !== T || opts.mask.shape[1] !== S)) throw new ShapeError('attention mask', [T, S], opts.mask.shape, 'groupedCausalAttention');
   if (opts.kvOf.length !== G || opts.kvOf.some((j) => !Number.isInteger(j) || j < 0 || j >= Gkv)) {
     throw new BamError(`kvOf must list, for each of the ${G} query groups, a key/value group in [0, ${Gkv})`, 'E_SHAPE', 'this is a bug in the caller of groupedCausalAttention');
   }

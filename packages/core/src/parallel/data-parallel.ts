@@ -56,7 +56,7 @@ export interface DataParallelSummary {
   tokensPerSecond: number;
   tokensSeen: number;
   workers: number;
-  /** Time to start the workers and build their replicas (ms). */
+  /** Time to build the replicas (and, on a new pool, start the workers' backends), ms. */
   startupMs: number;
 }
 
@@ -101,59 +101,90 @@ function nextMessage(w: Worker): Promise<WorkerMessage> {
 }
 
 /**
- * Trains `model` for `steps` steps with `workers` data-parallel replicas in worker threads and
- * copies the trained weights back into it. A non-finite loss or gradient norm stops the run with
- * a `BamError` naming the step (the model keeps its initial weights). Resolves when every worker
- * has stopped.
+ * A pool of data-parallel worker threads, kept between training runs (a thread starts its tfjs
+ * backend once; later runs only build their replicas). `train` runs one training at a time.
+ * Dispose it with `dispose()`.
  */
-export async function trainDataParallel(opts: DataParallelOptions): Promise<DataParallelSummary> {
-  const { model, batches, steps, workers: world } = opts;
-  const first = batches.batch(0);
-  const issues: Array<{ path: string; message: string }> = [];
-  if (!(Number.isInteger(steps) && steps >= 1)) issues.push({ path: 'steps', message: `must be an integer >= 1, got ${steps}` });
-  if (!(Number.isInteger(world) && world >= 1)) issues.push({ path: 'workers', message: `must be an integer >= 1, got ${world}` });
-  else if (world > first.batchSize) issues.push({ path: 'workers', message: `${world} workers cannot split a batch of ${first.batchSize} rows` });
-  if (issues.length) throw new ConfigError('data-parallel training options', issues);
+export class DataParallelPool {
+  /** Worker threads (replicas per run). */
+  readonly size: number;
+  private readonly workers: Worker[];
+  private busy = false;
 
-  const layout: ReplicaSetup['layout'] = [];
-  let P = 0;
-  for (const [name, v] of model.params) {
-    layout.push({ name, shape: [...v.shape], offset: P, size: v.size });
-    P += v.size;
+  /** Starts `workers` threads (≥ 1); `backend` defaults to this thread's `tf.getBackend()`. */
+  constructor(workers: number, private readonly opts: { backend?: BackendName } = {}) {
+    if (!(Number.isInteger(workers) && workers >= 1)) {
+      throw new ConfigError('data-parallel pool', [{ path: 'workers', message: `must be an integer >= 1, got ${workers}` }]);
+    }
+    this.size = workers;
+    this.workers = Array.from({ length: workers }, () => new Worker(new URL('./dp-worker-entry.mjs', import.meta.url)));
   }
-  const weights = new SharedArrayBuffer(P * 4);
-  const flat = new Float32Array(weights);
-  for (const p of layout) flat.set((await model.params.get(p.name)!.data()) as Float32Array, p.offset);
-  const grads = new SharedArrayBuffer(world * P * 4);
-  const sync = new SharedArrayBuffer((1 + world * layout.length) * 4);
-  const backend = opts.backend ?? (tf.getBackend() as BackendName);
 
-  const t0 = performance.now();
-  const pool = Array.from({ length: world }, (_, rank) => {
-    const setup: ReplicaSetup = {
-      rank,
-      world,
-      backend,
-      config: model.config,
-      layout,
-      paramCount: P,
-      weights,
-      grads,
-      sync,
-      steps,
-      lr: opts.lr,
-      weightDecay: opts.weightDecay ?? 0.1,
-      clipNorm: opts.clipNorm ?? 1.0,
-      adam: opts.adam ?? {},
-    };
-    return new Worker(new URL('./dp-worker-entry.mjs', import.meta.url), { workerData: setup });
-  });
-  try {
-    await Promise.all(pool.map(nextMessage));
+  /**
+   * Trains `model` for `steps` steps on the pool's replicas and copies the trained weights back
+   * into it. A non-finite loss or gradient norm stops the run with a `BamError` naming the step
+   * (the model keeps its initial weights).
+   */
+  async train(opts: Omit<DataParallelOptions, 'workers' | 'backend'>): Promise<DataParallelSummary> {
+    if (this.busy) throw new BamError('this data-parallel pool is already training', 'E_PARALLEL', 'await the running train() call, or make a second pool');
+    this.busy = true;
+    try {
+      return await this.run(opts);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async run(opts: Omit<DataParallelOptions, 'workers' | 'backend'>): Promise<DataParallelSummary> {
+    const { model, batches, steps } = opts;
+    const world = this.size;
+    const pool = this.workers;
+    const first = batches.batch(0);
+    const issues: Array<{ path: string; message: string }> = [];
+    if (!(Number.isInteger(steps) && steps >= 1)) issues.push({ path: 'steps', message: `must be an integer >= 1, got ${steps}` });
+    if (world > first.batchSize) issues.push({ path: 'workers', message: `${world} workers cannot split a batch of ${first.batchSize} rows` });
+    if (issues.length) throw new ConfigError('data-parallel training options', issues);
+
+    const layout: ReplicaSetup['layout'] = [];
+    let P = 0;
+    for (const [name, v] of model.params) {
+      layout.push({ name, shape: [...v.shape], offset: P, size: v.size });
+      P += v.size;
+    }
+    const weights = new SharedArrayBuffer(P * 4);
+    const flat = new Float32Array(weights);
+    for (const p of layout) flat.set((await model.params.get(p.name)!.data()) as Float32Array, p.offset);
+    const grads = new SharedArrayBuffer(world * P * 4);
+    const sync = new SharedArrayBuffer((1 + world * layout.length) * 4);
+    const backend = this.opts.backend ?? (tf.getBackend() as BackendName);
+
+    const t0 = performance.now();
+    const started = pool.map(nextMessage);
+    pool.forEach((w, rank) => {
+      const setup: ReplicaSetup = {
+        rank,
+        world,
+        backend,
+        config: model.config,
+        layout,
+        paramCount: P,
+        weights,
+        grads,
+        sync,
+        steps,
+        lr: opts.lr,
+        weightDecay: opts.weightDecay ?? 0.1,
+        clipNorm: opts.clipNorm ?? 1.0,
+        adam: opts.adam ?? {},
+      };
+      w.postMessage({ kind: 'init', setup });
+    });
+    await Promise.all(started);
     const startupMs = performance.now() - t0;
     const losses: number[] = [];
     const gradNorms: number[] = [];
     let tokens = 0;
+    let failure: unknown;
     const t1 = performance.now();
     for (let s = 0; s < steps; s++) {
       const b = s === 0 ? first : batches.batch(s);
@@ -161,13 +192,13 @@ export async function trainDataParallel(opts: DataParallelOptions): Promise<Data
       const shards = shardRows(b.batchSize, world);
       let scored = 0;
       for (let i = 0; i < b.targets.length; i++) if (b.targets[i] >= 0) scored++;
-      const replies = pool.map(nextMessage);
       // Each shard's share of the batch's scored tokens: the full-batch mean NLL is Σ share·(shard mean).
       const shares = shards.map(([r0, r1]) => {
         let mine = 0;
         for (let i = r0 * T; i < r1 * T; i++) if (b.targets[i] >= 0) mine++;
         return scored > 0 ? mine / scored : 1 / world;
       });
+      const replies = pool.map(nextMessage);
       shards.forEach(([r0, r1], rank) => {
         const msg: StepMessage = { kind: 'step', step: s, inputs: b.inputs.slice(r0 * T, r1 * T), targets: b.targets.slice(r0 * T, r1 * T), rows: r1 - r0, seqLen: T, share: shares[rank] };
         pool[rank].postMessage(msg);
@@ -176,16 +207,19 @@ export async function trainDataParallel(opts: DataParallelOptions): Promise<Data
       const loss = done.reduce((a, r, rank) => a + r.loss * shares[rank], 0);
       const gradNorm = done[0].gradNorm;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        throw new BamError(`non-finite ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} at step ${s + 1} (batch ${s}); data-parallel training stopped`, 'E_NONFINITE', 'lower the learning rate or the clip norm, or check the data');
+        failure = new BamError(`non-finite ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} at step ${s + 1} (batch ${s}); data-parallel training stopped`, 'E_NONFINITE', 'lower the learning rate or the clip norm, or check the data');
+        break;
       }
       losses.push(loss);
       gradNorms.push(gradNorm);
       tokens += b.batchSize * T;
     }
     const loopMs = performance.now() - t1;
-    const back = nextMessage(pool[0]);
-    pool[0].postMessage({ kind: 'finish' });
-    const final = (await back) as { kind: 'weights'; weights: Float32Array };
+    // Every replica tears its run down; the first one's weights become the model's.
+    const finals = pool.map(nextMessage);
+    pool.forEach((w) => w.postMessage({ kind: 'finish' }));
+    const final = (await Promise.all(finals))[0] as { kind: 'weights'; weights: Float32Array };
+    if (failure) throw failure;
     for (const p of layout) {
       const v = model.params.get(p.name)!;
       tf.tidy(() => v.assign(tf.tensor(final.weights.subarray(p.offset, p.offset + p.size), p.shape, 'float32')));
@@ -200,7 +234,33 @@ export async function trainDataParallel(opts: DataParallelOptions): Promise<Data
       workers: world,
       startupMs,
     };
+  }
+
+  /** Stops every worker thread. */
+  async dispose(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Trains `model` for `steps` steps with `workers` data-parallel replicas in worker threads (a
+ * `DataParallelPool` made for this one run) and copies the trained weights back into it. A
+ * non-finite loss or gradient norm stops the run with a `BamError` naming the step (the model
+ * keeps its initial weights). Resolves when every worker has stopped.
+ */
+export async function trainDataParallel(opts: DataParallelOptions): Promise<DataParallelSummary> {
+  const { workers } = opts;
+  if (!(Number.isInteger(workers) && workers >= 1)) {
+    throw new ConfigError('data-parallel training options', [{ path: 'workers', message: `must be an integer >= 1, got ${workers}` }]);
+  }
+  const first = opts.batches.batch(0);
+  if (workers > first.batchSize) {
+    throw new ConfigError('data-parallel training options', [{ path: 'workers', message: `${workers} workers cannot split a batch of ${first.batchSize} rows` }]);
+  }
+  const pool = new DataParallelPool(workers, { backend: opts.backend });
+  try {
+    return await pool.train(opts);
   } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await pool.dispose();
   }
 }

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
 import { parseModelConfig, type ModelConfigInput } from '../../src/model/config.ts';
 import { createModel, disposeModel, type BamModel } from '../../src/model/model.ts';
-import { shardRows, trainDataParallel } from '../../src/parallel/data-parallel.ts';
+import { DataParallelPool, shardRows, trainDataParallel } from '../../src/parallel/data-parallel.ts';
 import { train, type BatchSource } from '../../src/train/index.ts';
 
 const V = 32;
@@ -80,6 +80,23 @@ describe('data-parallel training over worker threads', () => {
     const w = await weightsOf(model);
     for (const [n, x] of w) expect(x.every(Number.isFinite), n).toBe(true);
     disposeModel(model);
+  });
+
+  it('keeps its threads between runs: a second run on the same pool starts from the new model', async () => {
+    const config = parseModelConfig(tiny);
+    const pool = new DataParallelPool(2);
+    try {
+      const a = createModel(config, 5);
+      const b = createModel(config, 5);
+      const first = await pool.train({ model: a, batches, steps: 2, lr });
+      const second = await pool.train({ model: b, batches, steps: 2, lr });
+      expect(second.losses).toEqual(first.losses);
+      expect(maxDiff(await weightsOf(a), await weightsOf(b))).toBe(0);
+      disposeModel(a);
+      disposeModel(b);
+    } finally {
+      await pool.dispose();
+    }
   });
 
   it('rejects more workers than batch rows, naming the option', async () => {

@@ -1,0 +1,54 @@
+/**
+ * Parallel vs sequential blocks (PaLM §2 reports ~15% faster training for the parallel
+ * formulation at large scale): training tokens/s of each variant with both block kinds,
+ * interleaved in one process run (lib/train-runner.ts), on bam's wasm trainer.
+ *
+ *   npx tsx benchmarks/blocks.ts [--preset tiny] [--variants dense,bam-full] [--rounds 3] [--steps 10]
+ *       [--batch-size 8] [--workers 1] [--json]
+ *
+ * The parallel block has one norm per layer and lets attention and FFN read the same normed
+ * input; the sequential one has two norms and the FFN reads the attention's output. Same FLOPs
+ * (the norms are not counted), so any difference is overhead.
+ */
+import { parseArgs } from 'node:util';
+import { selectBackend } from '@bam/core';
+import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
+import { cells, measureTraining, medianOf, type TrainCase } from './lib/train-runner.ts';
+
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'tiny' },
+    variants: { type: 'string', default: 'dense,bam-full' },
+    rounds: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '10' },
+    'batch-size': { type: 'string', default: '8' },
+    workers: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const log = (s: string) => {
+  if (!values.json) console.error(s);
+};
+await selectBackend({ prefer: 'wasm', log: () => {} });
+const B = intOption(values['batch-size'], 'batch-size');
+const engine = `bam ×${intOption(values.workers, 'workers')}`;
+const variants = parseVariants(values.variants!);
+const cases: TrainCase[] = variants.flatMap((v) =>
+  (['parallel', 'sequential'] as const).map((block) => ({ label: `${v} ${block}`, config: variantOf(values.preset!, v, { block }) })),
+);
+const T = cases[0].config.maxSeqLen;
+const machineStart = machineInfo();
+log(machineLine(machineStart));
+const m = await measureTraining(cases, { engines: [engine], rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, log });
+const machineEnd = machineInfo();
+const rows = variants.map((v) => {
+  const [p, s] = [cases.find((c) => c.label === `${v} parallel`)!, cases.find((c) => c.label === `${v} sequential`)!];
+  return [v, ...cells(m, p, engine, T), ...cells(m, s, engine, T), `${(medianOf(m, p.label, engine) / medianOf(m, s.label, engine)).toFixed(2)}×`];
+});
+if (values.json) {
+  console.log(JSON.stringify({ benchmark: 'blocks', preset: values.preset, engine, results: Object.fromEntries([...m].map(([k, e]) => [k, e.get(engine)!.map(Math.round)])), machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage } }));
+} else {
+  console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
+  console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds, ${engine}\n`);
+  console.log(markdownTable(['variant', 'parallel tokens/s', 'parallel GFLOP/s', 'sequential tokens/s', 'sequential GFLOP/s', 'parallel / sequential'], rows));
+}

@@ -1,0 +1,115 @@
+/**
+ * The measuring loop behind benchmarks/train.ts, blocks.ts and scaling.ts: training tokens/s of
+ * several model configs ("cases") on several engines, interleaved round by round in one process so
+ * that load drift on a shared machine hits every cell alike.
+ *
+ * Engines: `bam ×1` is `train()` in this thread; `bam ×W` (W > 1) is data-parallel training on a
+ * `DataParallelPool` of W worker threads, kept for the whole measurement (its threads warm up
+ * once, in the warm-up round, as this thread does); `torch` is the PyTorch peer (benchmarks/peers/torch_peer.py) on the same
+ * batches from the same initial weights. Every run starts from a fresh model (seed 0).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createModel, DataParallelPool, disposeModel, saveCheckpoint, train, trainingFlops, type ModelConfig } from '@bam/core';
+import { batchesFor, median, spread, tokenizerFor } from './common.ts';
+import { runPeer } from './peer.ts';
+
+/** One model config to measure, under a label for the tables. */
+export interface TrainCase {
+  label: string;
+  config: ModelConfig;
+}
+
+/** Options of `measureTraining`. */
+export interface MeasureOptions {
+  /** `bam ×1`, `bam ×2`, ..., `torch`. */
+  engines: string[];
+  rounds: number;
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  /** torch.set_num_threads for the peer. */
+  peerThreads?: number;
+  log?: (line: string) => void;
+}
+
+/** tokens/s per round, by case label then engine. */
+export type Measurements = Map<string, Map<string, number[]>>;
+
+/** Training FLOPs per token of a case (3 × the paper's forward count at the batch's length). */
+export function flopsPerToken(c: TrainCase, seqLen: number): number {
+  return trainingFlops(c.config, 1, seqLen);
+}
+
+/**
+ * Measures every case on every engine, `rounds` times, after one 2-step warm-up per case and bam
+ * engine. The first case's vocabulary decides the batches (all cases must share it).
+ */
+export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Promise<Measurements> {
+  const log = o.log ?? (() => {});
+  const { batchSize: B, seqLen: T, steps } = o;
+  const batches = batchesFor(cases[0].config, B, T);
+  const dir = mkdtempSync(join(tmpdir(), 'bam-bench-train-'));
+  const lr = { peak: 1e-3, warmup: 1 };
+  const out: Measurements = new Map(cases.map((c) => [c.label, new Map(o.engines.map((e) => [e, [] as number[]]))]));
+  const workersOf = (e: string) => Number(e.replace(/^bam ×/, ''));
+  const pools = new Map(o.engines.filter((e) => e !== 'torch' && workersOf(e) > 1).map((e) => [workersOf(e), new DataParallelPool(workersOf(e))]));
+  try {
+    if (o.engines.includes('torch')) {
+      // The peer trains on exactly these batches: steps × (inputs [B, T], targets [B, T]), int32.
+      const data = new Int32Array(steps * 2 * B * T);
+      for (let s = 0; s < steps; s++) {
+        const b = batches.batch(s);
+        data.set(b.inputs, s * 2 * B * T);
+        data.set(b.targets, (s * 2 + 1) * B * T);
+      }
+      writeFileSync(join(dir, 'data.bin'), Buffer.from(data.buffer));
+      for (const [i, c] of cases.entries()) {
+        const model = createModel(c.config, 0);
+        await saveCheckpoint(join(dir, `case-${i}`), { model, tokenizer: tokenizerFor(c.config) });
+        disposeModel(model);
+        writeFileSync(join(dir, `case-${i}.json`), JSON.stringify(c.config));
+      }
+    }
+    const bamRun = async (config: ModelConfig, workers: number, n: number): Promise<number> => {
+      const model = createModel(config, 0);
+      try {
+        if (workers === 1) return (await train({ model, batches, steps: n, lr, logEvery: n, progress: false })).tokensPerSecond;
+        return (await pools.get(workers)!.train({ model, batches, steps: n, lr })).tokensPerSecond;
+      } finally {
+        disposeModel(model);
+      }
+    };
+    const torchRun = (i: number): number => {
+      const a = runPeer(['train', '--config', join(dir, `case-${i}.json`), '--data', join(dir, 'data.bin'), '--batch', String(B), '--seq-len', String(T), '--steps', String(steps), '--runs', '1', '--init', join(dir, `case-${i}`), '--threads', String(o.peerThreads ?? 2)]);
+      return (a.tokensPerSecond as number[])[0];
+    };
+    for (const c of cases) for (const e of o.engines) if (e !== 'torch') await bamRun(c.config, workersOf(e), 2);
+    for (let r = 0; r < o.rounds; r++) {
+      for (const [i, c] of cases.entries()) {
+        for (const e of o.engines) {
+          const tps = e === 'torch' ? torchRun(i) : await bamRun(c.config, workersOf(e), steps);
+          out.get(c.label)!.get(e)!.push(tps);
+          log(`round ${r + 1}/${o.rounds} ${c.label.padEnd(24)} ${e.padEnd(7)} ${Math.round(tps)} tokens/s`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...pools.values()].map((p) => p.dispose()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** Cells "median (min–max)" of tokens/s and of GFLOP/s for one case and engine. */
+export function cells(m: Measurements, c: TrainCase, engine: string, seqLen: number): [string, string] {
+  const xs = m.get(c.label)!.get(engine)!;
+  const f = flopsPerToken(c, seqLen);
+  return [spread(xs), spread(xs.map((x) => (x * f) / 1e9), 1)];
+}
+
+/** Median tokens/s of a case on an engine. */
+export function medianOf(m: Measurements, label: string, engine: string): number {
+  return median(m.get(label)!.get(engine)!);
+}
