@@ -7,12 +7,12 @@
  */
 import type { z } from 'zod';
 import { ContractError, SweepConfigError, issuesFromZod } from './errors.ts';
-import type { LanguageModel } from './api/model.ts';
+import type { LanguageModel, RoutingStatsResult } from './api/model.ts';
 import type { PluginContext } from './api/context.ts';
 import type { MetricItem, TaskPlugin, TaskRequest, TaskResponse } from './api/task.ts';
 
-/** Per-document metric values, one record per document in document order. */
-export type DocScores = Record<string, MetricItem>;
+/** Per-document metric values, one record per document in document order (`null`: the metric does not apply). */
+export type DocScores = Record<string, MetricItem | null>;
 
 /** Options of `evaluateTask`. */
 export interface EvaluateOptions {
@@ -29,15 +29,16 @@ export function parseOptions<O>(schema: z.ZodType<O>, raw: unknown, what: string
   return r.data;
 }
 
-const REQUEST_TYPES = ['loglikelihood', 'loglikelihood_rolling', 'generate_until'] as const;
+const REQUEST_TYPES = ['loglikelihood', 'loglikelihood_rolling', 'generate_until', 'routing_stats'] as const;
 
 function checkRequest(r: TaskRequest, where: string): void {
   const bad = (m: string): never => {
-    throw new ContractError(`${where}: ${m}`, 'requests(doc) must return loglikelihood(), loglikelihoodRolling() or generateUntil() requests');
+    throw new ContractError(`${where}: ${m}`, 'requests(doc) must return loglikelihood(), loglikelihoodRolling(), generateUntil() or routingStatsRequest() requests');
   };
   if (!r || typeof r !== 'object' || !REQUEST_TYPES.includes(r.type)) bad(`request type must be one of ${REQUEST_TYPES.join(', ')}, got ${JSON.stringify((r as { type?: unknown })?.type)}`);
   if (r.type === 'loglikelihood' && (typeof r.context !== 'string' || typeof r.continuation !== 'string')) bad('a loglikelihood request needs string context and continuation');
   if (r.type === 'loglikelihood_rolling' && typeof r.text !== 'string') bad('a loglikelihood_rolling request needs a string text');
+  if (r.type === 'routing_stats' && typeof r.text !== 'string') bad('a routing_stats request needs a string text');
   if (r.type === 'generate_until') {
     if (typeof r.context !== 'string') bad('a generate_until request needs a string context');
     if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1) bad(`a generate_until request needs maxTokens ≥ 1, got ${r.maxTokens}`);
@@ -53,6 +54,7 @@ function checkResponse(type: TaskRequest['type'], r: unknown, model: string, i: 
     if (typeof r !== 'string') throw new ContractError(`${where}: expected a string, got ${typeof r}`);
     return r;
   }
+  if (type === 'routing_stats') return checkRoutingStats(r, where);
   const o = r as { logprob?: unknown; tokens?: unknown; isGreedy?: unknown };
   if (!o || typeof o !== 'object' || !num(o.logprob) || !num(o.tokens)) {
     throw new ContractError(`${where}: expected { logprob: finite number, tokens: finite number${type === 'loglikelihood' ? ', isGreedy: boolean' : ''} }, got ${String(JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)))}`);
@@ -64,7 +66,27 @@ function checkResponse(type: TaskRequest['type'], r: unknown, model: string, i: 
   return { logprob: o.logprob as number, tokens: o.tokens as number };
 }
 
+/** A routing_stats result: finite numbers only, and the shape of RoutingStatsResult. */
+function checkRoutingStats(r: unknown, where: string): RoutingStatsResult {
+  const bad = (m: string): never => {
+    throw new ContractError(`${where}: ${m}`, 'routingStats() must return { tokens, layers: [{ layer, ffn?, attn?, agreement? }] } of finite numbers');
+  };
+  const o = r as RoutingStatsResult | undefined;
+  if (!o || typeof o !== 'object' || !Number.isFinite(o.tokens) || !Array.isArray(o.layers)) bad('expected { tokens: finite number, layers: array }');
+  const finite = (x: unknown, what: string): void => {
+    if (Array.isArray(x) ? !x.every((v) => typeof v === 'number' && Number.isFinite(v)) : !(typeof x === 'number' && Number.isFinite(x))) bad(`${what} must be finite numbers`);
+  };
+  o!.layers.forEach((l, i) => {
+    if (!l || typeof l !== 'object' || !Number.isInteger(l.layer)) bad(`layers[${i}] needs an integer layer`);
+    if (l.ffn) for (const k of ['topShare', 'load', 'meanGate', 'entropy', 'entropyRatio', 'topExpert'] as const) finite(l.ffn[k], `layers[${i}].ffn.${k}`);
+    if (l.attn) for (const k of ['meanWeight', 'entropy', 'entropyRatio', 'topExpert'] as const) finite(l.attn[k], `layers[${i}].attn.${k}`);
+    if (l.agreement !== undefined) finite(l.agreement, `layers[${i}].agreement`);
+  });
+  return o!;
+}
+
 async function callModel(model: LanguageModel, type: TaskRequest['type'], reqs: TaskRequest[]): Promise<unknown[]> {
+  if (type === 'routing_stats') return model.routingStats!(reqs.map((r) => ({ text: (r as { text: string }).text })));
   if (type === 'loglikelihood') {
     return model.loglikelihood(reqs.map((r) => ({ context: (r as { context: string }).context, continuation: (r as { continuation: string }).continuation })));
   }
@@ -108,6 +130,12 @@ export async function evaluateTask(
     rs.forEach((r, j) => checkRequest(r, `task '${task.id}' document ${i} request ${j}`));
     return rs;
   });
+  if (typeof model.routingStats !== 'function' && requests.some((rs) => rs.some((r) => r.type === 'routing_stats'))) {
+    throw new ContractError(
+      `task '${task.id}' needs routing statistics, but model '${model.info.name}' has no routingStats(): it has no routers (a dense model), so the task does not apply`,
+      'run routing tasks on mixture variants only',
+    );
+  }
   const responses: TaskResponse[][] = requests.map((rs) => new Array(rs.length));
   for (const type of REQUEST_TYPES) {
     const slots: Array<[number, number]> = [];
@@ -124,7 +152,7 @@ export async function evaluateTask(
 
   const declared = Object.keys(task.metrics);
   return docs.map((d, i) => {
-    const scores = task.score(d, responses[i], taskOpts) as Record<string, MetricItem> | undefined;
+    const scores = task.score(d, responses[i], taskOpts) as Record<string, MetricItem | null> | undefined;
     if (!scores || typeof scores !== 'object') throw new ContractError(`task '${task.id}' document ${i}: score() must return an object of metric values`);
     const out: DocScores = {};
     for (const name of declared) {

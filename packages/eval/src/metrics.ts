@@ -229,15 +229,22 @@ export function aggregate(aggregation: Aggregation, items: readonly MetricItem[]
   return { value: stat(pairs), stderr: fin(bootstrapStderr(pairs, stat, { iters: opts.bootstrapIters, seed: bootSeed })), n };
 }
 
-/** Aggregates every declared metric over per-document scores (in document order). */
+/**
+ * Aggregates every declared metric over per-document scores (in document order). Items that are
+ * `null` (the metric does not apply to that document) are left out, and `n` counts the rest; a
+ * metric that is `null` in every document gets no aggregate at all (and so no result row).
+ */
 export function aggregateScores(
   metrics: Record<string, MetricSpec>,
-  docs: ReadonlyArray<Record<string, MetricItem>>,
+  docs: ReadonlyArray<Record<string, MetricItem | null>>,
   opts: { seed: number; bootstrapIters: number },
 ): Record<string, Aggregate> {
   const out: Record<string, Aggregate> = {};
   for (const [name, spec] of Object.entries(metrics)) {
-    out[name] = aggregate(spec.aggregation, docs.map((d) => d[name]), { seed: opts.seed, metric: name, bootstrapIters: opts.bootstrapIters });
+    const items = docs.map((d) => d[name]);
+    const applicable = items.filter((x): x is MetricItem => x !== null);
+    if (docs.length > 0 && applicable.length === 0) continue;
+    out[name] = aggregate(spec.aggregation, applicable, { seed: opts.seed, metric: name, bootstrapIters: opts.bootstrapIters });
   }
   return out;
 }

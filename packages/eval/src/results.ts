@@ -130,7 +130,10 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' | ').slice(0, 1000);
 }
 
-/** Rows of results.csv for every planned job that has a record, sorted by plan order, metric, seed. */
+/**
+ * Rows of results.csv for every planned job that has a record, sorted by plan order, metric, seed.
+ * An ok job has no row for a metric that applied to none of its documents (see `aggregateScores`).
+ */
 export function buildRows(plan: readonly JobPlan[], records: ReadonlyMap<string, JobRecord>): ResultRow[] {
   const keyed: Array<{ sort: number[]; row: ResultRow }> = [];
   for (const job of plan) {
@@ -138,6 +141,7 @@ export function buildRows(plan: readonly JobPlan[], records: ReadonlyMap<string,
     if (!rec) continue;
     Object.keys(job.metrics).forEach((metric, mi) => {
       const v = rec.status === 'ok' ? rec.values[metric] : undefined;
+      if (rec.status === 'ok' && !v) return; // the metric applied to none of the job's documents: no row
       keyed.push({
         sort: [job.order[0], job.order[1], job.order[2], mi, job.order[3]],
         row: {

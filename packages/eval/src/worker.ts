@@ -98,6 +98,7 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
       return { ok: true, threadId };
     }
     const task = registry.task(job.task.id);
+    ctx.task = { id: task.id, options: parseOptions(task.options, job.task.options, `options of task '${task.id}'`) };
     const model = await variant.create(vOpts, ctx);
     try {
       const docs = await evaluateTask(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });

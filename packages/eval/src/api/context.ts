@@ -19,6 +19,12 @@ export interface PluginContext {
   /** The comparison regime, for variants that declare `usesBudget`; undefined otherwise. */
   budget?: Budget;
   logger: Logger;
+  /**
+   * The task this job evaluates (its id and parsed options), so a variant may build its model per
+   * task (e.g. an oracle that answers each domain with its own expert). Set for `create()` (and the
+   * task's own calls) in evaluate jobs; undefined in `prepare()`.
+   */
+  task?: { id: string; options: unknown };
 }
 
 /** What a variant's `setup()` gets: run once in each worker before its first job with that variant. */

@@ -12,18 +12,24 @@ import type {
   LoglikelihoodResult,
   RollingRequest,
   RollingResult,
+  RoutingStatsRequest,
+  RoutingStatsResult,
 } from './model.ts';
 import type { PluginContext } from './context.ts';
 import { validateTask } from './validate.ts';
 
-/** One request to the model; `type` is the lm-eval request type. */
+/**
+ * One request to the model; `type` is the lm-eval request type, or `routing_stats` (bam's own:
+ * needs a model with `routingStats`, i.e. a mixture; on any other model the job fails saying so).
+ */
 export type TaskRequest =
   | ({ type: 'loglikelihood' } & LoglikelihoodRequest)
   | ({ type: 'loglikelihood_rolling' } & RollingRequest)
-  | ({ type: 'generate_until' } & GenerateRequest);
+  | ({ type: 'generate_until' } & GenerateRequest)
+  | ({ type: 'routing_stats' } & RoutingStatsRequest);
 
-/** The model's answer to one TaskRequest: a LoglikelihoodResult, a RollingResult or generated text. */
-export type TaskResponse = LoglikelihoodResult | RollingResult | string;
+/** The model's answer to one TaskRequest: a LoglikelihoodResult, a RollingResult, generated text or a RoutingStatsResult. */
+export type TaskResponse = LoglikelihoodResult | RollingResult | string | RoutingStatsResult;
 
 /**
  * One document's value for one metric. A number for `mean` and `median`; a pair
@@ -57,8 +63,13 @@ export interface TaskDefinition<O = any, D = any> {
   documents(options: O, ctx: PluginContext): Iterable<D> | AsyncIterable<D> | Promise<Iterable<D> | AsyncIterable<D>>;
   /** The requests for one document. */
   requests(doc: D, options: O): TaskRequest[];
-  /** Per-document metric values from the responses (same order as `requests(doc)`). */
-  score(doc: D, responses: TaskResponse[], options: O): Record<string, MetricItem>;
+  /**
+   * Per-document metric values from the responses (same order as `requests(doc)`). Every declared
+   * metric must be present; `null` says it does not apply to this document and model (e.g. the
+   * attention-router metrics of a model whose attention is not routed): such items are left out of
+   * the aggregate, and a metric no document applies to gets no result row.
+   */
+  score(doc: D, responses: TaskResponse[], options: O): Record<string, MetricItem | null>;
 }
 
 /** A checked task plugin: a plain object with `kind: 'task'` and an options schema. */
@@ -83,6 +94,11 @@ export function loglikelihood(context: string, continuation: string): TaskReques
 /** A `loglikelihood_rolling` request: log p(text) with no context. */
 export function loglikelihoodRolling(text: string): TaskRequest {
   return { type: 'loglikelihood_rolling', text };
+}
+
+/** A `routing_stats` request: what the model's routers decide for `text` (mixture models only). */
+export function routingStatsRequest(text: string): TaskRequest {
+  return { type: 'routing_stats', text };
 }
 
 /** A `generate_until` request: greedy text after `context`. */

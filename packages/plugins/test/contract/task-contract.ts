@@ -9,7 +9,8 @@
  *   - `requests(doc)` is a non-empty list of well-formed requests, the same on a second call;
  *   - `score()` on a fake model's responses returns exactly the declared metrics, each a finite
  *     number (mean/median) or a finite `[logprob, count]` pair with count > 0
- *     (perplexity/bits_per_byte), and every metric aggregates to a finite value.
+ *     (perplexity/bits_per_byte), or null (not applicable), and every metric aggregates to a
+ *     finite value. (`routing_stats` requests need a model with `routingStats`: pass one.)
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -62,6 +63,10 @@ export function requestProblems(r: TaskRequest, where: string): string[] {
     if (typeof r.text !== 'string' || r.text.length === 0) return bad('loglikelihood_rolling needs a non-empty text');
     return [];
   }
+  if (r.type === 'routing_stats') {
+    if (typeof r.text !== 'string' || r.text.length === 0) return bad('routing_stats needs a non-empty text');
+    return [];
+  }
   if (r.type === 'generate_until') {
     if (typeof r.context !== 'string') return bad('generate_until needs a string context');
     if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1) return bad(`generate_until maxTokens must be an integer ≥ 1, got ${r.maxTokens}`);
@@ -76,12 +81,16 @@ async function respond(model: LanguageModel, reqs: TaskRequest[]): Promise<TaskR
   for (const r of reqs) {
     if (r.type === 'loglikelihood') out.push((await model.loglikelihood([{ context: r.context, continuation: r.continuation }]))[0]);
     else if (r.type === 'loglikelihood_rolling') out.push((await model.loglikelihoodRolling([{ text: r.text }]))[0]);
-    else out.push((await model.generate([r.until ? { context: r.context, maxTokens: r.maxTokens, until: r.until } : { context: r.context, maxTokens: r.maxTokens }]))[0]);
+    else if (r.type === 'routing_stats') {
+      if (!model.routingStats) throw new Error(`the contract model '${model.info.name}' has no routingStats(); pass a mixture model in opts.model`);
+      out.push((await model.routingStats([{ text: r.text }]))[0]);
+    } else out.push((await model.generate([r.until ? { context: r.context, maxTokens: r.maxTokens, until: r.until } : { context: r.context, maxTokens: r.maxTokens }]))[0]);
   }
   return out;
 }
 
-function itemProblem(item: MetricItem | undefined, aggregation: string): string | undefined {
+function itemProblem(item: MetricItem | null | undefined, aggregation: string): string | undefined {
+  if (item === null) return undefined; // not applicable to this document and model
   if (aggregation === 'mean' || aggregation === 'median') {
     return typeof item === 'number' && Number.isFinite(item) ? undefined : `expected a finite number, got ${JSON.stringify(item)}`;
   }
@@ -110,7 +119,7 @@ export async function checkTaskContract(task: TaskPlugin, opts: TaskContractOpti
   if (JSON.stringify(first) !== JSON.stringify(second)) problems.push('documents() differ between two runs with the same options and context');
 
   const model = opts.model ?? fakeLanguageModel();
-  const scores: Record<string, MetricItem>[] = [];
+  const scores: Record<string, MetricItem | null>[] = [];
   const declared = Object.keys(task.metrics).sort();
   for (const [i, doc] of first.entries()) {
     const reqs = task.requests(doc, options);
