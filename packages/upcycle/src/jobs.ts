@@ -5,7 +5,7 @@
  */
 import type { MixturePlan } from './budget.ts';
 import type { ExpertDomain, UpcyclePreset } from './config.ts';
-import { recipeConfig } from './recipes/index.ts';
+import { recipeConfig, resolveRecipe } from './recipes/index.ts';
 import type { AbortFlag, StageOutcome } from './store.ts';
 import { createStageContext, type CheckpointStageResult } from './stages/context.ts';
 import { runExpertStage } from './stages/experts.ts';
@@ -35,5 +35,6 @@ export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void
   const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
-  return runTrainMixtureStage(ctx, job.name, config, job.mix, job.plan);
+  const freezeExperts = resolveRecipe(job.recipe.id, job.recipe.options).options.freezeExperts === true;
+  return runTrainMixtureStage(ctx, job.name, config, job.mix, job.plan, { freezeExperts });
 }

@@ -217,13 +217,14 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
   }
   if (until < PIPELINE_STAGES.indexOf('train-mixture')) return finish();
 
-  // One job per distinct artifact: runs whose plans coincide (BTX's two budgets) train once.
+  // One job per distinct artifact: runs whose plans coincide (BTX's two budgets) train once; a
+  // frozen-experts run of the same mixture is another artifact.
   const jobs: UpcycleJob[] = [];
   const jobIndex = new Map<string, number>();
   const wanted: Array<{ name: string; id: string; budget: Budget; mix: StageOutcome<CheckpointStageResult>; plan: MixturePlan; job: number }> = [];
   planned.forEach(({ entry, plans }, i) => {
     for (const plan of plans) {
-      const key = `${mixes[i].result.contentHash}/${plan.rows}`;
+      const key = `${mixes[i].result.contentHash}/${plan.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
         jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: n, mix: mixes[i], plan });

@@ -3,7 +3,7 @@
  * mixture checkpoint. See each recipe file for what it builds; `types.ts` for the source order
  * (domain experts first, the seed — the general expert — last).
  */
-import { BamError, configErrorFromZod, type ModelConfig } from '@bam/core';
+import { BamError, configErrorFromZod, parseModelConfig, type ModelConfig } from '@bam/core';
 import { assembleMixture, checkCompatible } from './assemble.ts';
 import { bamFull } from './bam-full.ts';
 import { bamKvShared } from './bam-kv-shared.ts';
@@ -66,10 +66,17 @@ export function resolveRecipe(id: string, rawOptions: Record<string, unknown> = 
   return { recipe, options: r.data as Record<string, unknown> };
 }
 
-/** The mixture config a recipe makes from N dense models of config `dense` (no tensors needed). */
+/** The recipe's config with the `routing` option (when given) put in; validated by the model schema. */
+function configWithRouting(recipe: Recipe, dense: ModelConfig, n: number, options: Record<string, unknown>): ModelConfig {
+  const config = recipe.config(dense, n, options);
+  if (options.routing === undefined) return config;
+  return parseModelConfig({ ...config, routing: options.routing }, `recipe '${recipe.id}' with options.routing`);
+}
+
+/** The mixture config a recipe makes from N dense models of config `dense` (no tensors needed), with its `routing` option. */
 export function recipeConfig(id: string, dense: ModelConfig, n: number, rawOptions: Record<string, unknown> = {}): ModelConfig {
   const { recipe, options } = resolveRecipe(id, rawOptions);
-  return recipe.config(dense, n, options);
+  return configWithRouting(recipe, dense, n, options);
 }
 
 /**
@@ -81,7 +88,7 @@ export function buildMixture(id: string, sources: readonly DenseSource[], rawOpt
   const { recipe, options } = resolveRecipe(id, rawOptions);
   checkCompatible(sources, id);
   const n = sources.length;
-  const config = recipe.config(sources[0].config, n, options);
+  const config = configWithRouting(recipe, sources[0].config, n, options);
   const layout = recipe.layout(n, config, options);
   const routerInit = options.routerInit as RouterInit;
   const tensors = assembleMixture(sources, config, layout, routerInit);

@@ -8,7 +8,7 @@
  * domain order, source N−1 is the seed — the N-th, general expert (DESIGN.md "The method").
  */
 import { z } from 'zod';
-import { FfnRouterSchema, AttentionRouterSchema, type CheckpointTokenizer, type ModelConfig, type SafeTensor } from '@bam/core';
+import { FfnRouterSchema, AttentionRouterSchema, RoutingConfigSchema, type CheckpointTokenizer, type ModelConfig, type SafeTensor } from '@bam/core';
 import type { F32Tensor, TensorMap } from '../tensors.ts';
 
 /** One dense model given to a recipe. */
@@ -39,7 +39,22 @@ export const BaseRecipeOptions = {
   routerInit: RouterInitSchema.prefault({}),
   /** Override the FFN router (e.g. `{kind:'topk', k:2, normalize:'after'}`, the original BTX). */
   ffnRouter: FfnRouterSchema.optional(),
+  /**
+   * The mixture's `routing` (core's RoutingConfigSchema: `shareAcrossLayers`, `tieAttentionToFfn`,
+   * `perExample`), applied by `recipeConfig`/`buildMixture` on top of any recipe's config (the
+   * routing studies). Absent: per-layer, per-token routers (the paper).
+   */
+  routing: RoutingConfigSchema.optional(),
+  /**
+   * Train only the routers and the averaged/shared weights in the mixture phase: every
+   * `layers.{l}.ffn.experts.*` and `layers.{l}.attn.experts.*` tensor stays as the dense expert
+   * it came from (the frozen-experts study). Absent or false: everything trains (the paper).
+   */
+  freezeExperts: z.boolean().optional(),
 };
+
+/** The parameters `freezeExperts` keeps fixed: the FFN and attention experts' own weights. */
+export const EXPERT_PARAM = /^layers\.\d+\.(ffn|attn)\.experts\.\d+\./;
 
 /** Options of recipes with a mixture of attention: the FFN options plus the attention router. */
 export const MoaRecipeOptions = {

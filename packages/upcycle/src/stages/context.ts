@@ -28,6 +28,7 @@ import {
   type DataMixture,
   type LrSchedule,
   type ModelConfig,
+  type TrainableSpec,
   type Tokenizer,
   type TrainState,
 } from '@bam/core';
@@ -122,6 +123,8 @@ export interface TrainIntoStageInput {
   batches?: (source: BatchSource) => BatchSource;
   /** Recorded in the checkpoint meta. */
   meta: Record<string, unknown>;
+  /** Which parameters train (core's trainer `trainable`); default all. */
+  trainable?: TrainableSpec;
 }
 
 /**
@@ -166,6 +169,7 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
       checkpointEvery: preset.checkpointEvery,
       outDir: trainDir,
       tokenizer,
+      ...(input.trainable ? { trainable: input.trainable } : {}),
       logEvery,
       progress: false,
       meta: input.meta,

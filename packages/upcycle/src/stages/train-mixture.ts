@@ -8,6 +8,7 @@
 import { basename } from 'node:path';
 import { formatMix, parseMixSpec, type DataMixture, type ModelConfig } from '@bam/core';
 import { plannedBatches, type MixturePlan } from '../budget.ts';
+import { EXPERT_PARAM } from '../recipes/types.ts';
 import type { StageOutcome } from '../store.ts';
 import { derivedSeed, trainIntoStage, type CheckpointStageResult, type StageContext } from './context.ts';
 
@@ -23,10 +24,22 @@ export function mixtureDataSeed(ctx: StageContext): number {
   return mixtureSeed === null ? derivedSeed(seed, 'mixture') : derivedSeed(seed, 'mixture', String(mixtureSeed));
 }
 
-/** What a trained mixture's content hash covers. */
-export function trainMixtureStageInputs(ctx: StageContext, mix: StageOutcome<CheckpointStageResult>, plan: MixturePlan): Record<string, unknown> {
+/** How a mixture trains beyond its plan (the recipe's training options). */
+export interface TrainMixtureOptions {
+  /** Keep every FFN and attention expert tensor fixed; train the routers and the averaged/shared weights only. */
+  freezeExperts?: boolean;
+}
+
+/** What a trained mixture's content hash covers (`frozen` only when experts are frozen, so other hashes are unchanged). */
+export function trainMixtureStageInputs(
+  ctx: StageContext,
+  mix: StageOutcome<CheckpointStageResult>,
+  plan: MixturePlan,
+  opts: TrainMixtureOptions = {},
+): Record<string, unknown> {
   const { preset } = ctx;
   return {
+    ...(opts.freezeExperts ? { frozen: 'experts' } : {}),
     parent: mix.result.contentHash,
     mix: formatMix(mixturePhaseMix(ctx)),
     rows: plan.rows,
@@ -55,9 +68,10 @@ export async function runTrainMixtureStage(
   config: ModelConfig,
   mix: StageOutcome<CheckpointStageResult>,
   plan: MixturePlan,
+  opts: TrainMixtureOptions = {},
 ): Promise<StageOutcome<TrainMixtureResult>> {
   const { preset } = ctx;
-  const inputs = trainMixtureStageInputs(ctx, mix, plan);
+  const inputs = trainMixtureStageInputs(ctx, mix, plan, opts);
   const data = mixturePhaseMix(ctx);
   const label = `train-mixture ${name} (${plan.budget})`;
   return ctx.store.run(
@@ -75,12 +89,14 @@ export async function runTrainMixtureStage(
         lr: { ...preset.stages.mixture.lr, warmup: Math.min(preset.stages.mixture.lr.warmup, Math.max(0, plan.steps - 1)) },
         dataSeed: inputs.dataSeed as number,
         batches: (source) => plannedBatches(source, plan),
+        ...(opts.freezeExperts ? { trainable: (name: string) => !EXPERT_PARAM.test(name) } : {}),
         meta: {
           stage: 'train-mixture',
           artifact: basename(dir),
           preset: preset.name,
           name,
           mix: formatMix(data),
+          ...(opts.freezeExperts ? { frozen: 'experts (FFN and attention experts not trained)' } : {}),
           parent: { checkpoint: mix.checkpointDir, contentHash: mix.result.contentHash },
           plan: { rows: plan.rows, steps: plan.steps, lastBatchRows: plan.lastBatchRows, tokens: plan.tokens, flopsPerToken: plan.flopsPerToken, flops: plan.flops },
         },
