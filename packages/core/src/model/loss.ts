@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
-import { opsSettings } from '../ops/index.ts';
+import { opsSettings, SOFTMAX_XENT_GRAD } from '../ops/index.ts';
 import { checkTokens, forward, type BamModel } from './model.ts';
 import { countParamsOfConfig, type ParamCount } from './params.ts';
 import type { ModelConfig } from './config.ts';
@@ -27,21 +27,32 @@ export interface LossResult {
  * Σ_n w_n·(logsumexp(logits_n) − logits_n[t_n]) with its gradient written out,
  * (softmax(logits) − onehot(t))·w·dy. TF.js's own gradient of logsumexp goes through `max`, whose
  * gradient is a broadcast `Equal` over [N, V] that takes ~200 ms on wasm for N=1024, V=4096.
+ *
+ * The forward needs the softmax for the gradient anyway, so logsumexp comes from it instead of a
+ * second pass of exponentials: with m = max_v logits_n and p = softmax(logits_n), the most probable
+ * entry has p_max = exp(m − lse), so lse = m − log(p_max). p_max ≥ 1/V never underflows, so this
+ * is exact to float rounding (tf.logSumExp costs ~3× a native softmax on wasm). On wasm the
+ * gradient is one pass of bam's `BamSoftmaxXentGrad` kernel (ops/kernels.ts).
  */
 const weightedCrossEntropy = tf.customGrad(((logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor, save: tf.GradSaveFunc) => {
   const [N, V] = logits.shape;
   // A gather on the flattened logits (index n·V + t) instead of a [N, V] one-hot product.
   const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets); // [N]
   const picked = tf.gather(tf.reshape(logits, [N * V]), flatIdx); // [N]
-  const nll = tf.sub(tf.logSumExp(logits, 1), picked); // [N]
   const probs = tf.softmax(logits as tf.Tensor2D); // [N, V]
+  const lse = tf.sub(tf.max(logits, 1), tf.log(tf.max(probs, 1))); // [N]
+  const nll = tf.sub(lse, picked); // [N]
   save([probs, targets, weights]);
   return {
     value: tf.sum(tf.mul(nll, weights)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [p, t, w] = saved;
-      const diff = tf.sub(p, tf.oneHot(t as tf.Tensor1D, V)); // [N, V]
-      return [tf.mul(diff, tf.reshape(tf.mul(w, dy), [N, 1])), tf.zerosLike(t), tf.zerosLike(w)];
+      const scale = tf.mul(w, dy); // [N]
+      const dlogits =
+        tf.getBackend() === 'wasm'
+          ? (tf.engine().runKernel(SOFTMAX_XENT_GRAD, { probs: p, targets: t, scale }) as tf.Tensor) // [N, V]
+          : tf.mul(tf.sub(p, tf.oneHot(t as tf.Tensor1D, V)), tf.reshape(scale, [N, 1])); // [N, V]
+      return [dlogits, tf.zerosLike(t), tf.zerosLike(w)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]);

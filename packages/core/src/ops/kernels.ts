@@ -1,5 +1,6 @@
 /**
- * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, and three it has but slowly.
+ * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, four it has but slowly, and one of
+ * bam's own.
  *
  * - `UnsortedSegmentSum` is the gradient of `tf.gather` (embedding lookup, MoE dispatch); wasm
  *   has no kernel for it, so any gradient through a gather fails there.
@@ -7,6 +8,10 @@
  *   (`backend.readSync`) on every call, so taking G slices of a tensor costs G full copies
  *   (32 row blocks of a [4096, 128] tensor: ~22 ms, versus ~0.3 ms here). The replacements below
  *   read the heap through zero-copy views and copy only the contiguous runs they need.
+ * - `GatherV2` on wasm takes ~1.5 ms to pick 256 rows of a [1024, 128] tensor and ~5 ms for an
+ *   embedding lookup of 1024 rows; copying the rows' contiguous runs here is a fraction of that.
+ * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
+ *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  *
  * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
  * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
@@ -142,42 +147,116 @@ function makeUnpack(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
   };
 }
 
-const originals = new Map<string, tf.KernelFunc | undefined>();
+/**
+ * `x` gathered along `axis` by int32 `indices` (batchDims 0): rows are copied as contiguous runs
+ * of the axes after `axis`. Other cases (strings, batchDims > 0) go to the wasm backend's kernel.
+ * An index outside [0, x.shape[axis]) throws, as the cpu backend does.
+ */
+function makeGather(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as KernelArgs;
+    const x = inputs.x!;
+    const idx = inputs.indices!;
+    const a = attrs as unknown as { axis: number; batchDims: number };
+    if ((x.dtype === 'string' || idx.dtype !== 'int32' || (a.batchDims ?? 0) !== 0) && fallback) return fallback(args);
+    const b = backend as WasmBackend;
+    const axis = a.axis < 0 ? a.axis + x.shape.length : a.axis;
+    const outer = sizeOf(x.shape.slice(0, axis));
+    const n = x.shape[axis];
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    const m = sizeOf(idx.shape);
+    const outInfo = b.makeOutput([...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)], x.dtype);
+    if (outer * m * inner === 0) return outInfo;
+    const out = b.typedArrayFromHeap(outInfo);
+    const xv = b.typedArrayFromHeap(x);
+    const iv = b.typedArrayFromHeap(idx);
+    for (let j = 0; j < m; j++) {
+      if (iv[j] < 0 || iv[j] >= n) throw new Error(`GatherV2: the index value ${iv[j]} is not in [0, ${n - 1}]`);
+    }
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) {
+        const src = (o * n + iv[j]) * inner;
+        if (inner === 1) out[o * m + j] = xv[src];
+        else out.set(xv.subarray(src, src + inner), (o * m + j) * inner);
+      }
+    }
+    return outInfo;
+  };
+}
+
+/**
+ * The gradient of the softmax cross-entropy w.r.t. the logits: probs [N, V] · scale[n], minus
+ * scale[n] at (n, targets[n]); targets [N] int32 (a negative target subtracts nothing), scale [N].
+ */
+function softmaxXentGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const b = backend as WasmBackend;
+  const p = inputs.probs!;
+  const [N, V] = p.shape;
+  const outInfo = b.makeOutput([N, V], 'float32');
+  const out = b.typedArrayFromHeap(outInfo);
+  const pv = b.typedArrayFromHeap(p);
+  const tv = b.typedArrayFromHeap(inputs.targets!);
+  const sv = b.typedArrayFromHeap(inputs.scale!);
+  for (let n = 0; n < N; n++) {
+    const s = sv[n];
+    const row = n * V;
+    for (let v = 0; v < V; v++) out[row + v] = pv[row + v] * s;
+    const t = tv[n];
+    if (t >= 0 && t < V) out[row + t] -= s;
+  }
+  return outInfo;
+}
+
+/** Name of bam's cross-entropy gradient kernel (registered for wasm; see `softmaxXentGrad`). */
+export const SOFTMAX_XENT_GRAD = 'BamSoftmaxXentGrad';
+
+const originals = new Map<string, tf.KernelConfig | undefined>();
 const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFunc> = {
   Slice: makeSlice,
   SplitV: makeSplitV,
   Unpack: makeUnpack,
+  GatherV2: makeGather,
 };
 
-function setKernel(name: string, fn: tf.KernelFunc): void {
-  if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn });
+function setKernel(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
+  tf.registerKernel(config);
 }
 
 /**
- * `bam`: use the zero-copy Slice/SplitV/Unpack above on wasm; `tfjs`: restore the wasm backend's
- * own kernels (for benchmarks; see ops/settings.ts).
+ * `bam`: use the zero-copy Slice/SplitV/Unpack/GatherV2 above on wasm; `tfjs`: restore the wasm
+ * backend's own kernels (for benchmarks; see ops/settings.ts).
  */
 export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {
   for (const [name, make] of Object.entries(ours)) {
-    if (!originals.has(name)) originals.set(name, tf.getKernel(name, 'wasm')?.kernelFunc);
+    if (!originals.has(name)) originals.set(name, tf.getKernel(name, 'wasm'));
     const original = originals.get(name);
-    if (which === 'bam') setKernel(name, make(original));
-    else if (original) setKernel(name, original);
+    if (which === 'bam') setKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(original?.kernelFunc) });
+    else if (original) {
+      setKernel(original);
+      // A kernel that binds wasm functions at backend start (GatherV2) missed that start while
+      // ours stood in for it; bind it now.
+      const backend = tf.engine().registry.wasm;
+      if (backend && original.setupFunc) original.setupFunc(backend);
+    }
   }
 }
 
 let registered = false;
 
 /**
- * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent) and replaces `Slice`,
- * `SplitV` and `Unpack` with zero-copy versions. Idempotent; runs on import of `ops/`.
+ * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent) and `BamSoftmaxXentGrad`, and
+ * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
+ * import of `ops/`.
  */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
+  }
+  if (!tf.getKernel(SOFTMAX_XENT_GRAD, 'wasm')) {
+    tf.registerKernel({ kernelName: SOFTMAX_XENT_GRAD, backendName: 'wasm', kernelFunc: softmaxXentGrad as tf.KernelFunc });
   }
   setWasmSliceKernels('bam');
 }
