@@ -3,10 +3,18 @@ export {};
 export * from './tasks/index.ts';
 import { builtinTasks as tasksForBuiltinPlugins } from './tasks/index.ts';
 import { builtinVariants as variantsForBuiltinPlugins } from './variants/index.ts';
+import { routingTasks as routingTasksForBuiltinPlugins, studyVariants as studyVariantsForBuiltinPlugins } from './study/index.ts';
 /**
  * Every built-in plugin of @bam/plugins; `bam sweep` registers this list (by the name
- * `builtinPlugins`): the built-in tasks, then the built-in variants.
+ * `builtinPlugins`): the built-in tasks, the routing-analysis tasks, the study variants, then the
+ * built-in (paper) variants.
  */
-export const builtinPlugins: ReadonlyArray<import('@bam/eval').TaskPlugin | import('@bam/eval').VariantPlugin> = [...tasksForBuiltinPlugins, ...variantsForBuiltinPlugins];
+export const builtinPlugins: ReadonlyArray<import('@bam/eval').TaskPlugin | import('@bam/eval').VariantPlugin> = [
+  ...tasksForBuiltinPlugins,
+  ...routingTasksForBuiltinPlugins,
+  ...studyVariantsForBuiltinPlugins,
+  ...variantsForBuiltinPlugins,
+];
 export * from './lm/index.ts';
 export * from './variants/index.ts';
+export * from './study/index.ts';

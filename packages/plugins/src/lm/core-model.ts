@@ -28,8 +28,11 @@ import type {
   ModelInfo,
   RollingRequest,
   RollingResult,
+  RoutingStatsRequest,
+  RoutingStatsResult,
 } from '@bam/eval';
 import { documentStartToken, encodePair, rollingWindows } from './requests.ts';
+import { hasRouters, routeTokens } from '../study/routing-stats.ts';
 
 /** Options of `coreLanguageModel`. */
 export interface CoreLanguageModelOptions {
@@ -73,6 +76,9 @@ function positiveInt(value: number, what: string, hint: string): number {
  * - `generate`: greedy with the KV cache after [prefix] + context (cut from the left to leave
  *   room), at most min(maxTokens, maxLength) new tokens, stopped as soon as the decoded text holds
  *   an `until` string; the text returned ends before the first `until` string.
+ * - `routingStats` (mixture models only; absent on a dense model): [prefix] + the text's tokens
+ *   routed in disjoint chunks of maxLength, each as its own example (`routeTokens`); `tokens` counts
+ *   every routed position, the prefix included.
  * All requests of a call are batched together (length-sorted), results in request order.
  */
 export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel {
@@ -114,8 +120,22 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
     if (disposed) throw new BamError(`language model '${opts.name}' was used after dispose()`, 'E_LM_DISPOSED', 'create a new one');
   };
 
+  // Only a mixture answers routing requests; on a dense model the method is absent, so a routing
+  // task fails with the harness's "needs routing statistics" message.
+  const routing = hasRouters(config)
+    ? {
+        async routingStats(requests: RoutingStatsRequest[]): Promise<RoutingStatsResult[]> {
+          alive();
+          const out: RoutingStatsResult[] = [];
+          for (const r of requests) out.push(await routeTokens(model, [prefix, ...tokenizer.encode(r.text)], maxLength));
+          return out;
+        },
+      }
+    : {};
+
   return {
     info,
+    ...routing,
 
     async loglikelihood(requests: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]> {
       alive();
