@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { loadUpcyclePreset } from '@bam/upcycle';
 import { PluginRegistry, defineTask, defineVariant, fakeLanguageModel, loglikelihood, type TaskPlugin, type VariantPlugin } from '@bam/eval';
 import { builtinPlugins, builtinTasks } from '../../src/index.ts';
 import { checkTaskContract, describeTaskContract, duplicateIds } from './task-contract.ts';
@@ -15,6 +16,8 @@ import { checkVariantContract, type VariantContractOptions } from './variant-con
  */
 const CONTRACT_ARTIFACTS = mkdtempSync(join(tmpdir(), 'bam-variant-contract-smoke-'));
 afterAll(() => rmSync(CONTRACT_ARTIFACTS, { recursive: true, force: true }));
+const SMOKE_STUDY = join(CONTRACT_ARTIFACTS, 'smoke-study.json');
+writeFileSync(SMOKE_STUDY, JSON.stringify({ ...loadUpcyclePreset('smoke'), recipes: ['bam-full'], budgets: ['data-matched'] }));
 
 /**
  * Small options for built-in variants whose defaults are too heavy for a unit test (keyed by
@@ -32,6 +35,16 @@ const VARIANT_CONTRACT_OPTIONS: Record<string, VariantContractOptions> = {
   'bam-moa-top1': { options: { preset: 'smoke' }, artifactsDir: CONTRACT_ARTIFACTS },
   'bam-moa-top2': { options: { preset: 'smoke' }, budget: 'compute-matched', artifactsDir: CONTRACT_ARTIFACTS },
   'sparse-upcycle': { options: { preset: 'smoke' }, artifactsDir: CONTRACT_ARTIFACTS },
+  // The study variants (src/study) on the smoke preset cut to bam-full (the recipe they vary) and
+  // one budget: each adds one 6-step mixture; the seed and experts are the smoke ones (same hashes).
+  // The oracle outside a sweep has no task, so it is given a domain.
+  'oracle-specialist': { options: { preset: 'smoke', domain: 'law' }, artifactsDir: CONTRACT_ARTIFACTS },
+  'frozen-experts': { options: { preset: SMOKE_STUDY }, budget: 'data-matched', artifactsDir: CONTRACT_ARTIFACTS },
+  'shared-router': { options: { preset: SMOKE_STUDY }, budget: 'data-matched', artifactsDir: CONTRACT_ARTIFACTS },
+  'tied-routing': { options: { preset: SMOKE_STUDY }, budget: 'data-matched', artifactsDir: CONTRACT_ARTIFACTS },
+  'per-example-routing': { options: { preset: SMOKE_STUDY, prefixTokens: 4 }, budget: 'data-matched', artifactsDir: CONTRACT_ARTIFACTS },
+  'expert-choice-routing': { options: { preset: SMOKE_STUDY }, budget: 'data-matched', artifactsDir: CONTRACT_ARTIFACTS },
+  'hash-routing': { options: { preset: SMOKE_STUDY }, budget: 'data-matched', artifactsDir: CONTRACT_ARTIFACTS },
 };
 
 const builtinVariants = builtinPlugins.filter((p): p is VariantPlugin => p.kind === 'variant');
@@ -124,7 +137,9 @@ describe('loading @bam/plugins the way bam sweep does', () => {
   it('registers every built-in task id from the package entry', async () => {
     const registry = new PluginRegistry();
     const loaded = await registry.load(createRequire(import.meta.url).resolve('@bam/plugins'));
-    expect(loaded.tasks).toEqual(builtinTasks.map((t) => t.id));
+    // The ten tasks first, then the routing-analysis tasks (src/study).
+    expect(loaded.tasks).toEqual(builtinPlugins.filter((p) => p.kind === 'task').map((t) => t.id));
+    expect(loaded.tasks.slice(0, builtinTasks.length)).toEqual(builtinTasks.map((t) => t.id));
     expect(registry.task('ppl-law')).toBe(builtinTasks[2]);
   });
 });
