@@ -25,6 +25,11 @@ function activeBackend(): BackendName | undefined {
   return (BACKEND_NAMES as readonly string[]).includes(name) ? (name as BackendName) : undefined;
 }
 
+/** A job's planned training FLOPs: what the runner orders the parallel jobs by. */
+function jobCost(job: UpcycleJob): number {
+  return job.kind === 'train-mixture' ? job.plan.flops : job.preset.stages.experts.steps;
+}
+
 /** Options of `JobRunner`. */
 export interface JobRunnerOptions {
   /** Worker threads (default: one per core); 1 runs every job in order on this thread. */
@@ -48,6 +53,8 @@ export class JobRunner {
    * stay consistent for a resume).
    */
   async run(jobs: readonly UpcycleJob[]): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+    // Longest first (by planned FLOPs), so no long job starts last while a worker sits idle.
+    const order = jobs.map((_, i) => i).sort((a, b) => jobCost(jobs[b]) - jobCost(jobs[a]) || a - b);
     const { log, signal } = this.opts;
     if (this.workers <= 1 || jobs.length === 0) {
       const out: Array<StageOutcome<CheckpointStageResult>> = [];
@@ -66,26 +73,28 @@ export class JobRunner {
     });
     this.pool.on('error', () => {});
     const pool = this.pool;
-    const settled = await Promise.allSettled(
-      jobs.map(async (job) => {
-        const { port1, port2 } = new MessageChannel();
-        port1.on('message', (line: string) => log(line));
-        // Abort reaches the worker as a shared-memory flag, not by terminating it: the job stops at
-        // its next log point and releases its artifact lock, so this process can build it later.
-        const abortFlag = new Int32Array(new SharedArrayBuffer(4));
-        const onAbort = () => Atomics.store(abortFlag, 0, 1);
-        if (signal?.aborted) onAbort();
-        signal?.addEventListener('abort', onAbort);
-        try {
-          const reply = (await pool.run({ job, port: port2, abortFlag }, { transferList: [port2] })) as UpcycleReply;
-          if (!reply.ok) throw new BamError(`${jobLabel(job)} failed: ${reply.error.message}`, reply.error.code ?? 'E_JOB');
-          return reply.outcome as StageOutcome<CheckpointStageResult>;
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-          port1.close();
-        }
-      }),
-    );
+    const runOne = async (job: UpcycleJob): Promise<StageOutcome<CheckpointStageResult>> => {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (line: string) => log(line));
+      // Abort reaches the worker as a shared-memory flag, not by terminating it: the job stops at
+      // its next log point and releases its artifact lock, so this process can build it later.
+      const abortFlag = new Int32Array(new SharedArrayBuffer(4));
+      const onAbort = () => Atomics.store(abortFlag, 0, 1);
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort);
+      try {
+        const reply = (await pool.run({ job, port: port2, abortFlag }, { transferList: [port2] })) as UpcycleReply;
+        if (!reply.ok) throw new BamError(`${jobLabel(job)} failed: ${reply.error.message}`, reply.error.code ?? 'E_JOB');
+        return reply.outcome as StageOutcome<CheckpointStageResult>;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        port1.close();
+      }
+    };
+    // piscina starts queued tasks in submission order: submit longest first, keep results in job order.
+    const running: Array<Promise<StageOutcome<CheckpointStageResult>>> = new Array(jobs.length);
+    for (const i of order) running[i] = runOne(jobs[i]);
+    const settled = await Promise.allSettled(running);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     return settled.map((s) => (s as PromiseFulfilledResult<StageOutcome<CheckpointStageResult>>).value);
