@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
 import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
-import { cells, measureTraining, medianOf, type TrainCase } from './lib/train-runner.ts';
+import { cells, cpuCell, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,12 +43,25 @@ const m = await measureTraining(cases, { engines: [engine], rounds: intOption(va
 const machineEnd = machineInfo();
 const rows = variants.map((v) => {
   const [p, s] = [cases.find((c) => c.label === `${v} parallel`)!, cases.find((c) => c.label === `${v} sequential`)!];
-  return [v, ...cells(m, p, engine, T), ...cells(m, s, engine, T), `${(medianOf(m, p.label, engine) / medianOf(m, s.label, engine)).toFixed(2)}×`];
+  return [
+    v,
+    ...cells(m, p, engine, T),
+    ...cells(m, s, engine, T),
+    `${(medianOf(m, p.label, engine) / medianOf(m, s.label, engine)).toFixed(2)}×`,
+    cpuCell(m, p, engine),
+    cpuCell(m, s, engine),
+    `${(medianOf(m, p.label, engine, 'perCpu') / medianOf(m, s.label, engine, 'perCpu')).toFixed(2)}×`,
+  ];
 });
 if (values.json) {
-  console.log(JSON.stringify({ benchmark: 'blocks', preset: values.preset, engine, results: Object.fromEntries([...m].map(([k, e]) => [k, e.get(engine)!.map(Math.round)])), machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage } }));
+  console.log(JSON.stringify({ benchmark: 'blocks', preset: values.preset, engine, results: toJson(m), machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage } }));
 } else {
   console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
   console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds, ${engine}\n`);
-  console.log(markdownTable(['variant', 'parallel tokens/s', 'parallel GFLOP/s', 'sequential tokens/s', 'sequential GFLOP/s', 'parallel / sequential'], rows));
+  console.log(
+    markdownTable(
+      ['variant', 'parallel tokens/s', 'parallel GFLOP/s', 'sequential tokens/s', 'sequential GFLOP/s', 'parallel / sequential', 'parallel tokens/CPU-s', 'sequential tokens/CPU-s', 'per CPU-s'],
+      rows,
+    ),
+  );
 }

@@ -71,17 +71,23 @@ const pools = new Map(
   ]),
 );
 
-/** Scores every text on a pool, `chunk` texts per task; returns scored tokens/s and the tokens. */
-async function evaluate(pool: Piscina<EvalTask, EvalReply>, v: Variant): Promise<{ tps: number; tokens: number }> {
+/**
+ * Scores every text on a pool, `chunk` texts per task; returns scored tokens/s, tokens per
+ * CPU-second of the whole process (the worker threads included) and the tokens.
+ */
+async function evaluate(pool: Piscina<EvalTask, EvalReply>, v: Variant): Promise<{ tps: number; perCpu: number; tokens: number }> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const tasks: Promise<EvalReply>[] = [];
   for (let i = 0; i < texts.length; i += chunk) tasks.push(pool.run({ checkpoint: join(dir, v), texts: texts.slice(i, i + chunk), batchSize }));
   const replies = await Promise.all(tasks);
   const tokens = replies.reduce((a, r) => a + r.tokens, 0);
-  return { tps: (tokens / (performance.now() - t0)) * 1000, tokens };
+  const cpu = process.cpuUsage(cpu0);
+  return { tps: (tokens / (performance.now() - t0)) * 1000, perCpu: (tokens / (cpu.user + cpu.system)) * 1e6, tokens };
 }
 
 const results = new Map<string, number[]>();
+const perCpu = new Map<string, number[]>();
 const tokensOf = new Map<Variant, number>();
 try {
   // Warm-up: every worker of every pool loads every model (one small task per worker and variant).
@@ -93,11 +99,12 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const v of variants) {
       for (const [w, pool] of pools) {
-        const { tps, tokens } = await evaluate(pool, v);
-        tokensOf.set(v, tokens);
+        const e = await evaluate(pool, v);
+        tokensOf.set(v, e.tokens);
         const key = `${v}|${w}`;
-        results.set(key, [...(results.get(key) ?? []), tps]);
-        log(`round ${r + 1}/${rounds} ${v.padEnd(14)} ${w} worker(s) ${Math.round(tps)} scored tokens/s`);
+        results.set(key, [...(results.get(key) ?? []), e.tps]);
+        perCpu.set(key, [...(perCpu.get(key) ?? []), e.perCpu]);
+        log(`round ${r + 1}/${rounds} ${v.padEnd(14)} ${w} worker(s) ${Math.round(e.tps)} scored tokens/s, ${Math.round(e.perCpu)} per CPU-s`);
       }
     }
   }
@@ -107,12 +114,20 @@ try {
 }
 
 const machineEnd = machineInfo();
-const header = ['variant', 'tokens scored', ...workerCounts.map((w) => `${w} worker${w > 1 ? 's' : ''} tokens/s`), ...workerCounts.slice(1).map((w) => `${w} / ${workerCounts[0]}`)];
+const ws = (w: number) => `${w} worker${w > 1 ? 's' : ''}`;
+const header = [
+  'variant',
+  'tokens scored',
+  ...workerCounts.map((w) => `${ws(w)} tokens/s`),
+  ...workerCounts.slice(1).map((w) => `${w} / ${workerCounts[0]}`),
+  ...workerCounts.map((w) => `${ws(w)} tokens/CPU-s`),
+];
 const rows = variants.map((v) => [
   v,
   String(tokensOf.get(v)),
   ...workerCounts.map((w) => spread(results.get(`${v}|${w}`)!)),
   ...workerCounts.slice(1).map((w) => `${(median(results.get(`${v}|${w}`)!) / median(results.get(`${v}|${workerCounts[0]}`)!)).toFixed(2)}×`),
+  ...workerCounts.map((w) => spread(perCpu.get(`${v}|${w}`)!)),
 ]);
 const summary = {
   benchmark: 'eval',
@@ -122,6 +137,7 @@ const summary = {
   batchSize,
   rounds,
   results: Object.fromEntries([...results].map(([k, xs]) => [k, xs.map(Math.round)])),
+  perCpuSecond: Object.fromEntries([...perCpu].map(([k, xs]) => [k, xs.map(Math.round)])),
   machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage },
 };
 if (values.json) console.log(JSON.stringify(summary));

@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
 import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
-import { cells, flopsPerToken, measureTraining, medianOf, type TrainCase } from './lib/train-runner.ts';
+import { cells, cpuCell, flopsPerToken, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,13 +58,15 @@ const table = (group: TrainCase[]) =>
       c.label,
       (flopsPerToken(c, T) / 1e9).toFixed(4),
       ...cells(m, c, engine, T),
+      cpuCell(m, c, engine),
       `${(medianOf(m, first.label, engine) / medianOf(m, c.label, engine)).toFixed(2)}×`,
+      `${(medianOf(m, first.label, engine, 'perCpu') / medianOf(m, c.label, engine, 'perCpu')).toFixed(2)}×`,
       `${(flopsPerToken(c, T) / flopsPerToken(first, T)).toFixed(2)}×`,
     ];
   });
-const header = ['case', 'GFLOP/token', `${engine} tokens/s`, 'GFLOP/s', 'time per token vs first', 'FLOPs per token vs first'];
+const header = ['case', 'GFLOP/token', `${engine} tokens/s`, 'GFLOP/s', 'tokens/CPU-s', 'time per token vs first', 'CPU per token vs first', 'FLOPs per token vs first'];
 if (values.json) {
-  console.log(JSON.stringify({ benchmark: 'scaling', preset: values.preset, engine, results: Object.fromEntries([...m].map(([k, e]) => [k, e.get(engine)!.map(Math.round)])), machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage } }));
+  console.log(JSON.stringify({ benchmark: 'scaling', preset: values.preset, engine, results: toJson(m), machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage } }));
 } else {
   console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
   console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds, ${engine}\n`);

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
 import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
 import { peerInfo } from './lib/peer.ts';
-import { cells, flopsPerToken, measureTraining, medianOf, type TrainCase } from './lib/train-runner.ts';
+import { cells, cpuCell, flopsPerToken, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
 
 const { values } = parseArgs({
   options: {
@@ -60,6 +60,14 @@ const rows = cases.map((c) => [
   ...engines.flatMap((e) => cells(m, c, e, T)),
   ...(usePeer ? bamEngines.map((e) => `${(medianOf(m, c.label, e) / medianOf(m, c.label, 'torch')).toFixed(2)}×`) : []),
 ]);
+// Tokens per CPU-second (all threads): what each engine gets from the CPU time it is given, which
+// the load of other users' sessions does not change the way it changes wall-clock throughput.
+const cpuHeader = ['variant', ...engines.map((e) => `${e} tokens/CPU-s`), ...(usePeer ? bamEngines.map((e) => `${e} / torch`) : [])];
+const cpuRows = cases.map((c) => [
+  c.label,
+  ...engines.map((e) => cpuCell(m, c, e)),
+  ...(usePeer ? bamEngines.map((e) => `${(medianOf(m, c.label, e, 'perCpu') / medianOf(m, c.label, 'torch', 'perCpu')).toFixed(2)}×`) : []),
+]);
 if (values.json) {
   console.log(JSON.stringify({
     benchmark: 'train',
@@ -68,11 +76,13 @@ if (values.json) {
     batchSize: B,
     seqLen: T,
     peer: usePeer && info?.ok ? { torch: info.torch, threads: peerThreads } : null,
-    results: Object.fromEntries([...m].map(([k, byEngine]) => [k, Object.fromEntries([...byEngine].map(([e, xs]) => [e, xs.map(Math.round)]))])),
+    results: toJson(m),
     machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage },
   }));
 } else {
   console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
   console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds${usePeer && info?.ok ? `, torch ${info.torch} with ${peerThreads} threads` : ''}\n`);
   console.log(markdownTable(header, rows));
+  console.log(`\ntokens per CPU-second (all threads of the engine's process)\n`);
+  console.log(markdownTable(cpuHeader, cpuRows));
 }

@@ -34,8 +34,14 @@ export interface MeasureOptions {
   log?: (line: string) => void;
 }
 
-/** tokens/s per round, by case label then engine. */
-export type Measurements = Map<string, Map<string, number[]>>;
+/** One run: wall-clock tokens/s, and tokens per CPU-second (all threads of the engine's process). */
+export interface Run {
+  tps: number;
+  perCpu: number;
+}
+
+/** The runs of every round, by case label then engine. */
+export type Measurements = Map<string, Map<string, Run[]>>;
 
 /** Training FLOPs per token of a case (3 × the paper's forward count at the batch's length). */
 export function flopsPerToken(c: TrainCase, seqLen: number): number {
@@ -52,7 +58,7 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
   const batches = batchesFor(cases[0].config, B, T);
   const dir = mkdtempSync(join(tmpdir(), 'bam-bench-train-'));
   const lr = { peak: 1e-3, warmup: 1 };
-  const out: Measurements = new Map(cases.map((c) => [c.label, new Map(o.engines.map((e) => [e, [] as number[]]))]));
+  const out: Measurements = new Map(cases.map((c) => [c.label, new Map(o.engines.map((e) => [e, [] as Run[]]))]));
   const workersOf = (e: string) => Number(e.replace(/^bam ×/, ''));
   const pools = new Map(o.engines.filter((e) => e !== 'torch' && workersOf(e) > 1).map((e) => [workersOf(e), new DataParallelPool(workersOf(e))]));
   try {
@@ -72,26 +78,32 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
         writeFileSync(join(dir, `case-${i}.json`), JSON.stringify(c.config));
       }
     }
-    const bamRun = async (config: ModelConfig, workers: number, n: number): Promise<number> => {
+    const bamRun = async (config: ModelConfig, workers: number, n: number): Promise<Run> => {
       const model = createModel(config, 0);
       try {
-        if (workers === 1) return (await train({ model, batches, steps: n, lr, logEvery: n, progress: false })).tokensPerSecond;
-        return (await pools.get(workers)!.train({ model, batches, steps: n, lr })).tokensPerSecond;
+        if (workers === 1) {
+          const cpu0 = process.cpuUsage();
+          const s = await train({ model, batches, steps: n, lr, logEvery: n, progress: false });
+          const cpu = process.cpuUsage(cpu0);
+          return { tps: s.tokensPerSecond, perCpu: (s.tokensSeen / (cpu.user + cpu.system)) * 1e6 };
+        }
+        const s = await pools.get(workers)!.train({ model, batches, steps: n, lr });
+        return { tps: s.tokensPerSecond, perCpu: s.tokensSeen / s.cpuSeconds };
       } finally {
         disposeModel(model);
       }
     };
-    const torchRun = (i: number): number => {
+    const torchRun = (i: number): Run => {
       const a = runPeer(['train', '--config', join(dir, `case-${i}.json`), '--data', join(dir, 'data.bin'), '--batch', String(B), '--seq-len', String(T), '--steps', String(steps), '--runs', '1', '--init', join(dir, `case-${i}`), '--threads', String(o.peerThreads ?? 2)]);
-      return (a.tokensPerSecond as number[])[0];
+      return { tps: (a.tokensPerSecond as number[])[0], perCpu: (a.tokensPerCpuSecond as number[])[0] };
     };
     for (const c of cases) for (const e of o.engines) if (e !== 'torch') await bamRun(c.config, workersOf(e), 2);
     for (let r = 0; r < o.rounds; r++) {
       for (const [i, c] of cases.entries()) {
         for (const e of o.engines) {
-          const tps = e === 'torch' ? torchRun(i) : await bamRun(c.config, workersOf(e), steps);
-          out.get(c.label)!.get(e)!.push(tps);
-          log(`round ${r + 1}/${o.rounds} ${c.label.padEnd(24)} ${e.padEnd(7)} ${Math.round(tps)} tokens/s`);
+          const run = e === 'torch' ? torchRun(i) : await bamRun(c.config, workersOf(e), steps);
+          out.get(c.label)!.get(e)!.push(run);
+          log(`round ${r + 1}/${o.rounds} ${c.label.padEnd(24)} ${e.padEnd(7)} ${Math.round(run.tps)} tokens/s, ${Math.round(run.perCpu)} tokens/CPU-s`);
         }
       }
     }
@@ -104,12 +116,22 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
 
 /** Cells "median (min–max)" of tokens/s and of GFLOP/s for one case and engine. */
 export function cells(m: Measurements, c: TrainCase, engine: string, seqLen: number): [string, string] {
-  const xs = m.get(c.label)!.get(engine)!;
+  const xs = m.get(c.label)!.get(engine)!.map((r) => r.tps);
   const f = flopsPerToken(c, seqLen);
   return [spread(xs), spread(xs.map((x) => (x * f) / 1e9), 1)];
 }
 
-/** Median tokens/s of a case on an engine. */
-export function medianOf(m: Measurements, label: string, engine: string): number {
-  return median(m.get(label)!.get(engine)!);
+/** Cell "median (min–max)" of tokens per CPU-second for one case and engine. */
+export function cpuCell(m: Measurements, c: TrainCase, engine: string): string {
+  return spread(m.get(c.label)!.get(engine)!.map((r) => r.perCpu));
+}
+
+/** Median tokens/s (or tokens per CPU-second) of a case on an engine. */
+export function medianOf(m: Measurements, label: string, engine: string, what: keyof Run = 'tps'): number {
+  return median(m.get(label)!.get(engine)!.map((r) => r[what]));
+}
+
+/** The runs as plain numbers, for --json output. */
+export function toJson(m: Measurements): Record<string, Record<string, Array<{ tps: number; perCpu: number }>>> {
+  return Object.fromEntries([...m].map(([k, byEngine]) => [k, Object.fromEntries([...byEngine].map(([e, rs]) => [e, rs.map((r) => ({ tps: Math.round(r.tps), perCpu: Math.round(r.perCpu) }))]))]));
 }

@@ -371,6 +371,7 @@ def cmd_train(args):
     init = load_checkpoint(args.init)[1] if args.init else None
     aux = config["aux"]
     runs = []
+    per_cpu = []
     losses = []
     for r in range(args.runs + 1):  # run 0 is a 2-step warm-up
         steps = 2 if r == 0 else S
@@ -379,6 +380,7 @@ def cmd_train(args):
         no_decay = [q for n, q in zip(model.names, model.params) if q.dim() < 2]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
         t0 = time.perf_counter()
+        c0 = time.process_time()  # CPU time of every thread of this process
         last = []
         for s in range(steps):
             for g in opt.param_groups:
@@ -394,10 +396,12 @@ def cmd_train(args):
             opt.step()
             last.append(loss.item())
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         if r > 0:
             runs.append(B * T * steps / dt)
+            per_cpu.append(B * T * steps / cpu)
             losses.append([round(x, 5) for x in (last[0], last[-1])])
-    return {"tokensPerSecond": [round(x, 1) for x in runs], "firstLastLoss": losses, "threads": torch.get_num_threads(), "variant": variant_name(config)}
+    return {"tokensPerSecond": [round(x, 1) for x in runs], "tokensPerCpuSecond": [round(x, 1) for x in per_cpu], "firstLastLoss": losses, "threads": torch.get_num_threads(), "variant": variant_name(config)}
 
 
 def main():

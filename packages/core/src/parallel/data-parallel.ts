@@ -54,6 +54,8 @@ export interface DataParallelSummary {
   gradNorms: number[];
   /** Tokens of the steps / wall time of the step loop (worker start-up excluded). */
   tokensPerSecond: number;
+  /** CPU time of this process (every thread, the workers included) during the step loop, seconds. */
+  cpuSeconds: number;
   tokensSeen: number;
   workers: number;
   /** Time to build the replicas (and, on a new pool, start the workers' backends), ms. */
@@ -185,6 +187,7 @@ export class DataParallelPool {
     const gradNorms: number[] = [];
     let tokens = 0;
     let failure: unknown;
+    const cpu0 = process.cpuUsage();
     const t1 = performance.now();
     for (let s = 0; s < steps; s++) {
       const b = s === 0 ? first : batches.batch(s);
@@ -215,6 +218,7 @@ export class DataParallelPool {
       tokens += b.batchSize * T;
     }
     const loopMs = performance.now() - t1;
+    const cpu = process.cpuUsage(cpu0);
     // Every replica tears its run down; the first one's weights become the model's.
     const finals = pool.map(nextMessage);
     pool.forEach((w) => w.postMessage({ kind: 'finish' }));
@@ -230,6 +234,7 @@ export class DataParallelPool {
       finalLoss: losses[losses.length - 1],
       gradNorms,
       tokensPerSecond: (tokens / loopMs) * 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       tokensSeen: tokens,
       workers: world,
       startupMs,
