@@ -1,4 +1,5 @@
-import { rmSync, existsSync, readdirSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '@bam/core';
@@ -25,12 +26,21 @@ const fresh = (name: string) => {
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 let sequential: UpcycleResult;
+let tensorsLeft = NaN;
 beforeAll(async () => {
   await useWasm();
+  const before = tf.memory().numTensors;
   sequential = await upcycle(microPreset(), { artifactsDir: fresh('micro-1'), workers: 1 });
+  tensorsLeft = tf.memory().numTensors - before;
 });
 
 const tensorsOf = (ckpt: string): Map<string, F32Tensor> => new Map([...readCheckpoint(ckpt).weights].map(([n, t]) => [n, toF32(n, t)]));
+
+describe('the pipeline on this thread', () => {
+  it('leaves no tensor behind (every model, batch and gradient is disposed)', () => {
+    expect(tensorsLeft).toBe(0);
+  });
+});
 
 describe('compute-matched mixture training', () => {
   it('gives btx and bam-full equal FLOPs within 1% while bam-full sees fewer tokens', () => {
