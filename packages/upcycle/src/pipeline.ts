@@ -5,9 +5,9 @@
  * run resumes inside the stage it stopped in. The experts, and the mixture trainings, run in
  * parallel on worker threads (`workers`), or in order on this thread with `workers: 1`.
  */
-import { InvariantError, type ModelConfig } from '@bam/core';
+import { BamError, InvariantError, type ModelConfig } from '@bam/core';
 import { planMixtureTraining, type MixturePlan } from './budget.ts';
-import { loadUpcyclePreset, parseUpcyclePreset, recipeEntries, withMixtureSeed, type Budget, type ExpertDomain, type ResolvedRecipeEntry, type UpcyclePreset, type UpcyclePresetInput } from './config.ts';
+import { BUDGETS, loadUpcyclePreset, parseUpcyclePreset, recipeEntries, withMixtureSeed, type Budget, type ExpertDomain, type ResolvedRecipeEntry, type UpcyclePreset, type UpcyclePresetInput } from './config.ts';
 import type { UpcycleJob } from './jobs.ts';
 import { JobRunner } from './parallel.ts';
 import { recipeConfig, resolveRecipe } from './recipes/index.ts';
@@ -146,7 +146,11 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
   const ctx = createStageContext(p, opts.artifactsDir, { log, signal: opts.signal });
   const until = PIPELINE_STAGES.indexOf(opts.until ?? 'train-mixture');
   const entries = selectRecipes(p, opts.recipes);
-  const budgets = [...(opts.budgets ?? p.budgets)];
+  const budgets = [...new Set(opts.budgets ?? p.budgets)];
+  const badBudget = budgets.find((b) => !(BUDGETS as readonly string[]).includes(b));
+  if (badBudget !== undefined) throw new BamError(`unknown budget '${badBudget}'`, 'E_BUDGET', `use ${BUDGETS.join(' or ')}`);
+  const dup = entries.find((e, i) => entries.findIndex((f) => f.name === e.name) !== i);
+  if (dup) throw new BamError(`recipe '${dup.name}' is asked for twice`, 'E_RECIPE', 'name each recipe once');
   const n = p.numExperts;
   const artifacts: UpcycleResult['artifacts'] = [];
   const note = (stage: string, name: string, o: StageOutcome) => {

@@ -1,7 +1,8 @@
+import { readdirSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@bam/core';
-import { loadUpcyclePreset, parseUpcyclePreset, presetModelConfig, presetTokenizer, recipeEntries, upcyclePresetNames } from '../src/index.ts';
-import { microPreset } from './helpers.ts';
+import { loadUpcyclePreset, parseUpcyclePreset, presetModelConfig, presetTokenizer, recipeEntries, upcycle, upcyclePresetNames } from '../src/index.ts';
+import { microPreset, tempDir } from './helpers.ts';
 
 describe('upcycle presets', () => {
   it('ships smoke, tiny and small, each valid with N = 3 domains + the seed', () => {
@@ -51,5 +52,15 @@ describe('upcycle presets', () => {
   it('seeds every router by mixtureSeed unless a recipe sets its own', () => {
     const p = parseUpcyclePreset({ ...microPreset(), mixtureSeed: 3, recipes: ['btx', { id: 'bam-full', options: { routerInit: { seed: 9 } } }] });
     expect(recipeEntries(p).map((e) => e.options)).toEqual([{ routerInit: { seed: 3 } }, { routerInit: { seed: 9 } }]);
+  });
+});
+
+describe('upcycle options', () => {
+  it('refuse an unknown budget or a recipe asked for twice before training anything', async () => {
+    const dir = tempDir('options');
+    await expect(upcycle(microPreset(), { artifactsDir: dir, budgets: ['flops-matched' as never] })).rejects.toThrow(/unknown budget 'flops-matched'[\s\S]*data-matched or compute-matched/);
+    await expect(upcycle(microPreset(), { artifactsDir: dir, recipes: ['btx', 'btx'] })).rejects.toThrow(/recipe 'btx' is asked for twice/);
+    expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true });
   });
 });
