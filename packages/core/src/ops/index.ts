@@ -2,6 +2,7 @@
 export { matmul, matmulBt, linear, batchMatmul } from './matmul.ts';
 export { embeddingLookup } from './embedding.ts';
 export { groupedCausalAttention, type GroupedAttentionOptions } from './attention.ts';
-export { registerWasmKernels, setWasmSliceKernels, SOFTMAX_XENT_GRAD } from './kernels.ts';
+export { registerWasmKernels, setWasmSliceKernels, SOFTMAX_XENT_GRAD, ADAMW_STEP } from './kernels.ts';
+export { adamwStep, type AdamWStepOptions } from './adamw.ts';
 export { opsSettings, setOpsSettings } from './settings.ts';
 export type { OpsSettings } from './settings.ts';

@@ -12,6 +12,7 @@
  *   embedding lookup of 1024 rows; copying the rows' contiguous runs here is a fraction of that.
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
+ * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
  *
  * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
  * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
@@ -210,6 +211,36 @@ function softmaxXentGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
 /** Name of bam's cross-entropy gradient kernel (registered for wasm; see `softmaxXentGrad`). */
 export const SOFTMAX_XENT_GRAD = 'BamSoftmaxXentGrad';
 
+/** Name of bam's one-pass AdamW kernel (registered for wasm; see ops/adamw.ts). */
+export const ADAMW_STEP = 'BamAdamW';
+
+/**
+ * One AdamW step of one parameter (ops/adamw.ts has the formula): inputs p, m, v, g of one shape
+ * and a scalar gradient scale; outputs the new p, m and v. Float64 arithmetic, float32 storage.
+ */
+function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const b = backend as WasmBackend;
+  const a = attrs as unknown as { lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; bc1: number; bc2: number };
+  const shape = inputs.p!.shape;
+  const outs = [b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32')];
+  const [op, om, ov] = outs.map((o) => b.typedArrayFromHeap(o));
+  const [pv, mv, vv, gv] = [inputs.p!, inputs.m!, inputs.v!, inputs.g!].map((t) => b.typedArrayFromHeap(t));
+  const s = b.typedArrayFromHeap(inputs.scale!)[0];
+  const { beta1, beta2, epsilon } = a;
+  const keep = 1 - a.lr * a.weightDecay;
+  const step = a.lr / a.bc1;
+  const sqrtBc2 = Math.sqrt(a.bc2);
+  for (let i = 0; i < pv.length; i++) {
+    const g = gv[i] * s;
+    const m = beta1 * mv[i] + (1 - beta1) * g;
+    const v = beta2 * vv[i] + (1 - beta2) * g * g;
+    om[i] = m;
+    ov[i] = v;
+    op[i] = pv[i] * keep - (step * m) / (Math.sqrt(v) / sqrtBc2 + epsilon);
+  }
+  return outs;
+}
+
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFunc> = {
   Slice: makeSlice,
@@ -245,7 +276,7 @@ export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {
 let registered = false;
 
 /**
- * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent) and `BamSoftmaxXentGrad`, and
+ * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamSoftmaxXentGrad` and `BamAdamW`, and
  * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
  */
@@ -257,6 +288,9 @@ export function registerWasmKernels(): void {
   }
   if (!tf.getKernel(SOFTMAX_XENT_GRAD, 'wasm')) {
     tf.registerKernel({ kernelName: SOFTMAX_XENT_GRAD, backendName: 'wasm', kernelFunc: softmaxXentGrad as tf.KernelFunc });
+  }
+  if (!tf.getKernel(ADAMW_STEP, 'wasm')) {
+    tf.registerKernel({ kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamwKernel as unknown as tf.KernelFunc });
   }
   setWasmSliceKernels('bam');
 }
