@@ -29,9 +29,9 @@ function reference(p0: number[], grads: number[][], lrs: number[], wd: number, s
 
 async function run(backend: 'wasm' | 'cpu', p0: number[], grads: number[][], lrs: number[], wd: number, scale: number): Promise<number[]> {
   await tf.setBackend(backend);
-  let p = tf.tensor1d(p0);
-  let m = tf.zerosLike(p);
-  let v = tf.zerosLike(p);
+  let p: tf.Tensor = tf.tensor1d(p0);
+  let m: tf.Tensor = tf.zerosLike(p);
+  let v: tf.Tensor = tf.zerosLike(p);
   const s = tf.scalar(scale);
   for (let k = 0; k < grads.length; k++) {
     const g = tf.tensor1d(grads[k]);
