@@ -45,8 +45,8 @@ export const denseVariant = defineVariant<DenseVariantOptions>({
   },
   create: async (opts, ctx) => {
     const req = request(opts, ctx);
-    // Everything exists after prepare: one thread, nothing to train, only the lookup.
-    const r = await ensurePipeline(req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, workers: 1 });
+    // prepare built everything: only look the checkpoint up (a missing one is an error, never trained here).
+    const r = await ensurePipeline(req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, lookupOnly: true });
     const a = opts.model === 'seed' ? r.seed : r.experts[opts.model];
     if (!a) throw new InvariantError(`upcycle returned no '${opts.model}' expert for preset '${req.preset.name}'`);
     const what = opts.model === 'seed' ? 'seed' : `${opts.model}-expert`;

@@ -60,8 +60,8 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
     },
     create: async (opts, ctx) => {
       const { req, name, budget } = request(opts, ctx);
-      // Everything exists after prepare: one thread, nothing to train, only the lookup.
-      const r = await ensurePipeline(req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, workers: 1 });
+      // prepare built everything: only look the checkpoint up (a missing one is an error, never trained here).
+      const r = await ensurePipeline(req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, lookupOnly: true });
       const m = r.mixtures.find((x) => x.recipe === name && x.budget === budget);
       if (!m) {
         throw new BamError(

@@ -109,6 +109,11 @@ export interface EnsurePipelineOptions {
   logger: Logger;
   /** Upcycle worker threads (default: one per core; 1 = on this thread). */
   workers?: number;
+  /**
+   * Only look the checkpoints up, never train (what `create` does: `prepare` builds). A missing
+   * stage throws a BamError that says to run the variant's prepare first.
+   */
+  lookupOnly?: boolean;
 }
 
 /**
@@ -133,13 +138,28 @@ export function ensurePipeline(req: PipelineRequest, opts: EnsurePipelineOptions
 
 async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: EnsurePipelineOptions): Promise<UpcycleResult> {
   const { preset } = req;
-  const workers = opts.workers ?? Math.max(1, availableParallelism());
   const what = `upcycle ${preset.name} seed ${preset.seed}${req.until === 'experts' ? ' (seed and experts)' : ''}`;
+  if (opts.lookupOnly) {
+    // An aborted signal makes upcycle return every finished stage and stop at the first one it
+    // would have to build (the store checks the signal before taking a stage's lock).
+    const stop = new AbortController();
+    stop.abort();
+    try {
+      return await upcycle(preset, { artifactsDir, until: req.until, budgets: req.budgets, workers: 1, signal: stop.signal });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'E_ABORTED') throw err;
+      throw new BamError(
+        `the checkpoints of ${what} are not all built in ${artifactsDir} (${(err as Error).message.split('\n')[0]})`,
+        'E_VARIANT_NOT_PREPARED',
+        "run the variant's prepare first (bam sweep does, before any job), or build them with `bam upcycle`",
+      );
+    }
+  }
   const r = await upcycle(preset, {
     artifactsDir,
     until: req.until,
     budgets: req.budgets,
-    workers,
+    workers: opts.workers ?? Math.max(1, availableParallelism()),
     log: (line) => opts.logger.info(`[${what}] ${line}`),
   });
   const fresh = r.artifacts.filter((a) => !a.reused).length;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -210,6 +210,14 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     expect(s1.info.name).toBe('mini/seed/seed1');
     expect(s1.info.configHash).toBe(s0.info.configHash);
     expect(s1.info.artifact).not.toBe(s0.info.artifact);
+  });
+
+  it('never trains in create: without prepare it fails, naming what to run, and leaves no checkpoint', { timeout: 60_000 }, async () => {
+    const empty = join(WORK, 'never-prepared');
+    const attempt = btxVariant.create(btxVariant.options.parse({ preset: MINI }), context(capture(), { artifactsDir: empty, budget: 'data-matched' }));
+    await expect(attempt).rejects.toThrow(/the checkpoints of upcycle mini seed 0 are not all built in .*never-prepared[\s\S]*run the variant's prepare first/);
+    await expect(denseVariant.create(denseVariant.options.parse({ preset: MINI }), context(capture(), { artifactsDir: empty }))).rejects.toMatchObject({ code: 'E_VARIANT_NOT_PREPARED' });
+    expect(readdirSync(empty, { recursive: true }).filter((f) => String(f).endsWith('DONE.json') || String(f).endsWith('LOCK'))).toEqual([]);
   });
 
   it('names the domains a preset has when asked for an expert it does not train', async () => {
