@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../errors.ts';
 import '../ops/kernels.ts';
+import { enableBlas } from '../ops/blas.ts';
 import { loadWebGpuCandidate, type WebGpuAdapterReport, type WebGpuOptions } from './webgpu.ts';
 
 /** Backend names bam knows, in automatic preference order. */
@@ -108,10 +109,11 @@ const CANDIDATES: Candidate[] = [
   {
     name: 'wasm',
     auto: true,
-    async load() {
+    async load(ctx) {
       await import('@tensorflow/tfjs-backend-wasm');
       await activate('wasm');
-      return { tfBackend: 'wasm', detail: '@tensorflow/tfjs-backend-wasm (single-thread build in Node)' };
+      const blas = enableBlas({ env: ctx.env });
+      return { tfBackend: 'wasm', detail: `@tensorflow/tfjs-backend-wasm (single-thread build in Node); ${blas.detail}` };
     },
   },
   {
@@ -174,6 +176,8 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
       log(`bam backend: ${choice.name} (${choice.reason})`);
       return choice;
     } catch (err) {
+      // A wrong BAM_BLAS / BAM_BLAS_THREADS is the user's to fix, not a reason to fall back to cpu.
+      if (err instanceof BamError && err.code === 'E_BLAS') throw err;
       skipped.push(`${cand.name} (${errText(err)})`);
     }
   }

@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
+import { blasActive, gemmBatch } from './blas.ts';
 
 /** Options of `groupedCausalAttention`. */
 export interface GroupedAttentionOptions {
@@ -83,6 +84,36 @@ function makeOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn3 {
 }
 
 /**
+ * The same op when BLAS runs wasm's products (ops/blas.ts): every product of a pass is one
+ * `gemmBatch` kernel that reads transposed operands in place and sums the groups sharing a
+ * key/value group, so there is no unstack, stack or transpose at all; the scale rides on α.
+ */
+function makeBlasOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn3 {
+  const { kvOf, scale, mask } = opts;
+  const toKv = { bIndex: kvOf }; // group g reads key/value group kvOf[g]
+  const intoKv = { outIndex: kvOf, outCount: Gkv }; // and its gradient sums into that group
+  return tf.customGrad(((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+    const scores = gemmBatch(q as tf.Tensor3D, k as tf.Tensor3D, { ...toKv, transB: true, alpha: scale }); // [G, T, S]
+    const probs = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor3D; // [G, T, S]
+    const out = gemmBatch(probs, v as tf.Tensor3D, toKv); // [G, T, Dh]
+    save([q, k, v, probs]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved as tf.Tensor3D[];
+        const d = dy as tf.Tensor3D;
+        const dv = gemmBatch(sp, d, { ...intoKv, transA: true }); // Σ Pᵀ·do, [Gkv, S, Dh]
+        const dP = gemmBatch(d, sv, { ...toKv, transB: true }); // do·vᵀ, [G, T, S]
+        const dS = tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(dP, sp), -1, true))) as tf.Tensor3D; // softmax backward
+        const dq = gemmBatch(dS, sk, { ...toKv, alpha: scale }); // scale·dS·k, [G, T, Dh]
+        const dk = gemmBatch(dS, sq, { ...intoKv, transA: true, alpha: scale }); // Σ scale·dSᵀ·q, [Gkv, S, Dh]
+        return [dq, dk, dv];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Attn3;
+}
+
+/**
  * Attention of G query groups over Gkv key/value groups: q [G, T, Dh], k and v [Gkv, S, Dh] →
  * [G, T, Dh], where group g attends to k, v group `kvOf[g]` under the additive `mask` [T, S]
  * (none when null).
@@ -100,5 +131,5 @@ export function groupedCausalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Ten
   if (opts.kvOf.length !== G || opts.kvOf.some((j) => !Number.isInteger(j) || j < 0 || j >= Gkv)) {
     throw new BamError(`kvOf must list, for each of the ${G} query groups, a key/value group in [0, ${Gkv})`, 'E_SHAPE', 'this is a bug in the caller of groupedCausalAttention');
   }
-  return makeOp(opts, G, Gkv)(q, k, v) as tf.Tensor3D;
+  return (blasActive() ? makeBlasOp : makeOp)(opts, G, Gkv)(q, k, v) as tf.Tensor3D;
 }

@@ -9,7 +9,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
+import { blasActive } from './blas.ts';
 import { opsSettings } from './settings.ts';
+
+/**
+ * Whether to use tf.matMul with its own gradient: asked for (`builtin`), or BLAS runs wasm's
+ * products (ops/blas.ts), where transposed products are as fast as plain ones.
+ */
+const plainTfMatMul = (): boolean => opsSettings().matmulGradient === 'builtin' || blasActive();
 
 const matmul2d = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
@@ -33,7 +40,7 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
     throw new ShapeError('matmul operand b', [a.shape[a.rank - 1] ?? -1, b.shape[b.rank - 1] ?? -1], b.shape, 'matmul');
   }
-  if (opsSettings().matmulGradient === 'builtin') return tf.matMul(a, b);
+  if (plainTfMatMul()) return tf.matMul(a, b);
   return matmul2d(a, b) as tf.Tensor2D;
 }
 
@@ -42,7 +49,7 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  * (a transposed matMul is ~20× slower on wasm).
  */
 export function matmulBt(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  if (opsSettings().matmulGradient === 'builtin') return tf.matMul(a, b, false, true);
+  if (plainTfMatMul()) return tf.matMul(a, b, false, true);
   return matmul(a, tf.transpose(b) as tf.Tensor2D);
 }
 
@@ -83,6 +90,6 @@ export function batchMatmul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (a.rank !== 3 || b.rank !== 3 || a.shape[0] !== b.shape[0] || a.shape[2] !== b.shape[1]) {
     throw new ShapeError('batchMatmul operand b', [a.shape[0], a.shape[2], b.shape[2] ?? -1], b.shape, 'batchMatmul');
   }
-  if (opsSettings().matmulGradient === 'builtin') return tf.matMul(a, b);
+  if (plainTfMatMul()) return tf.matMul(a, b);
   return bmm3d(a, b) as tf.Tensor3D;
 }

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, ConfigError } from '../errors.ts';
 import type { SafeTensor } from '../checkpoint/safetensors.ts';
+import { adamwStep } from '../ops/adamw.ts';
 
 /** Which parameters train: a list of names, or a predicate on the name. Default: all. */
 export type TrainableSpec = readonly string[] | ((name: string) => boolean);
@@ -113,36 +114,25 @@ export class AdamW {
   apply(grads: ReadonlyMap<string, tf.Tensor> | Record<string, tf.Tensor>, lr: number, gradScale?: tf.Scalar): void {
     const get = (n: string): tf.Tensor | undefined => (grads instanceof Map ? grads.get(n) : (grads as Record<string, tf.Tensor>)[n]);
     this.t += 1;
-    const bc1 = 1 - this.beta1 ** this.t;
-    const bc2 = 1 - this.beta2 ** this.t;
-    tf.tidy(() => {
-      const b1 = tf.scalar(this.beta1);
-      const b2 = tf.scalar(this.beta2);
-      const oneMinusB1 = tf.scalar(1 - this.beta1);
-      const oneMinusB2 = tf.scalar(1 - this.beta2);
-      const stepSize = tf.scalar(lr / bc1);
-      const sqrtBc2 = tf.scalar(Math.sqrt(bc2));
-      const eps = tf.scalar(this.epsilon);
-      const decayFactor = tf.scalar(1 - lr * this.weightDecay);
-      for (const n of this.trainableNames) {
-        const raw = get(n);
-        if (!raw) continue;
-        const p = this.params.get(n)!;
-        if (raw.shape.length !== p.shape.length || raw.shape.some((d, i) => d !== p.shape[i])) {
-          throw new ConfigError('AdamW gradients', [{ path: n, message: `gradient shape [${raw.shape}] does not match parameter shape [${p.shape}]` }]);
-        }
-        const g = gradScale ? tf.mul(raw, gradScale) : raw;
-        const m = this.m.get(n)!;
-        const v = this.v.get(n)!;
-        const m1 = tf.add(tf.mul(b1, m), tf.mul(oneMinusB1, g));
-        const v1 = tf.add(tf.mul(b2, v), tf.mul(oneMinusB2, tf.square(g)));
-        const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), eps);
-        const decayedP = this.decayed.has(n) ? tf.mul(p, decayFactor) : p;
-        m.assign(m1);
-        v.assign(v1);
-        p.assign(tf.sub(decayedP, tf.mul(stepSize, tf.div(m1, denom))));
+    // One fused pass per parameter (ops/adamw.ts: a single wasm kernel, tfjs ops elsewhere).
+    const hyper = { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, t: this.t, gradScale };
+    for (const n of this.trainableNames) {
+      const g = get(n);
+      if (!g) continue;
+      const p = this.params.get(n)!;
+      if (g.shape.length !== p.shape.length || g.shape.some((d, i) => d !== p.shape[i])) {
+        throw new ConfigError('AdamW gradients', [{ path: n, message: `gradient shape [${g.shape}] does not match parameter shape [${p.shape}]` }]);
       }
-    });
+      const m = this.m.get(n)!;
+      const v = this.v.get(n)!;
+      const next = adamwStep(p, m, v, g, { ...hyper, weightDecay: this.decayed.has(n) ? this.weightDecay : 0 });
+      p.assign(next.p);
+      m.assign(next.m);
+      v.assign(next.v);
+      next.p.dispose();
+      next.m.dispose();
+      next.v.dispose();
+    }
   }
 
   /** Reads the state back as plain arrays (for `optimizer.safetensors`). */

@@ -1,0 +1,362 @@
+/**
+ * Matrix products on the wasm backend through the machine's BLAS (OpenBLAS), called in place on
+ * the wasm heap.
+ *
+ * Why: tfjs-backend-wasm multiplies matrices with XNNPACK compiled to 128-bit wasm SIMD (no FMA),
+ * 15–30 GFLOP/s on one thread here, and its Node build is single-threaded. OpenBLAS runs the same
+ * products with the CPU's own vector units (AVX-512 FMA here) at ~100 GFLOP/s per thread, and on
+ * every core (benchmarks/RESULTS.md, "BLAS matrix products"). Tensors of the wasm backend live in
+ * one `WebAssembly.Memory`; `cblas_sgemm` is called through koffi (a C FFI shipped prebuilt in its
+ * npm package: no compiler, no install step) with pointers into that memory, so nothing is
+ * copied. Everything else (element-wise ops, softmax, gathers) stays on wasm.
+ *
+ * Two kernels, registered for the wasm backend only:
+ * - `BatchMatMul` (TF.js's own name, so every `tf.matMul` on wasm uses it): any rank ≥ 2, batch
+ *   axes broadcast as in TF.js, `transposeA`/`transposeB` at full speed (OpenBLAS reads the
+ *   transposed layout; XNNPACK's transposed products are ~20× slower, hence ops/matmul.ts's
+ *   explicit transposes, which `blasActive()` turns off).
+ * - `BamGemmBatch` (bam's): out[o(i)] (+)= α·op(a[ia(i)])·op(b[ib(i)]) for a list of index triples,
+ *   in one kernel: every (batch, head) product of attention (ops/attention.ts) with no
+ *   unstack/stack/transpose copies, and sums over the query groups that share a key/value group.
+ *
+ * Selection (`enableBlas`, called when selectBackend activates wasm): env `BAM_BLAS` = `auto`
+ * (default: the first of libopenblas.so.0, libopenblas.so, libopenblas.dylib that loads; on Debian
+ * `apt-get install libopenblas0-pthread`), `off`, or a path to a CBLAS library. Threads: env
+ * `BAM_BLAS_THREADS`, else every core on the main thread and 1 in worker threads (eval pools and
+ * data-parallel replicas already put one worker on each core). If the library or koffi cannot be
+ * loaded, wasm keeps XNNPACK and the reason is reported. Results differ from XNNPACK's by float32
+ * rounding only (tests compare both).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
+// Registers the wasm backend's own kernels first, so ours replace them (not the reverse).
+import '@tensorflow/tfjs-backend-wasm';
+import { BamError, ShapeError } from '../errors.ts';
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+type Sgemm = (
+  order: number, ta: number, tb: number, m: number, n: number, k: number,
+  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+  beta: number, c: Float32Array, ldc: number,
+) => void;
+
+interface BlasLib {
+  path: string;
+  sgemm: Sgemm;
+  getThreads?: () => number;
+  setThreads?: (n: number) => void;
+  /** e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH … SkylakeX", when the library says. */
+  config?: string;
+}
+
+/** What `enableBlas` found; `active` says whether wasm's matrix products now run on it. */
+export interface BlasStatus {
+  active: boolean;
+  /** The library path or soname that loaded (when active). */
+  library?: string;
+  /** The library's own description (OpenBLAS: version, build, CPU kernel). */
+  config?: string;
+  /** Threads this thread's products use. */
+  threads?: number;
+  /** One line for logs: what runs the products and why. */
+  detail: string;
+}
+
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+
+const AUTO_LIBRARIES = ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.0.dylib', 'libopenblas.dylib'];
+
+let lib: BlasLib | undefined;
+let status: BlasStatus = { active: false, detail: 'BLAS not enabled (selectBackend has not started wasm)' };
+let threads = 1;
+let xnnpackBatchMatMul: tf.KernelConfig | undefined;
+
+function errText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+/** Loads koffi and the first library of `candidates` that exports cblas_sgemm; throws with every reason. */
+function loadLibrary(candidates: readonly string[]): BlasLib {
+  let koffi: typeof import('koffi');
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  } catch (err) {
+    throw new Error(`koffi (the C FFI) did not load: ${errText(err)}`);
+  }
+  const failures: string[] = [];
+  for (const path of candidates) {
+    try {
+      const so = koffi.load(path);
+      const sgemm = so.func(
+        'void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, float *a, int lda, float *b, int ldb, float beta, float *c, int ldc)',
+      ) as Sgemm;
+      const optional = <T>(decl: string): T | undefined => {
+        try {
+          return so.func(decl) as T;
+        } catch {
+          return undefined;
+        }
+      };
+      const getConfig = optional<() => string>('const char *openblas_get_config()');
+      return {
+        path,
+        sgemm,
+        getThreads: optional<() => number>('int openblas_get_num_threads()'),
+        setThreads: optional<(n: number) => void>('void openblas_set_num_threads(int n)'),
+        config: getConfig ? getConfig() : undefined,
+      };
+    } catch (err) {
+      failures.push(`${path}: ${errText(err)}`);
+    }
+  }
+  throw new Error(failures.join('; '));
+}
+
+function parseThreads(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new BamError(`BAM_BLAS_THREADS must be a whole number ≥ 1, got '${value}'`, 'E_BLAS', 'unset it to use every core on the main thread and 1 per worker thread');
+  }
+  return n;
+}
+
+/** Sets the library's thread count for this thread's next product (OpenBLAS's count is process-wide). */
+function useThreads(): void {
+  if (lib?.setThreads && lib.getThreads && lib.getThreads() !== threads) lib.setThreads(threads);
+}
+
+function backendOf(args: KernelArgs): WasmBackend {
+  return args.backend as WasmBackend;
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+/** Flat index into a batch of shape `inShape` for flat output batch index `o` of `outShape` (broadcasting). */
+function broadcastIndex(o: number, outShape: readonly number[], inShape: readonly number[]): number {
+  let idx = 0;
+  let stride = 1;
+  let rest = o;
+  for (let i = outShape.length - 1, j = inShape.length - 1; i >= 0; i--, j--) {
+    const coord = rest % outShape[i];
+    rest = Math.floor(rest / outShape[i]);
+    if (j >= 0) {
+      if (inShape[j] !== 1) idx += coord * stride;
+      stride *= inShape[j];
+    }
+  }
+  return idx;
+}
+
+/** TF.js's `BatchMatMul` on OpenBLAS: rank ≥ 2, broadcast batch axes, transposes by flag. */
+function batchMatMul(args: KernelArgs): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  if (!lib || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    return xnnpackBatchMatMul!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const [aRows, aCols] = [a.shape[ra - 2], a.shape[ra - 1]];
+  const [bRows, bCols] = [b.shape[rb - 2], b.shape[rb - 1]];
+  const M = transposeA ? aCols : aRows;
+  const K = transposeA ? aRows : aCols;
+  const N = transposeB ? bRows : bCols;
+  const Kb = transposeB ? bCols : bRows;
+  if (K !== Kb) throw new ShapeError('matMul inner dimensions', [K], [Kb], 'BatchMatMul');
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const outBatch = tf.backend_util.assertAndGetBroadcastShape(aBatch, bBatch);
+  const be = backendOf(args);
+  const outInfo = be.makeOutput([...outBatch, M, N], 'float32');
+  const G = sizeOf(outBatch);
+  if (G * M * N === 0) return outInfo;
+  const out = be.typedArrayFromHeap(outInfo) as Float32Array;
+  if (K === 0) {
+    out.fill(0);
+    return outInfo;
+  }
+  const av = be.typedArrayFromHeap(a) as Float32Array;
+  const bv = be.typedArrayFromHeap(b) as Float32Array;
+  const sameA = sizeOf(aBatch) === G;
+  const sameB = sizeOf(bBatch) === G;
+  useThreads();
+  for (let g = 0; g < G; g++) {
+    const ia = sameA ? g : broadcastIndex(g, outBatch, aBatch);
+    const ib = sameB ? g : broadcastIndex(g, outBatch, bBatch);
+    lib.sgemm(
+      ROW_MAJOR, transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, M, N, K, 1,
+      av.subarray(ia * M * K, (ia + 1) * M * K), aCols,
+      bv.subarray(ib * K * N, (ib + 1) * K * N), bCols,
+      0, out.subarray(g * M * N, (g + 1) * M * N), N,
+    );
+  }
+  return outInfo;
+}
+
+/** Name of bam's grouped-product kernel (see the module comment and `gemmBatch`). */
+export const GEMM_BATCH = 'BamGemmBatch';
+
+/** Attributes of `gemmBatch`. */
+export interface GemmBatchOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** Matrix of `a` for product i (default i). */
+  aIndex?: readonly number[];
+  /** Matrix of `b` for product i (default i). */
+  bIndex?: readonly number[];
+  /** Output slot of product i (default i); products sharing a slot are summed. */
+  outIndex?: readonly number[];
+  /** Number of output slots (default: the number of products). */
+  outCount?: number;
+  /** Multiplies every product (default 1). */
+  alpha?: number;
+}
+
+function gemmBatchKernel(args: KernelArgs): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const o = args.attrs as unknown as Required<GemmBatchOptions>;
+  const [, aRows, aCols] = a.shape;
+  const [, bRows, bCols] = b.shape;
+  const M = o.transA ? aCols : aRows;
+  const K = o.transA ? aRows : aCols;
+  const N = o.transB ? bRows : bCols;
+  const be = backendOf(args);
+  const outInfo = be.makeOutput([o.outCount, M, N], 'float32');
+  const out = be.typedArrayFromHeap(outInfo) as Float32Array;
+  const av = be.typedArrayFromHeap(a) as Float32Array;
+  const bv = be.typedArrayFromHeap(b) as Float32Array;
+  const written = new Uint8Array(o.outCount);
+  useThreads();
+  for (let i = 0; i < o.aIndex.length; i++) {
+    const ia = o.aIndex[i];
+    const ib = o.bIndex[i];
+    const io = o.outIndex[i];
+    lib!.sgemm(
+      ROW_MAJOR, o.transA ? TRANS : NO_TRANS, o.transB ? TRANS : NO_TRANS, M, N, K, o.alpha,
+      av.subarray(ia * M * K, (ia + 1) * M * K), aCols,
+      bv.subarray(ib * K * N, (ib + 1) * K * N), bCols,
+      written[io] ? 1 : 0, out.subarray(io * M * N, (io + 1) * M * N), N,
+    );
+    written[io] = 1;
+  }
+  for (let io = 0; io < o.outCount; io++) if (!written[io]) out.fill(0, io * M * N, (io + 1) * M * N);
+  return outInfo;
+}
+
+/**
+ * Products of matrix lists a [Ga, ·, ·] and b [Gb, ·, ·] (float32, on wasm with BLAS active):
+ * out[outIndex[i]] (+)= alpha · op(a[aIndex[i]]) · op(b[bIndex[i]]), op = transpose when asked.
+ * Returns [outCount, M, N]; slots no product writes are zero. No gradient (it is the building
+ * block of ops with written-out gradients). Throws unless `blasActive()`.
+ */
+export function gemmBatch(a: tf.Tensor3D, b: tf.Tensor3D, opts: GemmBatchOptions = {}): tf.Tensor3D {
+  if (!blasActive()) throw new BamError('gemmBatch needs the wasm backend with BLAS active', 'E_BACKEND', 'check blasActive() before calling it');
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const count = opts.aIndex?.length ?? opts.bIndex?.length ?? opts.outIndex?.length ?? a.shape[0];
+  const iota = Array.from({ length: count }, (_, i) => i);
+  const aIndex = opts.aIndex ?? iota;
+  const bIndex = opts.bIndex ?? iota;
+  const outIndex = opts.outIndex ?? iota;
+  const outCount = opts.outCount ?? count;
+  const K = transA ? a.shape[1] : a.shape[2];
+  const Kb = transB ? b.shape[2] : b.shape[1];
+  if (a.rank !== 3 || b.rank !== 3 || K !== Kb) throw new ShapeError('gemmBatch operands', [K], [Kb], 'gemmBatch');
+  const bad = (idx: readonly number[], n: number) => idx.length !== count || idx.some((j) => !Number.isInteger(j) || j < 0 || j >= n);
+  if (bad(aIndex, a.shape[0]) || bad(bIndex, b.shape[0]) || bad(outIndex, outCount)) {
+    throw new BamError(`gemmBatch index lists must have ${count} entries within their operands`, 'E_SHAPE', 'this is a bug in the caller of gemmBatch');
+  }
+  const attrs = { transA, transB, aIndex, bIndex, outIndex, outCount, alpha: opts.alpha ?? 1 };
+  return tf.engine().runKernel(GEMM_BATCH, { a, b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+}
+
+/** Whether wasm's matrix products run on BLAS now (wasm active, a library loaded, engine `blas`). */
+export function blasActive(): boolean {
+  return status.active && tf.getBackend() === 'wasm';
+}
+
+/** What runs wasm's matrix products, and why. */
+export function blasStatus(): Readonly<BlasStatus> {
+  return status;
+}
+
+function registerBlasKernels(): void {
+  if (!xnnpackBatchMatMul) xnnpackBatchMatMul = tf.getKernel('BatchMatMul', 'wasm');
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul as unknown as tf.KernelFunc });
+  if (!tf.getKernel(GEMM_BATCH, 'wasm')) tf.registerKernel({ kernelName: GEMM_BATCH, backendName: 'wasm', kernelFunc: gemmBatchKernel as unknown as tf.KernelFunc });
+}
+
+function restoreXnnpack(): void {
+  if (!xnnpackBatchMatMul) return;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel(xnnpackBatchMatMul);
+  // XNNPACK's kernel binds its wasm function when the backend starts; bind it again.
+  const backend = tf.engine().registry.wasm;
+  if (backend && xnnpackBatchMatMul.setupFunc) xnnpackBatchMatMul.setupFunc(backend);
+}
+
+/** Options of `enableBlas`; each defaults to its env variable. */
+export interface EnableBlasOptions {
+  /** `auto`, `off`, or a library path (env `BAM_BLAS`). */
+  library?: string;
+  /** Threads per product from this thread (env `BAM_BLAS_THREADS`). */
+  threads?: number;
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Routes wasm's matrix products to BLAS when a library loads (see the module comment), or back to
+ * XNNPACK with `library: 'off'`. Never throws for a missing library: the status says why it is not
+ * active. A library path that was asked for by name and fails does throw (a BamError naming it).
+ */
+export function enableBlas(opts: EnableBlasOptions = {}): BlasStatus {
+  const env = opts.env ?? process.env;
+  const wanted = (opts.library ?? env.BAM_BLAS ?? 'auto').trim() || 'auto';
+  threads = opts.threads ?? parseThreads(env.BAM_BLAS_THREADS) ?? (isMainThread ? availableParallelism() : 1);
+  if (wanted === 'off') {
+    restoreXnnpack();
+    status = { active: false, detail: 'matrix products on XNNPACK (BAM_BLAS=off)' };
+    return status;
+  }
+  const candidates = wanted === 'auto' ? AUTO_LIBRARIES : [wanted];
+  try {
+    lib = lib && candidates.includes(lib.path) ? lib : loadLibrary(candidates);
+  } catch (err) {
+    restoreXnnpack();
+    status = { active: false, detail: `matrix products on XNNPACK (BLAS did not load: ${errText(err)})` };
+    if (wanted !== 'auto') {
+      throw new BamError(`BAM_BLAS=${wanted} could not be loaded: ${errText(err)}`, 'E_BLAS', 'give the path of a CBLAS library (e.g. libopenblas.so.0), or BAM_BLAS=auto / off');
+    }
+    status = {
+      active: false,
+      detail: `matrix products on XNNPACK (no BLAS: ${errText(err)}; on Debian/Ubuntu \`apt-get install libopenblas0-pthread\` makes training ~2× faster)`,
+    };
+    return status;
+  }
+  registerBlasKernels();
+  const name = lib.config ? lib.config.split(' ').slice(0, 2).join(' ') : lib.path;
+  status = {
+    active: true,
+    library: lib.path,
+    ...(lib.config ? { config: lib.config } : {}),
+    threads,
+    detail: `matrix products on ${name} (${lib.path}, ${threads} thread${threads === 1 ? '' : 's'})`,
+  };
+  return status;
+}
