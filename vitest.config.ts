@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'tools/test/**/*.test.ts'],
     pool: 'forks',
+    // The forks already take one core each; OpenBLAS threads on top would oversubscribe them.
+    env: { BAM_BLAS_THREADS: '1' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],

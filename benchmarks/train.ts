@@ -7,11 +7,13 @@
  *
  *   npx tsx benchmarks/train.ts [--preset tiny] [--variants dense,btx,bam-full,bam-kv-shared]
  *       [--rounds 3] [--steps 10] [--batch-size 8] [--seq-len 128] [--workers 1,2] [--no-peer]
- *       [--peer-threads 2] [--json]
+ *       [--peer-threads 2] [--peer-blas-threads 1] [--json]
  *
  * Engines: `bam ×1` is `train()` in this thread; `bam ×W` is `trainDataParallel` over W worker
  * threads (gradients averaged every step); `torch` is benchmarks/peers/torch_peer.py with
- * torch.set_num_threads(peer-threads), OPENBLAS_NUM_THREADS=1 and OMP_WAIT_POLICY=PASSIVE.
+ * torch.set_num_threads(peer-threads), OPENBLAS_NUM_THREADS=peer-blas-threads (1 by default) and
+ * OMP_WAIT_POLICY=PASSIVE. bam's matrix products run on OpenBLAS when it is installed (the header
+ * says which library and how many threads; BAM_BLAS=off measures XNNPACK).
  * Python start-up and torch import are outside its timing, as tfjs start-up is outside bam's.
  */
 import { parseArgs } from 'node:util';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     'no-peer': { type: 'boolean', default: false },
     'peer-threads': { type: 'string', default: '2' },
+    'peer-blas-threads': { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -41,6 +44,7 @@ const backend = await selectBackend({ prefer: 'wasm', log: () => {} });
 const T = intOption(values['seq-len'], 'seq-len');
 const B = intOption(values['batch-size'], 'batch-size');
 const peerThreads = intOption(values['peer-threads'], 'peer-threads');
+const peerBlasThreads = intOption(values['peer-blas-threads'], 'peer-blas-threads');
 const info = values['no-peer'] ? null : peerInfo();
 if (info && !info.ok) log(`PyTorch peer skipped: ${info.error}`);
 const usePeer = info?.ok === true;
@@ -50,7 +54,7 @@ const cases: TrainCase[] = parseVariants(values.variants!).map((v) => ({ label: 
 
 const machineStart = machineInfo();
 log(machineLine(machineStart));
-const m = await measureTraining(cases, { engines, rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, peerThreads, log });
+const m = await measureTraining(cases, { engines, rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, peerThreads, peerBlasThreads, log });
 const machineEnd = machineInfo();
 
 const header = ['variant', 'GFLOP/token', ...engines.flatMap((e) => [`${e} tokens/s`, `${e} GFLOP/s`]), ...(usePeer ? bamEngines.map((e) => `${e} / torch`) : [])];
@@ -75,13 +79,13 @@ if (values.json) {
     backend: backend.name,
     batchSize: B,
     seqLen: T,
-    peer: usePeer && info?.ok ? { torch: info.torch, threads: peerThreads } : null,
+    peer: usePeer && info?.ok ? { torch: info.torch, threads: peerThreads, blasThreads: peerBlasThreads } : null,
     results: toJson(m),
     machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage },
   }));
 } else {
   console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
-  console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds${usePeer && info?.ok ? `, torch ${info.torch} with ${peerThreads} threads` : ''}\n`);
+  console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds${usePeer && info?.ok ? `, torch ${info.torch} with ${peerThreads} threads (OpenBLAS ${peerBlasThreads})` : ''}\n`);
   console.log(markdownTable(header, rows));
   console.log(`\ntokens per CPU-second (all threads of the engine's process)\n`);
   console.log(markdownTable(cpuHeader, cpuRows));

@@ -7,6 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import {
   BamError,
+  blasStatus,
   createBatchSource,
   createTokenizer,
   loadPreset,
@@ -71,6 +72,8 @@ export interface MachineInfo {
   tfjs: string;
   date: string;
   loadAverage: [number, number, number];
+  /** What runs wasm's matrix products (OpenBLAS and its threads, or XNNPACK and why). */
+  matmul: string;
 }
 
 const TFJS_VERSION: string = JSON.parse(readFileSync(new URL('../../node_modules/@tensorflow/tfjs/package.json', import.meta.url), 'utf8')).version;
@@ -85,12 +88,13 @@ export function machineInfo(): MachineInfo {
     tfjs: TFJS_VERSION,
     date: new Date().toISOString(),
     loadAverage: [la[0], la[1], la[2]].map((x) => Math.round(x * 100) / 100) as [number, number, number],
+    matmul: blasStatus().detail,
   };
 }
 
 /** One line describing the machine, for the top of a benchmark's output. */
 export function machineLine(m: MachineInfo = machineInfo()): string {
-  return `${m.date.slice(0, 16)}Z · ${m.cpu} × ${m.cores} cores · Node ${m.node} · tfjs ${m.tfjs} · load average ${m.loadAverage.join(' / ')}`;
+  return `${m.date.slice(0, 16)}Z · ${m.cpu} × ${m.cores} cores · Node ${m.node} · tfjs ${m.tfjs} · ${m.matmul} · load average ${m.loadAverage.join(' / ')}`;
 }
 
 /** A markdown table (header row, then rows), columns padded for reading in a terminal. */

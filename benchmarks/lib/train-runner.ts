@@ -31,6 +31,8 @@ export interface MeasureOptions {
   seqLen: number;
   /** torch.set_num_threads for the peer. */
   peerThreads?: number;
+  /** OPENBLAS_NUM_THREADS for the peer (default 1, the issue's protocol: torch's own threads, single-threaded BLAS). */
+  peerBlasThreads?: number;
   log?: (line: string) => void;
 }
 
@@ -94,7 +96,9 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
       }
     };
     const torchRun = (i: number): Run => {
-      const a = runPeer(['train', '--config', join(dir, `case-${i}.json`), '--data', join(dir, 'data.bin'), '--batch', String(B), '--seq-len', String(T), '--steps', String(steps), '--runs', '1', '--init', join(dir, `case-${i}`), '--threads', String(o.peerThreads ?? 2)]);
+      const a = runPeer(['train', '--config', join(dir, `case-${i}.json`), '--data', join(dir, 'data.bin'), '--batch', String(B), '--seq-len', String(T), '--steps', String(steps), '--runs', '1', '--init', join(dir, `case-${i}`), '--threads', String(o.peerThreads ?? 2)], {
+        env: { OPENBLAS_NUM_THREADS: String(o.peerBlasThreads ?? 1) },
+      });
       return { tps: (a.tokensPerSecond as number[])[0], perCpu: (a.tokensPerCpuSecond as number[])[0] };
     };
     for (const c of cases) for (const e of o.engines) if (e !== 'torch') await bamRun(c.config, workersOf(e), 2);
