@@ -1,6 +1,6 @@
 /**
- * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, four it has but slowly, and one of
- * bam's own.
+ * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, five it has but slowly, and two of
+ * bam's own (matrix products on BLAS are in ./blas.ts).
  *
  * - `UnsortedSegmentSum` is the gradient of `tf.gather` (embedding lookup, MoE dispatch); wasm
  *   has no kernel for it, so any gradient through a gather fails there.
@@ -10,6 +10,7 @@
  *   read the heap through zero-copy views and copy only the contiguous runs they need.
  * - `GatherV2` on wasm takes ~1.5 ms to pick 256 rows of a [1024, 128] tensor and ~5 ms for an
  *   embedding lookup of 1024 rows; copying the rows' contiguous runs here is a fraction of that.
+ * - `Identity` on wasm copies every element; ours shares the input's data (`makeIdentity`).
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
@@ -89,7 +90,9 @@ function sliceInto(b: WasmBackend, x: tf.TensorInfo, begin: number[], size: numb
   for (let o = 0; o < total; o += run) {
     let off = base;
     for (let i = 0; i < k; i++) off += idx[i] * strides[i];
-    out.set(xv.subarray(off, off + run), o);
+    // Short runs (RoPE's half-heads, column blocks) copy faster in a loop than through subarray views.
+    if (run <= 64) for (let j = 0; j < run; j++) out[o + j] = xv[off + j];
+    else out.set(xv.subarray(off, off + run), o);
     for (let i = k - 1; i >= 0; i--) {
       if (++idx[i] < size[i]) break;
       idx[i] = 0;
@@ -241,12 +244,30 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return outs;
 }
 
+/**
+ * `Identity` (tf.clone, customGrad outputs, AddN's gradient, same-dtype Cast) without copying:
+ * the output shares the input's heap data, as the cpu backend's Identity and wasm's own Reshape
+ * do. Safe because tensors are immutable: kernels write only to fresh outputs, and a Variable's
+ * assign swaps its data instead of writing into it. wasm's own Identity copies every element
+ * (~10% of a training step once matrix products run on BLAS).
+ */
+function makeIdentity(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend } = args as unknown as KernelArgs;
+    const x = inputs.x!;
+    if (x.dtype === 'string' && fallback) return fallback(args);
+    (backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFunc> = {
   Slice: makeSlice,
   SplitV: makeSplitV,
   Unpack: makeUnpack,
   GatherV2: makeGather,
+  Identity: makeIdentity,
 };
 
 function setKernel(config: tf.KernelConfig): void {
@@ -255,7 +276,7 @@ function setKernel(config: tf.KernelConfig): void {
 }
 
 /**
- * `bam`: use the zero-copy Slice/SplitV/Unpack/GatherV2 above on wasm; `tfjs`: restore the wasm
+ * `bam`: use the zero-copy Slice/SplitV/Unpack/GatherV2/Identity above on wasm; `tfjs`: restore the wasm
  * backend's own kernels (for benchmarks; see ops/settings.ts).
  */
 export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {

@@ -14,7 +14,7 @@ export interface OpsSettings {
    * batched tf.matMul (the reference).
    */
   attention: 'fused' | 'per-head' | 'batched';
-  /** `bam` (default): zero-copy Slice/SplitV/Unpack/GatherV2 on wasm; `tfjs`: the wasm backend's own kernels. */
+  /** `bam` (default): zero-copy Slice/SplitV/Unpack/GatherV2/Identity on wasm; `tfjs`: the wasm backend's own kernels. */
   wasmSliceKernels: 'bam' | 'tfjs';
   /** `explicit` (default): cross-entropy with a written-out gradient; `builtin`: TF.js's logsumexp gradient. */
   crossEntropyGradient: 'explicit' | 'builtin';

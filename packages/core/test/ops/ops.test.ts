@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
-import { batchMatmul, embeddingLookup, linear, matmul, matmulBt } from '../../src/ops/index.ts';
+import { batchMatmul, blasActive, enableBlas, embeddingLookup, linear, matmul, matmulBt } from '../../src/ops/index.ts';
 
 beforeAll(async () => {
   await selectBackend({ prefer: 'wasm', log: () => {} });
@@ -38,6 +38,15 @@ async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: number[
 }
 
 describe('matmul with the explicit-transpose gradient', () => {
+  // That gradient is what runs on XNNPACK; with OpenBLAS these ops are tf.matMul itself.
+  beforeAll(() => {
+    enableBlas({ library: 'off' });
+    expect(blasActive()).toBe(false);
+  });
+  afterAll(() => {
+    enableBlas();
+  });
+
   it('computes a·b like tf.matMul', async () => {
     const a = rand([5, 7], 1) as tf.Tensor2D;
     const b = rand([7, 3], 2) as tf.Tensor2D;
@@ -121,6 +130,17 @@ describe('embedding lookup on wasm', () => {
 });
 
 describe('wasm kernels registered by bam', () => {
+  it('Identity (tf.clone) shares the data instead of copying it, and each tensor frees on its own', () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const buffers = tf.memory().numDataBuffers;
+    const y = tf.clone(x);
+    expect(tf.memory().numDataBuffers).toBe(buffers); // no new buffer
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(y.shape).toEqual([2, 3]);
+    y.dispose();
+  });
+
   it('UnsortedSegmentSum on wasm equals the cpu kernel, dropping out-of-range ids', async () => {
     const x = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
     const { wasm, cpu } = await onBoth(() => tf.unsortedSegmentSum(tf.tensor2d(x, [4, 3]), tf.tensor1d([2, 0, 2, 5], 'int32'), 3));
