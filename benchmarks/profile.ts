@@ -57,12 +57,15 @@ for (const variant of parseVariants(values.variants!)) {
     byKernel.set(k.name, a);
     if (k.name === 'BatchMatMul') {
       const [sa, sb] = k.inputShapes;
-      const key = `[${sa.join(',')}]·[${sb.join(',')}]`;
-      const lead = sa.length === 3 ? sa[0] : 1;
+      const out = k.outputShapes[0] as number[];
+      // The profile has no transpose flags; the output [.., M, N] fixes them: K = |a's matrix| / M.
+      const M = out[out.length - 2];
+      const K = (sa[sa.length - 2] * sa[sa.length - 1]) / M;
+      const key = `[${sa.join(',')}]·[${sb.join(',')}] → [${out.join(',')}]`;
       const s = byShape.get(key) ?? { ms: 0, n: 0, flops: 0 };
       s.ms += ms;
       s.n++;
-      s.flops += 2 * lead * sa[sa.length - 2] * sa[sa.length - 1] * sb[sb.length - 1];
+      s.flops += 2 * out.reduce((p, d) => p * d, 1) * K;
       byShape.set(key, s);
     }
   }
