@@ -89,11 +89,13 @@ async function evaluate(pool: Piscina<EvalTask, EvalReply>, v: Variant): Promise
 const results = new Map<string, number[]>();
 const perCpu = new Map<string, number[]>();
 const tokensOf = new Map<Variant, number>();
+let workerMatmul = '';
 try {
   // Warm-up: every worker of every pool loads every model (one small task per worker and variant).
   for (const [w, pool] of pools) {
     for (const v of variants) {
-      await Promise.all(Array.from({ length: w }, () => pool.run({ checkpoint: join(dir, v), texts: [texts[0].slice(0, 200)], batchSize })));
+      const warm = await Promise.all(Array.from({ length: w }, () => pool.run({ checkpoint: join(dir, v), texts: [texts[0].slice(0, 200)], batchSize })));
+      workerMatmul = warm[0].matmul;
     }
   }
   for (let r = 0; r < rounds; r++) {
@@ -139,10 +141,11 @@ const summary = {
   results: Object.fromEntries([...results].map(([k, xs]) => [k, xs.map(Math.round)])),
   perCpuSecond: Object.fromEntries([...perCpu].map(([k, xs]) => [k, xs.map(Math.round)])),
   machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage },
+  workerMatmul,
 };
 if (values.json) console.log(JSON.stringify(summary));
 else {
   console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
-  console.log(`preset ${values.preset}, loglikelihoodRolling over ${texts.length} Moby-Dick test documents (${values.chars} chars each), ${chunk} per task, batch ${batchSize}, ${rounds} rounds\n`);
+  console.log(`preset ${values.preset}, loglikelihoodRolling over ${texts.length} Moby-Dick test documents (${values.chars} chars each), ${chunk} per task, batch ${batchSize}, ${rounds} rounds; in each worker: ${workerMatmul}\n`);
   console.log(markdownTable(header, rows));
 }

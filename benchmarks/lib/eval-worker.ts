@@ -3,7 +3,7 @@
  * the real LanguageModel over a checkpoint (@bam/plugins `loadLanguageModel`). The model is
  * loaded once per worker and checkpoint, and kept for the next tasks.
  */
-import { selectBackend } from '@bam/core';
+import { blasStatus, selectBackend } from '@bam/core';
 import { loadLanguageModel } from '@bam/plugins';
 
 /** A chunk of texts to score with the checkpoint's model. */
@@ -17,6 +17,8 @@ export interface EvalTask {
 export interface EvalReply {
   tokens: number;
   logprob: number;
+  /** What ran this worker's matrix products (`blasStatus().detail`). */
+  matmul: string;
 }
 
 const ready = selectBackend({ prefer: 'wasm', log: () => {} });
@@ -30,5 +32,5 @@ export default async function scoreChunk(task: EvalTask): Promise<EvalReply> {
     models.set(task.checkpoint, lm);
   }
   const results = await lm.loglikelihoodRolling(task.texts.map((text) => ({ text })));
-  return { tokens: results.reduce((a, r) => a + r.tokens, 0), logprob: results.reduce((a, r) => a + r.logprob, 0) };
+  return { tokens: results.reduce((a, r) => a + r.tokens, 0), logprob: results.reduce((a, r) => a + r.logprob, 0), matmul: blasStatus().detail };
 }
