@@ -8,7 +8,10 @@
  *
  * The parallel block has one norm per layer and lets attention and FFN read the same normed
  * input; the sequential one has two norms and the FFN reads the attention's output. Same FLOPs
- * (the norms are not counted), so any difference is overhead.
+ * (the norms are not counted), so any difference is overhead. With a dense attention and a dense
+ * FFN the parallel block makes its five input projections in one product (PaLM's fusion,
+ * `parallelProjections: 'fused'`); a third case per such variant, "parallel, 5 products", turns
+ * that off, so the table shows what the fusion buys (bam ×1 only).
  */
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
@@ -33,18 +36,20 @@ await selectBackend({ prefer: 'wasm', log: () => {} });
 const B = intOption(values['batch-size'], 'batch-size');
 const engine = `bam ×${intOption(values.workers, 'workers')}`;
 const variants = parseVariants(values.variants!);
-const cases: TrainCase[] = variants.flatMap((v) =>
-  (['parallel', 'sequential'] as const).map((block) => ({ label: `${v} ${block}`, config: variantOf(values.preset!, v, { block }) })),
-);
+const cases: TrainCase[] = variants.flatMap((v) => {
+  const both = (['parallel', 'sequential'] as const).map((block) => ({ label: `${v} ${block}`, config: variantOf(values.preset!, v, { block }) }));
+  const fusable = both[0].config.attention.kind === 'dense' && both[0].config.ffn.kind === 'dense' && engine === 'bam ×1';
+  return fusable ? [...both, { label: `${v} parallel, 5 products`, config: both[0].config, ops: { parallelProjections: 'separate' as const } }] : both;
+});
 const T = cases[0].config.maxSeqLen;
 const machineStart = machineInfo();
 log(machineLine(machineStart));
 const m = await measureTraining(cases, { engines: [engine], rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, log });
 const machineEnd = machineInfo();
-const rows = variants.map((v) => {
-  const [p, s] = [cases.find((c) => c.label === `${v} parallel`)!, cases.find((c) => c.label === `${v} sequential`)!];
+const rowsOf = (v: string, parallelLabel: string) => {
+  const [p, s] = [cases.find((c) => c.label === parallelLabel)!, cases.find((c) => c.label === `${v} sequential`)!];
   return [
-    v,
+    parallelLabel.replace(/ parallel$/, '').replace(' parallel,', ','),
     ...cells(m, p, engine, T),
     ...cells(m, s, engine, T),
     `${(medianOf(m, p.label, engine) / medianOf(m, s.label, engine)).toFixed(2)}×`,
@@ -52,7 +57,8 @@ const rows = variants.map((v) => {
     cpuCell(m, s, engine),
     `${(medianOf(m, p.label, engine, 'perCpu') / medianOf(m, s.label, engine, 'perCpu')).toFixed(2)}×`,
   ];
-});
+};
+const rows = variants.flatMap((v) => cases.filter((c) => c.label.startsWith(`${v} parallel`)).map((c) => rowsOf(v, c.label)));
 if (values.json) {
   console.log(JSON.stringify({ benchmark: 'blocks', preset: values.preset, engine, results: toJson(m), machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage } }));
 } else {

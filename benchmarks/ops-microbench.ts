@@ -3,9 +3,10 @@
  * the variants are interleaved round by round and the median is reported).
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
- *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused] [--skip-matmul]
+ *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
  *
- * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm.
+ * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
+ * OpenBLAS (ops/blas.ts) when it loads.
  * Part 2: one forward+backward (computeLossAndGrads) of a preset model, B×T tokens, with the
  * fast paths switched on one at a time (ops/settings.ts):
  *   builtin      tf.matMul gradient, batched attention, tfjs Slice/SplitV/Unpack kernels,
@@ -17,14 +18,18 @@
  *                (a MoA runs its experts one by one)
  *   +fused       + attention as one op with a written-out gradient (ops/attention.ts); a MoA runs
  *                all experts' groups in that one op (mixture/moa.ts moaFused)   (= bam's default)
- *   -slices      bam's default but with tfjs's Slice/SplitV/Unpack (what the default costs without them)
+ *   -slices      +fused but with tfjs's Slice/SplitV/Unpack/Identity (what +fused costs without them)
+ *   +blas        + matrix products on OpenBLAS (ops/blas.ts; attention through gemmBatch)   (= bam's default)
+ * Every setting but +blas runs its products on XNNPACK (BAM_BLAS=off).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import {
+  blasStatus,
   computeLossAndGrads,
   createModel,
   disposeModel,
+  enableBlas,
   selectBackend,
   setOpsSettings,
   type OpsSettings,
@@ -37,7 +42,7 @@ const { values } = parseArgs({
     preset: { type: 'string', default: 'tiny' },
     batch: { type: 'string', default: '8' },
     variant: { type: 'string', default: 'dense' },
-    settings: { type: 'string', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused' },
+    settings: { type: 'string', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas' },
     'skip-matmul': { type: 'boolean', default: false },
   },
 });
@@ -45,7 +50,10 @@ const rounds = Number(values.rounds);
 const B = Number(values.batch);
 
 const choice = await selectBackend({ log: () => {} });
-console.log(`backend: ${choice.name}`);
+const blasFound = blasStatus().active;
+console.log(`backend: ${choice.name}; ${blasStatus().detail}`);
+const engines = blasFound ? (['xnnpack', 'blas'] as const) : (['xnnpack'] as const);
+const useEngine = (e: 'xnnpack' | 'blas') => enableBlas({ library: e === 'blas' ? 'auto' : 'off' });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -81,12 +89,21 @@ if (!values['skip-matmul']) {
     [`batched [${G},${T},${Dh}]·[${G},${Dh},${T}]`, () => tf.matMul(q, kt), flopsAttn],
     [`${G}× 2-D [${T},${Dh}]·[${Dh},${T}]`, () => tf.tidy(() => tf.stack(Array.from({ length: G }, () => tf.matMul(q2, kt2)))), flopsAttn],
   ];
-  const times = new Map<string, number[]>(cases.map(([n]) => [n, []]));
-  for (let r = 0; r < rounds; r++) for (const [name, f] of cases) times.get(name)!.push(await timeIt(f, 5));
+  const times = new Map<string, number[]>(engines.flatMap((e) => cases.map(([n]) => [`${e}|${n}`, []] as [string, number[]])));
+  for (let r = 0; r < rounds; r++) {
+    for (const e of engines) {
+      useEngine(e);
+      for (const [name, f] of cases) times.get(`${e}|${name}`)!.push(await timeIt(f, 5));
+    }
+  }
+  useEngine(engines[engines.length - 1]);
   console.log('\nmatMul on wasm (median of rounds)');
   for (const [name, , flops] of cases) {
-    const ms = median(times.get(name)!);
-    console.log(`  ${name.padEnd(34)} ${ms.toFixed(2).padStart(8)} ms  ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s`);
+    const cells = engines.map((e) => {
+      const ms = median(times.get(`${e}|${name}`)!);
+      return `${e} ${ms.toFixed(2).padStart(7)} ms ${(flops / ms / 1e6).toFixed(1).padStart(6)} GFLOP/s`;
+    });
+    console.log(`  ${name.padEnd(34)} ${cells.join('   ')}`);
   }
 }
 
@@ -98,6 +115,7 @@ if (!values['skip-matmul']) {
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
   const inputs = tf.tensor2d(ids, [B, T], 'int32');
   const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
+  const fused: Partial<OpsSettings> = { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'bam' };
   const allSettings: [string, Partial<OpsSettings>][] = [
     ['builtin', { matmulGradient: 'builtin', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
     ['+matmul', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
@@ -105,11 +123,12 @@ if (!values['skip-matmul']) {
     ['+slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'bam' }],
     ['+per-head', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'bam' }],
     ['-slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'tfjs' }],
-    ['+fused', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'bam' }],
+    ['+fused', fused],
+    ['+blas', fused],
   ];
   const wanted = values.settings!.split(',');
-  const variants = allSettings.filter(([n]) => wanted.includes(n));
-  if (variants.length !== wanted.length) throw new Error(`--settings: known names are ${allSettings.map(([n]) => n).join(', ')}`);
+  const variants = allSettings.filter(([n]) => wanted.includes(n) && (n !== '+blas' || blasFound));
+  if (variants.length !== wanted.filter((n) => n !== '+blas' || blasFound).length) throw new Error(`--settings: known names are ${allSettings.map(([n]) => n).join(', ')}`);
   const step = () => {
     const r = computeLossAndGrads(model, inputs, targets);
     return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];
@@ -119,6 +138,7 @@ if (!values['skip-matmul']) {
   for (let r = 0; r < rounds + 1; r++) {
     for (const [name, settings] of variants) {
       setOpsSettings(settings);
+      useEngine(name === '+blas' ? 'blas' : 'xnnpack');
       if (r === 0) {
         // Warm-up round, and a check that every variant computes the same loss.
         const out = step();
@@ -129,7 +149,8 @@ if (!values['skip-matmul']) {
       times.get(name)!.push(await timeIt(step, 1));
     }
   }
-  setOpsSettings(allSettings[allSettings.length - 1][1]);
+  setOpsSettings(fused);
+  useEngine(engines[engines.length - 1]);
   const base = median(times.get(variants[0][0])!);
   console.log(`\nforward+backward, preset ${values.preset} as ${values.variant} (D=${config.dModel}, L=${config.nLayers}, H=${config.nHeads}, F=${config.dFF}, V=${config.vocabSize}), B=${B}, T=${T}: median of ${rounds}`);
   for (const [name] of variants) {

@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createModel, DataParallelPool, disposeModel, saveCheckpoint, train, trainingFlops, type ModelConfig } from '@bam/core';
+import { createModel, DataParallelPool, disposeModel, saveCheckpoint, setOpsSettings, train, trainingFlops, type ModelConfig, type OpsSettings } from '@bam/core';
 import { batchesFor, median, spread, tokenizerFor } from './common.ts';
 import { runPeer } from './peer.ts';
 
@@ -19,6 +19,8 @@ import { runPeer } from './peer.ts';
 export interface TrainCase {
   label: string;
   config: ModelConfig;
+  /** Ops settings in force while this case trains (bam ×1 only: replicas keep their defaults). */
+  ops?: Partial<OpsSettings>;
 }
 
 /** Options of `measureTraining`. */
@@ -80,8 +82,9 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
         writeFileSync(join(dir, `case-${i}.json`), JSON.stringify(c.config));
       }
     }
-    const bamRun = async (config: ModelConfig, workers: number, n: number): Promise<Run> => {
-      const model = createModel(config, 0);
+    const bamRun = async (c: TrainCase, workers: number, n: number): Promise<Run> => {
+      const model = createModel(c.config, 0);
+      const prev = c.ops ? setOpsSettings(c.ops) : undefined;
       try {
         if (workers === 1) {
           const cpu0 = process.cpuUsage();
@@ -89,9 +92,11 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
           const cpu = process.cpuUsage(cpu0);
           return { tps: s.tokensPerSecond, perCpu: (s.tokensSeen / (cpu.user + cpu.system)) * 1e6 };
         }
+        if (c.ops) throw new Error(`case '${c.label}' sets ops settings, which data-parallel replicas do not take`);
         const s = await pools.get(workers)!.train({ model, batches, steps: n, lr });
         return { tps: s.tokensPerSecond, perCpu: s.tokensSeen / s.cpuSeconds };
       } finally {
+        if (prev) setOpsSettings(prev);
         disposeModel(model);
       }
     };
@@ -101,11 +106,11 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
       });
       return { tps: (a.tokensPerSecond as number[])[0], perCpu: (a.tokensPerCpuSecond as number[])[0] };
     };
-    for (const c of cases) for (const e of o.engines) if (e !== 'torch') await bamRun(c.config, workersOf(e), 2);
+    for (const c of cases) for (const e of o.engines) if (e !== 'torch') await bamRun(c, workersOf(e), 2);
     for (let r = 0; r < o.rounds; r++) {
       for (const [i, c] of cases.entries()) {
         for (const e of o.engines) {
-          const run = e === 'torch' ? torchRun(i) : await bamRun(c.config, workersOf(e), steps);
+          const run = e === 'torch' ? torchRun(i) : await bamRun(c, workersOf(e), steps);
           out.get(c.label)!.get(e)!.push(run);
           log(`round ${r + 1}/${o.rounds} ${c.label.padEnd(24)} ${e.padEnd(7)} ${Math.round(run.tps)} tokens/s, ${Math.round(run.perCpu)} tokens/CPU-s`);
         }

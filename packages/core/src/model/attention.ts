@@ -119,3 +119,12 @@ export function multiHeadAttention(h: tf.Tensor2D, w: AttentionWeights, d: Atten
   const { k, v } = attentionKeyValues(h, w.wk, w.wv, d, rope); // [B·Hkv, T, Dh]
   return attentionOutput(causalAttention(q, k, v, d), w.wo, d); // [N, D]
 }
+
+/**
+ * Causal MHA from projections already made: q [N, H·Dh], k and v [N, Hkv·Dh] → [N, D] (the
+ * parallel block computes them in one product with the FFN's inputs; model/block.ts).
+ */
+export function attentionFromProjections(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, wo: tf.Tensor2D, d: AttentionDims, rope: RopeTables): tf.Tensor2D {
+  const heads = causalAttention(splitHeads(q, d.nHeads, d, rope), splitHeads(k, d.nKvHeads, d, rope), splitHeads(v, d.nKvHeads, d), d); // [B·H, T, Dh]
+  return attentionOutput(heads, wo, d); // [N, D]
+}

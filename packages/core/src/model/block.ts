@@ -11,9 +11,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { BamError, InvariantError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import { multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
-import { swiglu } from './ffn.ts';
+import { attentionFromProjections, multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
+import { swiglu, swigluFromProjections } from './ffn.ts';
 import { rmsNorm } from './norm.ts';
+import { linear, opsSettings } from '../ops/index.ts';
 import {
   attentionRoute,
   ffnRoute,
@@ -173,11 +174,27 @@ function mergeStats(attn: LayerResult, ffn: LayerResult): Record<string, tf.Tens
   return out;
 }
 
+/**
+ * The dense parallel block's sub-layers from ONE product: h·[Wq | Wk | Wv | Wgate | Wup], split
+ * into the five projections (PaLM §2: the parallel form lets the input matrices fuse). Same
+ * function as attentionLayer + ffnLayer, to float32 rounding.
+ */
+function fusedDenseSubLayers(h: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D[] {
+  const w = (name: string) => layerParam<tf.Rank.R2>(ctx, name);
+  const parts = [w('attn.wq'), w('attn.wk'), w('attn.wv'), w('ffn.w_gate'), w('ffn.w_up')];
+  const proj = linear(h, tf.concat(parts, 1) as tf.Tensor2D); // [N, H·Dh + 2·Hkv·Dh + 2F]
+  const [q, k, v, gate, up] = tf.split(proj, parts.map((p) => p.shape[1]), 1) as tf.Tensor2D[];
+  return [attentionFromProjections(q, k, v, w('attn.wo'), ctx.dims, ctx.rope), swigluFromProjections(gate, up, w('ffn.w_down'))];
+}
+
 /** One block on x [N, D] → [N, D] (residual stream), parallel or sequential per the config. */
 export function block(x: tf.Tensor2D, ctx: LayerContext): LayerResult {
   const eps = ctx.config.normEps;
   if (ctx.config.block === 'parallel') {
     const h = rmsNorm(x, { scale: layerParam(ctx, 'norm.scale') }, eps); // [N, D]
+    if (ctx.config.attention.kind === 'dense' && ctx.config.ffn.kind === 'dense' && opsSettings().parallelProjections === 'fused') {
+      return { output: tf.addN([x, ...fusedDenseSubLayers(h, ctx)]) as tf.Tensor2D, aux: null }; // [N, D]
+    }
     const attn = attentionLayer(h, ctx);
     const ffn = ffnLayer(h, ctx);
     return {

@@ -15,8 +15,11 @@ export interface FfnWeights {
 
 /** SwiGLU of h [N, D] → [N, D]. Call inside the forward's tidy. */
 export function swiglu(h: tf.Tensor2D, w: FfnWeights): tf.Tensor2D {
-  const gate = linear(h, w.w_gate); // [N, F]
-  const up = linear(h, w.w_up); // [N, F]
+  return swigluFromProjections(linear(h, w.w_gate), linear(h, w.w_up), w.w_down); // [N, D]
+}
+
+/** (silu(gate) ⊙ up)·Wd from the projections gate, up [N, F] → [N, D]. */
+export function swigluFromProjections(gate: tf.Tensor2D, up: tf.Tensor2D, wDown: tf.Tensor2D): tf.Tensor2D {
   const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D; // silu(gate) ⊙ up, [N, F]
-  return linear(act, w.w_down); // [N, D]
+  return linear(act, wDown); // [N, D]
 }

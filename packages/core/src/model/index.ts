@@ -18,6 +18,7 @@ export type { RmsNormWeights } from './norm.ts';
 export { ropeTables, applyRope } from './rope.ts';
 export {
   multiHeadAttention,
+  attentionFromProjections,
   attentionQueries,
   attentionKeyValues,
   attentionOutput,
@@ -26,7 +27,7 @@ export {
   causalMask,
 } from './attention.ts';
 export type { AttentionWeights, AttentionDims, RopeTables } from './attention.ts';
-export { swiglu } from './ffn.ts';
+export { swiglu, swigluFromProjections } from './ffn.ts';
 export type { FfnWeights } from './ffn.ts';
 export { block, attentionLayer, ffnLayer, getParam, layerParam } from './block.ts';
 export type { LayerAux, LayerResult, LayerContext } from './block.ts';

@@ -18,6 +18,12 @@ export interface OpsSettings {
   wasmSliceKernels: 'bam' | 'tfjs';
   /** `explicit` (default): cross-entropy with a written-out gradient; `builtin`: TF.js's logsumexp gradient. */
   crossEntropyGradient: 'explicit' | 'builtin';
+  /**
+   * `fused` (default): a parallel block with dense attention and a dense FFN makes q, k, v, gate
+   * and up in ONE product with the concatenated weights (PaLM, Chowdhery et al. 2022, §2);
+   * `separate`: five products.
+   */
+  parallelProjections: 'fused' | 'separate';
 }
 
 const current: OpsSettings = {
@@ -25,6 +31,7 @@ const current: OpsSettings = {
   attention: 'fused',
   wasmSliceKernels: 'bam',
   crossEntropyGradient: 'explicit',
+  parallelProjections: 'fused',
 };
 
 /** The settings in force (read-only view). */

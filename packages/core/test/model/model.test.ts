@@ -5,6 +5,7 @@ import { ShapeError } from '../../src/errors.ts';
 import { computeLoss, computeLossAndGrads, countParams, tokenNll } from '../../src/model/loss.ts';
 import { createModel, disposeModel, forward, modelFromTensors, type BamModel } from '../../src/model/model.ts';
 import { paramSpecs } from '../../src/model/params.ts';
+import { setOpsSettings } from '../../src/ops/index.ts';
 import type { ModelConfigInput } from '../../src/model/config.ts';
 import { maxAbsDiff, tinyConfig, tokens } from './helpers.ts';
 
@@ -193,6 +194,26 @@ describe('loss', () => {
     expect(Array.from(await tf.slice(g, [0, 2, 0], [1, 1, 5]).data()).map(Math.abs)).toEqual([0, 0, 0, 0, 0]);
     const value = (await tokenNll(logits, targets).data())[0];
     expect(value).toBeCloseTo((await tf.losses.softmaxCrossEntropy(onehot, tf.gather(tf.reshape(logits, [6, 5]), keep)).data())[0], 5);
+  });
+
+  it('a dense parallel block gives the same loss and gradients with its five input products fused into one', async () => {
+    const model = track(createModel(tinyConfig({ nKvHeads: 1 }), 12));
+    const x = tokens(2, 8, 64, 5);
+    const y = tokens(2, 8, 64, 6);
+    const run = (parallelProjections: 'fused' | 'separate') => {
+      const prev = setOpsSettings({ parallelProjections });
+      const r = computeLossAndGrads(model, x, y);
+      setOpsSettings(prev);
+      return r;
+    };
+    const fused = run('fused');
+    const separate = run('separate');
+    expect(Math.abs(fused.loss.dataSync()[0] - separate.loss.dataSync()[0])).toBeLessThan(1e-6);
+    expect(fused.grads.size).toBe(separate.grads.size);
+    for (const [name, g] of separate.grads) expect(await maxAbsDiff(fused.grads.get(name)!, g), name).toBeLessThan(1e-6);
+    disposeLoss(fused);
+    disposeLoss(separate);
+    tf.dispose([x, y]);
   });
 
   const fdCases: [string, Partial<ModelConfigInput>, string[]][] = [
