@@ -5,7 +5,7 @@
  * interleaved round by round in one process run; each cell is the median (min–max) over rounds.
  *
  *   npx tsx benchmarks/eval.ts [--preset tiny] [--variants dense,btx,bam-full,bam-kv-shared]
- *       [--rounds 3] [--docs 16] [--chars 2000] [--chunk 2] [--batch-size 8] [--workers 1,2] [--json]
+ *       [--rounds 3] [--docs 16] [--chars 2000] [--chunk 1] [--batch-size 8] [--workers 1,2] [--json]
  *
  * Text: the first `docs` documents of the held-out Moby-Dick test split, each cut to `chars`
  * characters; each task scores `chunk` documents, tasks go to whichever worker is free. The
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     docs: { type: 'string', default: '16' },
     chars: { type: 'string', default: '2000' },
-    chunk: { type: 'string', default: '2' },
+    chunk: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '8' },
     workers: { type: 'string', default: '1,2' },
     json: { type: 'boolean', default: false },
