@@ -191,22 +191,25 @@ function makeGather(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
 /**
  * The gradient of the softmax cross-entropy w.r.t. the logits: probs [N, V] · scale[n], minus
  * scale[n] at (n, targets[n]); targets [N] int32 (a negative target subtracts nothing), scale [N].
+ * The [N, V] product runs on wasm's own (SIMD) Multiply, whose fresh output this kernel then owns
+ * and corrects at the N target entries: a JavaScript pass over the [N, V] values took ~9 ms at
+ * N = 1,024, V = 4,096, the SIMD product ~1.5 ms.
  */
 function softmaxXentGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const b = backend as WasmBackend;
   const p = inputs.probs!;
+  const scale = inputs.scale!;
   const [N, V] = p.shape;
-  const outInfo = b.makeOutput([N, V], 'float32');
+  const multiply = tf.getKernel('Multiply', 'wasm')!.kernelFunc;
+  // scale viewed as a column [N, 1] (same data; a transient view, as wasm's Reshape makes).
+  const column: tf.TensorInfo = { dataId: scale.dataId, shape: [N, 1], dtype: scale.dtype };
+  const outInfo = multiply({ inputs: { a: p, b: column }, backend: backend as tf.KernelBackend, attrs: {} }) as tf.TensorInfo;
   const out = b.typedArrayFromHeap(outInfo);
-  const pv = b.typedArrayFromHeap(p);
   const tv = b.typedArrayFromHeap(inputs.targets!);
-  const sv = b.typedArrayFromHeap(inputs.scale!);
+  const sv = b.typedArrayFromHeap(scale);
   for (let n = 0; n < N; n++) {
-    const s = sv[n];
-    const row = n * V;
-    for (let v = 0; v < V; v++) out[row + v] = pv[row + v] * s;
     const t = tv[n];
-    if (t >= 0 && t < V) out[row + t] -= s;
+    if (t >= 0 && t < V) out[n * V + t] -= sv[n];
   }
   return outInfo;
 }
