@@ -1,5 +1,5 @@
 /**
- * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, five it has but slowly, and two of
+ * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, six it has but slowly, and two of
  * bam's own (matrix products on BLAS are in ./blas.ts).
  *
  * - `UnsortedSegmentSum` is the gradient of `tf.gather` (embedding lookup, MoE dispatch); wasm
@@ -11,6 +11,7 @@
  * - `GatherV2` on wasm takes ~1.5 ms to pick 256 rows of a [1024, 128] tensor and ~5 ms for an
  *   embedding lookup of 1024 rows; copying the rows' contiguous runs here is a fraction of that.
  * - `Identity` on wasm copies every element; ours shares the input's data (`makeIdentity`).
+ * - `Concat` on wasm copies short runs slowly (`makeConcat`).
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
@@ -264,6 +265,43 @@ function makeIdentity(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
   };
 }
 
+/**
+ * `Concat` along any axis: each input contributes one contiguous run per index of the axes before
+ * `axis`. wasm's own kernel copies every run through a subarray view, which is slow for the short
+ * runs of RoPE's half-heads (16 floats); short runs are copied in a loop here.
+ */
+function makeConcat(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as KernelArgs;
+    const list = Object.values(inputs) as tf.TensorInfo[];
+    if (list.some((t) => t.dtype === 'string') && fallback) return fallback(args);
+    const b = backend as WasmBackend;
+    const axis = tf.util.parseAxisParam((attrs as unknown as { axis: number }).axis, list[0].shape)[0];
+    tf.backend_util.assertParamsConsistent(list.map((t) => t.shape), axis);
+    const outShape = tf.backend_util.computeOutShape(list.map((t) => t.shape), axis);
+    const outInfo = b.makeOutput(outShape, list[0].dtype);
+    const total = sizeOf(outShape);
+    if (total === 0) return outInfo;
+    const parts = list.filter((t) => sizeOf(t.shape) > 0);
+    const out = b.typedArrayFromHeap(outInfo);
+    const views = parts.map((t) => b.typedArrayFromHeap(t));
+    const runs = parts.map((t) => sizeOf(t.shape.slice(axis)));
+    const width = runs.reduce((a, r) => a + r, 0);
+    const outer = total / width;
+    for (let i = 0; i < parts.length; i++) {
+      const run = runs[i];
+      const src = views[i];
+      let dst = runs.slice(0, i).reduce((a, r) => a + r, 0);
+      for (let o = 0; o < outer; o++, dst += width) {
+        const from = o * run;
+        if (run <= 64) for (let j = 0; j < run; j++) out[dst + j] = src[from + j];
+        else out.set(src.subarray(from, from + run), dst);
+      }
+    }
+    return outInfo;
+  };
+}
+
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFunc> = {
   Slice: makeSlice,
@@ -271,6 +309,7 @@ const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFun
   Unpack: makeUnpack,
   GatherV2: makeGather,
   Identity: makeIdentity,
+  Concat: makeConcat,
 };
 
 function setKernel(config: tf.KernelConfig): void {
@@ -279,7 +318,7 @@ function setKernel(config: tf.KernelConfig): void {
 }
 
 /**
- * `bam`: use the zero-copy Slice/SplitV/Unpack/GatherV2/Identity above on wasm; `tfjs`: restore the wasm
+ * `bam`: use the zero-copy Slice/SplitV/Unpack/GatherV2/Identity and Concat above on wasm; `tfjs`: restore the wasm
  * backend's own kernels (for benchmarks; see ops/settings.ts).
  */
 export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {

@@ -130,6 +130,22 @@ describe('embedding lookup on wasm', () => {
 });
 
 describe('wasm kernels registered by bam', () => {
+  it('Concat equals the cpu kernel on every axis of rank 1 to 4, with short runs and empty inputs', async () => {
+    const t = (shape: number[], seed: number) => tf.tensor(Array.from({ length: shape.reduce((a, d) => a * d, 1) }, (_, i) => i * 7 + seed), shape);
+    const cases: Array<() => tf.Tensor> = [
+      () => tf.concat([t([3], 1), t([2], 2)], 0),
+      () => tf.concat([t([2, 3], 1), t([2, 5], 2), t([2, 1], 3)], 1),
+      () => tf.concat([t([2, 3], 1), t([4, 3], 2)], 0),
+      () => tf.concat([t([2, 4, 3, 16], 1), t([2, 4, 3, 16], 2)], -1), // RoPE's halves
+      () => tf.concat([t([2, 2, 3, 2], 1), t([2, 2, 0, 2], 2), t([2, 2, 5, 2], 3)], 2),
+      () => tf.concat([t([2, 70], 1), t([2, 80], 2)], 1), // runs longer than 64
+    ];
+    for (const f of cases) {
+      const { wasm, cpu } = await onBoth(f);
+      expect(wasm).toEqual(cpu);
+    }
+  });
+
   it('Identity (tf.clone) shares the data instead of copying it, and each tensor frees on its own', () => {
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
     const buffers = tf.memory().numDataBuffers;
