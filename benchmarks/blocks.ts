@@ -9,9 +9,9 @@
  * The parallel block has one norm per layer and lets attention and FFN read the same normed
  * input; the sequential one has two norms and the FFN reads the attention's output. Same FLOPs
  * (the norms are not counted), so any difference is overhead. With a dense attention and a dense
- * FFN the parallel block makes its five input projections in one product (PaLM's fusion,
- * `parallelProjections: 'fused'`); a third case per such variant, "parallel, 5 products", turns
- * that off, so the table shows what the fusion buys (bam ×1 only).
+ * FFN the parallel block can make its five input projections in one product (PaLM's fusion,
+ * `parallelProjections: 'fused'`; the default is five products); a third case per such variant,
+ * "parallel, fused projections", shows what the fusion does (bam ×1 only).
  */
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
@@ -39,7 +39,7 @@ const variants = parseVariants(values.variants!);
 const cases: TrainCase[] = variants.flatMap((v) => {
   const both = (['parallel', 'sequential'] as const).map((block) => ({ label: `${v} ${block}`, config: variantOf(values.preset!, v, { block }) }));
   const fusable = both[0].config.attention.kind === 'dense' && both[0].config.ffn.kind === 'dense' && engine === 'bam ×1';
-  return fusable ? [...both, { label: `${v} parallel, 5 products`, config: both[0].config, ops: { parallelProjections: 'separate' as const } }] : both;
+  return fusable ? [...both, { label: `${v} parallel, fused projections`, config: both[0].config, ops: { parallelProjections: 'fused' as const } }] : both;
 });
 const T = cases[0].config.maxSeqLen;
 const machineStart = machineInfo();

@@ -177,7 +177,8 @@ function mergeStats(attn: LayerResult, ffn: LayerResult): Record<string, tf.Tens
 /**
  * The dense parallel block's sub-layers from ONE product: h·[Wq | Wk | Wv | Wgate | Wup], split
  * into the five projections (PaLM §2: the parallel form lets the input matrices fuse). Same
- * function as attentionLayer + ffnLayer, to float32 rounding.
+ * function as attentionLayer + ffnLayer, to float32 rounding. Off by default
+ * (`opsSettings().parallelProjections`): slower than five products on OpenBLAS.
  */
 function fusedDenseSubLayers(h: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D[] {
   const w = (name: string) => layerParam<tf.Rank.R2>(ctx, name);

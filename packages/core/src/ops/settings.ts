@@ -19,9 +19,11 @@ export interface OpsSettings {
   /** `explicit` (default): cross-entropy with a written-out gradient; `builtin`: TF.js's logsumexp gradient. */
   crossEntropyGradient: 'explicit' | 'builtin';
   /**
-   * `fused` (default): a parallel block with dense attention and a dense FFN makes q, k, v, gate
-   * and up in ONE product with the concatenated weights (PaLM, Chowdhery et al. 2022, §2);
-   * `separate`: five products.
+   * `separate` (default): a parallel block makes q, k, v, gate and up in five products; `fused`:
+   * with dense attention and a dense FFN, in ONE product with the concatenated weights (PaLM,
+   * Chowdhery et al. 2022, §2). On OpenBLAS the fused form measured slower (the split of its output
+   * and the concatenation of its gradients cost more than the bigger product saves:
+   * benchmarks/RESULTS.md, blocks.ts); it may pay off where products dominate (wide models, GPUs).
    */
   parallelProjections: 'fused' | 'separate';
 }
@@ -31,7 +33,7 @@ const current: OpsSettings = {
   attention: 'fused',
   wasmSliceKernels: 'bam',
   crossEntropyGradient: 'explicit',
-  parallelProjections: 'fused',
+  parallelProjections: 'separate',
 };
 
 /** The settings in force (read-only view). */
