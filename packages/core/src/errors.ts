@@ -86,3 +86,8 @@ export function configErrorFromZod(
     hint,
   );
 }
+
+/** The first line of an error's message (or of its string form), for one-line reasons in logs. */
+export function errorLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}

@@ -9,7 +9,7 @@
  * candidate is checked by its return value, by `tf.getBackend()` and by running one tiny op.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BamError } from '../errors.ts';
+import { BamError, errorLine } from '../errors.ts';
 import '../ops/kernels.ts';
 import { enableBlas } from '../ops/blas.ts';
 import { loadWebGpuCandidate, type WebGpuAdapterReport, type WebGpuOptions } from './webgpu.ts';
@@ -70,11 +70,6 @@ async function activate(tfName: string): Promise<void> {
   if (v !== 10) throw new Error(`backend '${tfName}' computed 1+3+2+4 = ${v}`);
 }
 
-function errText(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n')[0];
-}
-
 /** Dynamic import by a computed name, so bundlers and tsc do not require the optional package. */
 async function importOptional(name: string): Promise<void> {
   await import(/* @vite-ignore */ name);
@@ -92,7 +87,7 @@ const CANDIDATES: Candidate[] = [
           await activate('tensorflow');
           return { tfBackend: 'tensorflow', detail: `${pkg} loaded` };
         } catch (err) {
-          failures.push(`${pkg}: ${errText(err)}`);
+          failures.push(`${pkg}: ${errorLine(err)}`);
         }
       }
       throw new Error(failures.join('; '));
@@ -159,7 +154,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
     } catch (err) {
       if (err instanceof BamError) throw err;
       throw new BamError(
-        `backend '${wanted}' (${source}) is not available: ${errText(err)}`,
+        `backend '${wanted}' (${source}) is not available: ${errorLine(err)}`,
         'E_BACKEND',
         `unset BAM_BACKEND or choose another of: ${BACKEND_NAMES.join(', ')}`,
       );
@@ -178,7 +173,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
     } catch (err) {
       // A wrong BAM_BLAS / BAM_BLAS_THREADS is the user's to fix, not a reason to fall back to cpu.
       if (err instanceof BamError && err.code === 'E_BLAS') throw err;
-      skipped.push(`${cand.name} (${errText(err)})`);
+      skipped.push(`${cand.name} (${errorLine(err)})`);
     }
   }
   throw new BamError(`no tfjs backend could be started: ${skipped.join('; ')}`, 'E_BACKEND');

@@ -28,7 +28,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { BamError } from '../errors.ts';
+import { BamError, errorLine } from '../errors.ts';
 import { installWebGpuKernelFixes, type WebGpuUtil } from './webgpu-kernels.ts';
 
 /** How Dawn is asked for an adapter (see the file header). */
@@ -114,10 +114,6 @@ let active: { key: string; report: WebGpuAdapterReport; device: DeviceLike } | u
 /** GPU errors (invalid pipelines, ...) since the last `takeWebGpuErrors`: each means a wrong result. */
 const gpuErrors: string[] = [];
 
-function errText(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
-}
-
 /** Imports a module by a computed name, so tsc neither needs it nor reads its (conflicting) types. */
 async function importByName<T>(name: string): Promise<T> {
   return (await import(/* @vite-ignore */ name)) as T;
@@ -132,7 +128,7 @@ async function loadDawn(): Promise<DawnModule> {
     return dawnModule;
   } catch (err) {
     throw new BamError(
-      `Dawn (npm 'webgpu') did not load: ${errText(err)}`,
+      `Dawn (npm 'webgpu') did not load: ${errorLine(err)}`,
       'E_BACKEND',
       "install the optional dependency webgpu@0.6.2 (npm install); on Linux it needs glibc >= 2.34",
     );
@@ -327,7 +323,7 @@ export async function probeWebGpu(opts: WebGpuOptions = {}): Promise<{ adapter: 
     const { found, tried } = await findAdapter(resolveOptions(opts));
     return { adapter: found?.report ?? null, tried };
   } catch (err) {
-    return { adapter: null, tried: [errText(err)] };
+    return { adapter: null, tried: [errorLine(err)] };
   }
 }
 
@@ -394,7 +390,7 @@ export async function initWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuInit> 
   try {
     device = await withTimeout(found.adapter.requestDevice({ requiredLimits: limits }), r.timeoutMs, 'requestDevice');
   } catch (err) {
-    throw new BamError(`the WebGPU adapter ${describeAdapter(found.report)} gave no device: ${errText(err)}`, 'E_BACKEND', 'check the GPU driver (docs/gpu.md), or use another backend');
+    throw new BamError(`the WebGPU adapter ${describeAdapter(found.report)} gave no device: ${errorLine(err)}`, 'E_BACKEND', 'check the GPU driver (docs/gpu.md), or use another backend');
   }
   // An invalid shader or pipeline does not throw: the op silently yields garbage. Record them.
   device.onuncapturederror = (ev) => {
@@ -410,7 +406,7 @@ export async function initWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuInit> 
   try {
     tfWebGpu = await importByName<TfWebGpuModule>('@tensorflow/tfjs-backend-webgpu');
   } catch (err) {
-    throw new BamError(`@tensorflow/tfjs-backend-webgpu did not load: ${errText(err)}`, 'E_BACKEND', 'npm install (it is a dependency of @bam/core)');
+    throw new BamError(`@tensorflow/tfjs-backend-webgpu did not load: ${errorLine(err)}`, 'E_BACKEND', 'npm install (it is a dependency of @bam/core)');
   }
   installWebGpuKernelFixes(tfWebGpu.webgpu_util);
   const previous = tf.getBackend();
@@ -424,7 +420,7 @@ export async function initWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuInit> 
   try {
     ok = await tf.setBackend('webgpu');
   } catch (err) {
-    failure = errText(err);
+    failure = errorLine(err);
   }
   if (!ok || tf.getBackend() !== 'webgpu') {
     tf.removeBackend('webgpu');

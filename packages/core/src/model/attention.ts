@@ -115,9 +115,7 @@ export function causalAttentionReference(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.T
 
 /** Causal MHA (GQA when Hkv < H) of h [N, D] → [N, D]. Call inside the forward's tidy. */
 export function multiHeadAttention(h: tf.Tensor2D, w: AttentionWeights, d: AttentionDims, rope: RopeTables): tf.Tensor2D {
-  const q = attentionQueries(h, w.wq, d, rope); // [B·H, T, Dh]
-  const { k, v } = attentionKeyValues(h, w.wk, w.wv, d, rope); // [B·Hkv, T, Dh]
-  return attentionOutput(causalAttention(q, k, v, d), w.wo, d); // [N, D]
+  return attentionFromProjections(linear(h, w.wq), linear(h, w.wk), linear(h, w.wv), w.wo, d, rope); // [N, D]
 }
 
 /**

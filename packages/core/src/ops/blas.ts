@@ -33,7 +33,8 @@ import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 // Registers the wasm backend's own kernels first, so ours replace them (not the reverse).
 import '@tensorflow/tfjs-backend-wasm';
-import { BamError, ShapeError } from '../errors.ts';
+import { BamError, errorLine, ShapeError } from '../errors.ts';
+import { sizeOf, type KernelArgs, type WasmBackend } from './kernels.ts';
 
 const ROW_MAJOR = 101;
 const NO_TRANS = 111;
@@ -67,17 +68,6 @@ export interface BlasStatus {
   detail: string;
 }
 
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}
-
 const AUTO_LIBRARIES = ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.0.dylib', 'libopenblas.dylib'];
 
 let lib: BlasLib | undefined;
@@ -85,17 +75,13 @@ let status: BlasStatus = { active: false, detail: 'BLAS not enabled (selectBacke
 let threads = 1;
 let xnnpackBatchMatMul: tf.KernelConfig | undefined;
 
-function errText(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
-}
-
 /** Loads koffi and the first library of `candidates` that exports cblas_sgemm; throws with every reason. */
 function loadLibrary(candidates: readonly string[]): BlasLib {
   let koffi: typeof import('koffi');
   try {
     koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
   } catch (err) {
-    throw new Error(`koffi (the C FFI) did not load: ${errText(err)}`);
+    throw new Error(`koffi (the C FFI) did not load: ${errorLine(err)}`);
   }
   const failures: string[] = [];
   for (const path of candidates) {
@@ -120,7 +106,7 @@ function loadLibrary(candidates: readonly string[]): BlasLib {
         config: getConfig ? getConfig() : undefined,
       };
     } catch (err) {
-      failures.push(`${path}: ${errText(err)}`);
+      failures.push(`${path}: ${errorLine(err)}`);
     }
   }
   throw new Error(failures.join('; '));
@@ -143,8 +129,6 @@ function useThreads(): void {
 function backendOf(args: KernelArgs): WasmBackend {
   return args.backend as WasmBackend;
 }
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
 
 /** Flat index into a batch of shape `inShape` for flat output batch index `o` of `outShape` (broadcasting). */
 function broadcastIndex(o: number, outShape: readonly number[], inShape: readonly number[]): number {
@@ -339,14 +323,12 @@ export function enableBlas(opts: EnableBlasOptions = {}): BlasStatus {
     lib = lib && candidates.includes(lib.path) ? lib : loadLibrary(candidates);
   } catch (err) {
     restoreXnnpack();
-    status = { active: false, detail: `matrix products on XNNPACK (BLAS did not load: ${errText(err)})` };
+    const why = errorLine(err);
     if (wanted !== 'auto') {
-      throw new BamError(`BAM_BLAS=${wanted} could not be loaded: ${errText(err)}`, 'E_BLAS', 'give the path of a CBLAS library (e.g. libopenblas.so.0), or BAM_BLAS=auto / off');
+      status = { active: false, detail: `matrix products on XNNPACK (BLAS did not load: ${why})` };
+      throw new BamError(`BAM_BLAS=${wanted} could not be loaded: ${why}`, 'E_BLAS', 'give the path of a CBLAS library (e.g. libopenblas.so.0), or BAM_BLAS=auto / off');
     }
-    status = {
-      active: false,
-      detail: `matrix products on XNNPACK (no BLAS: ${errText(err)}; on Debian/Ubuntu \`apt-get install libopenblas0-pthread\` makes training ~2× faster)`,
-    };
+    status = { active: false, detail: `matrix products on XNNPACK (no BLAS: ${why}; on Debian/Ubuntu \`apt-get install libopenblas0-pthread\` makes training ~2× faster)` };
     return status;
   }
   registerBlasKernels();

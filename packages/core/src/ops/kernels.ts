@@ -25,19 +25,29 @@ import '@tensorflow/tfjs-backend-wasm';
 
 type Values = Float32Array | Int32Array | Uint8Array;
 
-/** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
-interface WasmBackend {
+/** The part of tfjs-backend-wasm's BackendWasm these kernels (and ./blas.ts) use. */
+export interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Values;
 }
 
-interface KernelArgs {
+/** What a kernel function receives. */
+export interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
   backend: unknown;
   attrs?: tf.NamedAttrMap;
 }
 
-const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * out[dst .. dst+run) = src[from .. from+run). Short runs (RoPE's 16-float half-heads, column
+ * blocks) copy faster in a loop than through a subarray view, which is what wasm's own kernels do.
+ */
+function copyRun(out: Values, dst: number, src: Values, from: number, run: number): void {
+  if (run <= 64) for (let j = 0; j < run; j++) out[dst + j] = src[from + j];
+  else out.set(src.subarray(from, from + run), dst);
+}
 
 /**
  * out[s, ...] = Σ_{i: ids[i] = s} x[i, ...] for segment ids in [0, numSegments); ids out of range
@@ -91,9 +101,7 @@ function sliceInto(b: WasmBackend, x: tf.TensorInfo, begin: number[], size: numb
   for (let o = 0; o < total; o += run) {
     let off = base;
     for (let i = 0; i < k; i++) off += idx[i] * strides[i];
-    // Short runs (RoPE's half-heads, column blocks) copy faster in a loop than through subarray views.
-    if (run <= 64) for (let j = 0; j < run; j++) out[o + j] = xv[off + j];
-    else out.set(xv.subarray(off, off + run), o);
+    copyRun(out, o, xv, off, run);
     for (let i = k - 1; i >= 0; i--) {
       if (++idx[i] < size[i]) break;
       idx[i] = 0;
@@ -268,7 +276,7 @@ function makeIdentity(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
 /**
  * `Concat` along any axis: each input contributes one contiguous run per index of the axes before
  * `axis`. wasm's own kernel copies every run through a subarray view, which is slow for the short
- * runs of RoPE's half-heads (16 floats); short runs are copied in a loop here.
+ * runs of RoPE's half-heads (16 floats); `copyRun` copies short runs in a loop.
  */
 function makeConcat(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
   return (args) => {
@@ -292,11 +300,7 @@ function makeConcat(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
       const run = runs[i];
       const src = views[i];
       let dst = runs.slice(0, i).reduce((a, r) => a + r, 0);
-      for (let o = 0; o < outer; o++, dst += width) {
-        const from = o * run;
-        if (run <= 64) for (let j = 0; j < run; j++) out[dst + j] = src[from + j];
-        else out.set(src.subarray(from, from + run), dst);
-      }
+      for (let o = 0; o < outer; o++, dst += width) copyRun(out, dst, src, o * run, run);
     }
     return outInfo;
   };
