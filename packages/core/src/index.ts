@@ -12,7 +12,7 @@ export * from './mixture/index.ts';
 export {
   DOMAINS, SPLITS, SPLIT_FRACTIONS, TRAINING_DOMAINS, loadDomain, domainCorpus, domainTestDocs, splitOf,
   parseMixSpec, formatMix, mixEntries, expertMix, EQUAL_MIX, tokensOf, encodeDocs, DOC_SEPARATOR, createBatchSource,
-  arithmeticProblems, generateArithmetic, arithmeticSplitOf, ARITHMETIC_SEED, licenseFamilies, licenseNameKey,
+  arithmeticProblems, generateArithmetic, arithmeticSplitOf, ARITHMETIC_SEED, licenseFamilies, licenseNameKey, fmix32, mulberry32,
   type Doc, type Domain, type Split, type DataMixture, type MixSpec, type MixOptions, type TokenArray,
   type BatchSourceOptions, type MixBatch, type MixBatchSource, type ArithmeticProblem,
 } from './data/index.ts';

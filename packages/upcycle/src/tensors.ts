@@ -4,7 +4,7 @@
  * allocated, so a mixture never aliases the dense models it came from (STYLE.md: branching
  * clones, never aliases).
  */
-import { InvariantError, ShapeError, paramSeed, type SafeTensor } from '@bam/core';
+import { InvariantError, ShapeError, mulberry32, paramSeed, type SafeTensor } from '@bam/core';
 
 /** A float32 tensor as plain data: its shape and its row-major values. */
 export interface F32Tensor {
@@ -52,18 +52,6 @@ export function meanTensor(name: string, parts: readonly F32Tensor[]): F32Tensor
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = acc[i] / parts.length;
   return { shape: [...shape], data: out };
-}
-
-/** mulberry32 (Tommy Ettinger): a 32-bit-state PRNG of uniforms in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

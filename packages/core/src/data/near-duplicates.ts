@@ -10,21 +10,13 @@
  * Everything is seeded by constants, so the groups are deterministic.
  */
 
+import { fmix32 } from './rng.ts';
+
 const MINHASH_K = 64;
 const BAND_ROWS = 2;
 const SHINGLE_WORDS = 5;
 /** Candidates whose MinHash estimate is this far below the threshold still get the exact check. */
 const ESTIMATE_SLACK = 0.2;
-
-/** murmur3's 32-bit finaliser: a fast, well-mixed integer hash. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Hashes of the distinct word 5-grams of `text` (lower-cased alphanumeric words). `wordIds`

@@ -19,6 +19,16 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
+/** murmur3's 32-bit finaliser: a fast, well-mixed integer hash. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** First 32 bits of sha256(`parts` joined by NUL), as an unsigned integer. */
 export function hash32(...parts: Array<string | number>): number {
   return createHash('sha256').update(parts.join('\u0000')).digest().readUInt32BE(0);

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { loglikelihood, mulberry32, scoreMultipleChoice, type MetricSpec, type TaskRequest, type TaskResponse } from '@bam/eval';
-import { DataError } from '@bam/core';
+import { DataError, fmix32 } from '@bam/core';
 
 /** The held-out splits a task may read. `train` is refused: scores on training text mean nothing here. */
 export const EVAL_SPLITS = ['validation', 'test'] as const;
@@ -51,12 +51,7 @@ export function fastHash32(...parts: Array<string | number>): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** `items` ordered by fastHash32(salt, key(item)): a seeded shuffle that does not depend on the input order. */

@@ -8,20 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../../errors.ts';
+import { fmix32 } from '../../data/rng.ts';
 import { syncReadsAvailable } from '../../backend/webgpu-reads.ts';
 import { oneHotFloat } from './no-grad.ts';
 import type { Routing } from './types.ts';
-
-/** murmur3 fmix32 of a 32-bit integer, as an unsigned 32-bit number. */
-function fmix32(x: number): number {
-  let h = x | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * The expert for one token id: fmix32(id XOR fmix32(seed)) mod E. A pure function: the same
