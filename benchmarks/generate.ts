@@ -8,8 +8,8 @@
  *       [--runs 10] [--prompt 256] [--new 16] [--json]
  *
  * The preset's maxSeqLen is raised to prompt + new (RoPE needs no weights for it). Besides the
- * whole `generate` call, the prefill (one `forwardCached` over the prompt) and the decode steps
- * (one `forwardCached` per new token) are timed on their own, and the cache is measured from its
+ * whole `generate` call, the prefill (one cached `forward` over the prompt) and the decode steps
+ * (one cached `forward` per new token) are timed on their own, and the cache is measured from its
  * tensors after the prefill (`kvCacheBytes` / positions) next to the config formula
  * (`kvCacheBytesPerToken`).
  */
@@ -21,7 +21,7 @@ import {
   disposeKvCache,
   disposeModel,
   domainTestDocs,
-  forwardCached,
+  forward,
   generate,
   kvCacheBytes,
   kvCacheBytesPerToken,
@@ -73,17 +73,17 @@ async function once(model: BamModel): Promise<Timing & { bytesPerToken: number; 
   try {
     const t1 = performance.now();
     const input = tf.tensor2d(prompt, [1, P], 'int32');
-    const logits = forwardCached(model, input, cache);
-    await logits.data();
-    tf.dispose([input, logits]);
+    const r = forward(model, input, { cache });
+    await r.logits.data();
+    tf.dispose([input, r.logits, r.aux.loadBalance, r.aux.zLoss]);
     const prefill = performance.now() - t1;
     const bytesPerToken = kvCacheBytes(cache) / cache.length;
     const t2 = performance.now();
     for (let i = 0; i < NEW - 1; i++) {
       const next = tf.tensor2d([g.tokens[i]], [1, 1], 'int32');
-      const l = forwardCached(model, next, cache);
-      await l.data();
-      tf.dispose([next, l]);
+      const r = forward(model, next, { cache });
+      await r.logits.data();
+      tf.dispose([next, r.logits, r.aux.loadBalance, r.aux.zLoss]);
     }
     const decode = (performance.now() - t2) / Math.max(1, NEW - 1);
     return { total, prefill, decode, bytesPerToken, tokens: g.tokens };

@@ -1,8 +1,8 @@
 /**
- * Greedy decoding with a KV cache: prefill the prompt once (one `forwardCached` over it), then
- * one token per step, each step a forward of the single new token against the cached keys and
- * values (see ./kv-cache.ts for what is cached per attention kind, ./cached-forward.ts for the
- * step). The tokens and per-step logits equal those of recomputing the full `forward` on the
+ * Greedy decoding with a KV cache: prefill the prompt once (one `forward` over it with an empty
+ * cache), then one token per step, each step the model's `forward` of the single new token with
+ * the cache, attending to the cached keys and values (model/kv-cache.ts for what is cached per
+ * attention kind). The tokens and per-step logits equal those of recomputing the full `forward` on the
  * whole sequence at every step (to float error); the tests check exactly that.
  *
  * Batching: prompts of equal length are decoded together in lock-step (no left padding, so every
@@ -14,10 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../errors.ts';
-import { forward, type BamModel } from '../model/model.ts';
-import { forwardCached, kvCacheSupport } from './cached-forward.ts';
-import { createKvCache, disposeKvCache } from './kv-cache.ts';
-import { checkTokenIds } from './score.ts';
+import { createKvCache, disposeKvCache, kvCacheSupport, type KvCache } from '../model/kv-cache.ts';
+import { checkTokenIds, forward, type BamModel } from '../model/model.ts';
 
 /** Options of `generate`. */
 export interface GenerateOptions {
@@ -80,6 +78,13 @@ async function readLastLogits(logits: tf.Tensor3D): Promise<Float32Array> {
   }
 }
 
+/** The logits [B, T, V] of `rows` (B rows of T ids), extending `cache` when given; the router losses are dropped. */
+function logitsOf(model: BamModel, rows: number[][], cache?: KvCache): tf.Tensor3D {
+  const r = forward(model, rows, cache ? { cache } : {});
+  tf.dispose([r.aux.loadBalance, r.aux.zLoss]);
+  return r.logits;
+}
+
 /** Per-row decoding state of one batch. */
 interface Row {
   index: number;
@@ -112,27 +117,14 @@ function step(rows: Row[], logits: Float32Array, V: number, opts: GenerateOption
 
 /** Decodes prompts of one length together with a KV cache. */
 async function generateCached(model: BamModel, prompts: number[][], rows: Row[], opts: GenerateOptions, stop: Set<number>): Promise<void> {
-  const B = prompts.length;
-  const n = prompts[0].length;
   const V = model.config.vocabSize;
-  const cache = createKvCache(model.config, B);
+  const cache = createKvCache(model.config, prompts.length);
   try {
-    const prompt = tf.tensor2d(Int32Array.from(prompts.flat()), [B, n], 'int32');
-    let logits: Float32Array;
-    try {
-      logits = await readLastLogits(forwardCached(model, prompt, cache)); // prefill
-    } finally {
-      prompt.dispose();
-    }
+    let logits = await readLastLogits(logitsOf(model, prompts, cache)); // prefill: [B, n] ids
     for (;;) {
       const fed = step(rows, logits, V, opts, stop);
       if (rows.every((r) => r.done)) break;
-      const next = tf.tensor2d(Int32Array.from(fed), [B, 1], 'int32');
-      try {
-        logits = await readLastLogits(forwardCached(model, next, cache));
-      } finally {
-        next.dispose();
-      }
+      logits = await readLastLogits(logitsOf(model, fed.map((t) => [t]), cache)); // [B, 1] ids
     }
   } finally {
     disposeKvCache(cache);
@@ -144,15 +136,7 @@ async function generateRecompute(model: BamModel, prompt: number[], row: Row, op
   const V = model.config.vocabSize;
   const seq = [...prompt];
   while (!row.done) {
-    const input = tf.tensor2d(Int32Array.from(seq), [1, seq.length], 'int32');
-    let logits: Float32Array;
-    try {
-      const r = forward(model, input);
-      tf.dispose([r.aux.loadBalance, r.aux.zLoss]);
-      logits = await readLastLogits(r.logits);
-    } finally {
-      input.dispose();
-    }
+    const logits = await readLastLogits(logitsOf(model, [seq]));
     seq.push(step([row], logits, V, opts, stop)[0]);
   }
 }

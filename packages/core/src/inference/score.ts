@@ -14,8 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forward, type BamModel } from '../model/model.ts';
-import { kvCacheSupport } from './cached-forward.ts';
+import { kvCacheSupport } from '../model/kv-cache.ts';
+import { checkTokenIds, forward, type BamModel } from '../model/model.ts';
 
 /** Options of `scoreTokens`. */
 export interface ScoreOptions {
@@ -29,20 +29,6 @@ export interface TokenScores {
   logprobs: number[];
   /** greedy[i] = tokens[i+1] is the argmax (first on ties) of the model's next-token distribution after tokens[0..i]. */
   greedy: boolean[];
-}
-
-/** Throws a BamError unless `ids` are integer token ids of the model's vocabulary. */
-export function checkTokenIds(config: ModelConfig, ids: readonly number[], what: string): void {
-  for (let i = 0; i < ids.length; i++) {
-    const t = ids[i];
-    if (!Number.isInteger(t) || t < 0 || t >= config.vocabSize) {
-      throw new BamError(
-        `${what} has token ${String(t)} at index ${i}, outside the model's vocabulary [0, ${config.vocabSize})`,
-        'E_TOKENS',
-        'encode text with the tokenizer the model was trained with',
-      );
-    }
-  }
 }
 
 /** Whether a token's output depends on other tokens of its batch or padding (then score one sequence at a time). */

@@ -24,6 +24,10 @@
  * (batch, expert, head) groups go through ONE attention op (ops/attention.ts), and the gated sum
  * Σ_j g_j·(o_j·Wo_j) is one product [g_1·o_1 … g_n·o_n]·[Wo_1; …; Wo_n]. Same arithmetic, a
  * fraction of the ops; `moa` (the per-expert loop) stays as the reference the tests compare with.
+ *
+ * With a KV cache (model/kv-cache.ts) `moaFused` runs on the new tokens only: kv-shared extends
+ * the layer's one K/V slot, full MoA one slot per expert, every expert each step (a later token
+ * may route to an expert no token uses now, and then needs its keys of every earlier position).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
@@ -34,9 +38,11 @@ import {
   attentionQueries,
   causalAttention,
   causalMask,
+  kvHeadOf,
   type AttentionDims,
   type RopeTables,
 } from '../model/attention.ts';
+import type { KvSlot, LayerKv } from '../model/kv-cache.ts';
 import { groupedCausalAttention, linear, opsSettings } from '../ops/index.ts';
 import { routerLosses } from './losses.ts';
 import type { MixtureResult } from './moe-ffn.ts';
@@ -133,14 +139,34 @@ export function moa(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, core:
 }
 
 /**
+ * Full MoA with a cache: the new keys (or values) of all E experts [B·E·Hkv, T, Dh] (group
+ * b·E·Hkv + e·Hkv + j) go into the experts' slots [B·Hkv, T, Dh] each, and the extended slots
+ * come back in the same layout, [B·E·Hkv, P+T, Dh].
+ */
+function extendExpertKv(k: tf.Tensor3D, v: tf.Tensor3D, E: number, dims: AttentionDims, kv: LayerKv): KvSlot {
+  const { batch: B, seqLen: T, nKvHeads: Hkv, headDim: Dh } = dims;
+  const perExpert = (x: tf.Tensor3D) =>
+    tf.split(tf.reshape(x, [B, E, Hkv * T * Dh]), E, 1).map((p) => tf.reshape(p, [B * Hkv, T, Dh]) as tf.Tensor3D); // E × [B·Hkv, T, Dh]
+  const ks = perExpert(k);
+  const vs = perExpert(v);
+  const slots = ks.map((ke, e) => kv.update(e, { k: ke, v: vs[e] })); // E × [B·Hkv, S, Dh]
+  const S = slots[0].k.shape[1];
+  const join = (xs: tf.Tensor3D[]) =>
+    tf.reshape(tf.concat(xs.map((x) => tf.reshape(x, [B, 1, Hkv * S * Dh])), 1), [B * E * Hkv, S, Dh]) as tf.Tensor3D; // [B·E·Hkv, S, Dh]
+  return { k: join(slots.map((s) => s.k)), v: join(slots.map((s) => s.v)) };
+}
+
+/**
  * The MoA layer of the model, fused (see the module comment): h [N, D] (N = B·T rows,
  * example-major), the weights of E experts, a `Routing` over E, and the model's attention dims
  * and RoPE tables. Equal to `moa(h, weights, routing, modelAttentionCore(dims, rope))` up to float
- * rounding, which it delegates to when `opsSettings().attention` is not `fused`. Returns
- * `{output [N, D], aux}` owned by the caller; arguments are borrowed.
+ * rounding, which it delegates to when `opsSettings().attention` is not `fused` and no cache is
+ * given. With `kv`, h holds the new tokens, whose keys and values extend the cache's slots, and
+ * the queries attend to every cached position too. Returns `{output [N, D], aux}` owned by the
+ * caller; arguments are borrowed.
  */
-export function moaFused(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, dims: AttentionDims, rope: RopeTables): MixtureResult {
-  if (opsSettings().attention !== 'fused') return moa(h, weights, routing, modelAttentionCore(dims, rope));
+export function moaFused(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, dims: AttentionDims, rope: RopeTables, kv?: LayerKv): MixtureResult {
+  if (!kv && opsSettings().attention !== 'fused') return moa(h, weights, routing, modelAttentionCore(dims, rope));
   if (h.rank !== 2) throw new ShapeError('MoA input h', [-1, -1], h.shape, 'moaFused');
   const [N, D] = h.shape;
   const E = weights.experts.length;
@@ -150,9 +176,9 @@ export function moaFused(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, 
   }
   return tf.tidy(() => {
     const { batch: B, seqLen: T, nHeads: H, nKvHeads: Hkv, headDim: Dh } = dims;
-    const active = activeExperts(routing, E);
+    // With a cache every expert runs: its K/V must cover every position (see the module comment).
+    const active = kv ? Array.from({ length: E }, (_, j) => j) : activeExperts(routing, E);
     const n = active.length;
-    const rep = H / Hkv;
     const cat = (ws: tf.Tensor2D[], axis: number) => (ws.length === 1 ? ws[0] : (tf.concat(ws, axis) as tf.Tensor2D));
     // Queries of all active experts: group g = b·(n·H) + i·H + head, for the i-th active expert.
     const q = attentionQueries(h, cat(active.map((j) => weights.experts[j].wq), 1), { ...dims, nHeads: n * H }, rope); // [B·n·H, T, Dh]
@@ -161,18 +187,18 @@ export function moaFused(h: tf.Tensor2D, weights: MoaWeights, routing: Routing, 
     let kvOf: number[];
     if (weights.kind === 'kv-shared') {
       ({ k, v } = attentionKeyValues(h, weights.wk, weights.wv, dims, rope)); // [B·Hkv, T, Dh]
-      kvOf = Array.from({ length: B * n * H }, (_, g) => Math.floor(g / (n * H)) * Hkv + Math.floor((g % H) / rep));
+      if (kv) ({ k, v } = kv.update(0, { k, v })); // [B·Hkv, P+T, Dh]
+      // Head h of every expert of example b reads the shared head of (b, h).
+      kvOf = Array.from({ length: B * n * H }, (_, g) => kvHeadOf(Math.floor(g / (n * H)) * H + (g % H), H, Hkv));
     } else {
       const ex = active.map((j) => weights.experts[j] as AttentionExpertWeights);
       const kvDims = { ...dims, nKvHeads: n * Hkv };
       ({ k, v } = attentionKeyValues(h, cat(ex.map((w) => w.wk), 1), cat(ex.map((w) => w.wv), 1), kvDims, rope)); // [B·n·Hkv, T, Dh]
-      kvOf = Array.from({ length: B * n * H }, (_, g) => {
-        const b = Math.floor(g / (n * H));
-        const i = Math.floor((g % (n * H)) / H);
-        return b * n * Hkv + i * Hkv + Math.floor((g % H) / rep);
-      });
+      if (kv) ({ k, v } = extendExpertKv(k, v, n, dims, kv)); // [B·n·Hkv, P+T, Dh]
+      // (example b, expert i) is one "example" of H query heads over its own Hkv heads.
+      kvOf = Array.from({ length: B * n * H }, (_, g) => kvHeadOf(g, H, Hkv));
     }
-    const o = groupedCausalAttention(q, k, v, { kvOf, scale: 1 / Math.sqrt(Dh), mask: causalMask(T) }); // [B·n·H, T, Dh]
+    const o = groupedCausalAttention(q, k, v, { kvOf, scale: 1 / Math.sqrt(Dh), mask: causalMask(T, k.shape[1]) }); // [B·n·H, T, Dh]
     const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, n * H, T, Dh]), [0, 2, 1, 3]), [N, n, H * Dh]); // [N, n, H·Dh]
     const gates = n === E ? routing.gates : (tf.gather(routing.gates, tf.tensor1d(active, 'int32'), 1) as tf.Tensor2D); // [N, n]
     const gated = tf.reshape(tf.mul(merged, tf.reshape(gates, [N, n, 1])), [N, n * H * Dh]) as tf.Tensor2D; // [N, n·H·Dh]

@@ -9,10 +9,11 @@
  * dense layers), `stats` routing statistics; the model sums the aux over layers.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BamError, InvariantError } from '../errors.ts';
+import { InvariantError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
 import { attentionFromProjections, multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
 import { swiglu, swigluFromProjections } from './ffn.ts';
+import type { LayerKv } from './kv-cache.ts';
 import { rmsNorm } from './norm.ts';
 import { linear, opsSettings } from '../ops/index.ts';
 import {
@@ -53,6 +54,12 @@ export interface LayerContext {
   params: Map<string, tf.Variable>;
   /** Whether layers should return routing statistics. */
   collectStats: boolean;
+  /**
+   * The layer's KV cache when the forward has one: the tokens are then the new ones (dims.seqLen
+   * of them, at the positions of `rope`) and attention reads and extends the cached keys and
+   * values. Absent in training.
+   */
+  kv?: LayerKv;
 }
 
 /** The parameter `name` (full name), or an InvariantError naming it. */
@@ -97,19 +104,14 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
           },
           ctx.dims,
           ctx.rope,
+          ctx.kv,
         ),
         aux: null,
       };
     case 'moa': {
-      // Tied: the attention mixture routes by the FFN router's logits; its losses are the FFN's.
+      // Tied: the attention mixture routes by the FFN router's logits; its losses are the FFN's
+      // (the config's validation ensures that router has weights: model/config.ts).
       const tied = ctx.config.routing.tieAttentionToFfn;
-      if (tied && ctx.config.ffn.kind === 'moe' && ctx.config.ffn.router.kind === 'hash') {
-        throw new BamError(
-          'routing.tieAttentionToFfn needs an FFN router with weights, but ffn.router.kind is "hash"',
-          'E_CONFIG',
-          'use a topk or expert-choice FFN router, or set routing.tieAttentionToFfn to false',
-        );
-      }
       const routing = attentionRoute(mixtureLogits(h, ctx, tied ? 'ffn' : 'attn'), a.router);
       const expert = (e: number, name: string) => layerParam<tf.Rank.R2>(ctx, `attn.experts.${e}.${name}`);
       const ids = Array.from({ length: a.numExperts }, (_, e) => e);
@@ -121,7 +123,7 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
             experts: ids.map((e) => ({ wq: expert(e, 'wq'), wo: expert(e, 'wo') })),
           }
         : { kind: 'full', experts: ids.map((e) => ({ wq: expert(e, 'wq'), wk: expert(e, 'wk'), wv: expert(e, 'wv'), wo: expert(e, 'wo') })) };
-      const { output, aux } = moaFused(h, weights, routing, ctx.dims, ctx.rope);
+      const { output, aux } = moaFused(h, weights, routing, ctx.dims, ctx.rope, ctx.kv);
       return { output, aux: tied ? null : aux, stats: ctx.collectStats ? routingStatTensors(routing, 'attn') : undefined };
     }
   }
@@ -185,7 +187,7 @@ function fusedDenseSubLayers(h: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D[] {
   const parts = [w('attn.wq'), w('attn.wk'), w('attn.wv'), w('ffn.w_gate'), w('ffn.w_up')];
   const proj = linear(h, tf.concat(parts, 1) as tf.Tensor2D); // [N, H·Dh + 2·Hkv·Dh + 2F]
   const [q, k, v, gate, up] = tf.split(proj, parts.map((p) => p.shape[1]), 1) as tf.Tensor2D[];
-  return [attentionFromProjections(q, k, v, w('attn.wo'), ctx.dims, ctx.rope), swigluFromProjections(gate, up, w('ffn.w_down'))];
+  return [attentionFromProjections(q, k, v, w('attn.wo'), ctx.dims, ctx.rope, ctx.kv), swigluFromProjections(gate, up, w('ffn.w_down'))];
 }
 
 /** One block on x [N, D] → [N, D] (residual stream), parallel or sequential per the config. */

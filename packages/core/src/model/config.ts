@@ -148,6 +148,11 @@ function crossFieldIssues(c: ModelConfigObjectOut): { path: string[]; message: s
         path: ['routing', 'tieAttentionToFfn'],
         message: `needs attention.numExperts (${c.attention.numExperts}) == ffn.numExperts (${c.ffn.numExperts})`,
       });
+    } else if (c.ffn.router.kind === 'hash') {
+      issues.push({
+        path: ['routing', 'tieAttentionToFfn'],
+        message: 'needs an FFN router with weights, but ffn.router.kind is "hash" (use a topk or expert-choice FFN router, or set it to false)',
+      });
     }
   }
   if (c.routing.perExample) {

@@ -1,4 +1,4 @@
-/** The dense model: config, presets, layers, forward, loss and parameter counts. */
+/** The model: config, presets, layers, forward (with an optional KV cache), loss and parameter counts. */
 export {
   ModelConfigSchema,
   AttentionConfigSchema,
@@ -25,6 +25,7 @@ export {
   causalAttention,
   causalAttentionReference,
   causalMask,
+  kvHeadOf,
 } from './attention.ts';
 export type { AttentionWeights, AttentionDims, RopeTables } from './attention.ts';
 export { swiglu, swigluFromProjections } from './ffn.ts';
@@ -33,7 +34,16 @@ export { block, attentionLayer, ffnLayer, getParam, layerParam } from './block.t
 export type { LayerAux, LayerResult, LayerContext } from './block.ts';
 export { paramSpecs, paramSeed, initParam, countParamsOfConfig } from './params.ts';
 export type { ParamSpec, ParamInit, ParamCount } from './params.ts';
-export { createModel, modelFromTensors, disposeModel, forward, checkTokens } from './model.ts';
-export type { BamModel, ForwardOptions, ForwardResult } from './model.ts';
+export { createModel, modelFromTensors, disposeModel, forward, checkTokens, checkTokenIds } from './model.ts';
+export type { BamModel, ForwardOptions, ForwardResult, TokenInput } from './model.ts';
+export {
+  createKvCache,
+  disposeKvCache,
+  kvCacheBytes,
+  kvCacheBytesPerToken,
+  kvCacheSlots,
+  kvCacheSupport,
+} from './kv-cache.ts';
+export type { KvCache, KvSlot, LayerKv } from './kv-cache.ts';
 export { computeLoss, computeLossAndGrads, tokenNll, countParams } from './loss.ts';
 export type { LossResult, LossAndGrads } from './loss.ts';

@@ -4,13 +4,16 @@
  * (untied by default; tied = embedding transposed).
  *
  * A model is `{ config, params }`: one flat map of named variables (docs/internals.md). The
- * forward pass is one `tf.tidy`; its outputs belong to the caller.
+ * forward pass is one `tf.tidy`; its outputs belong to the caller. Generation passes it a KV cache
+ * (./kv-cache.ts), as Hugging Face models take `past_key_values`: the same blocks run on the new
+ * tokens only, their attention reading and extending the cache.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
 import { embeddingLookup, linear, matmulBt } from '../ops/index.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import { block, getParam, type LayerAux, type LayerContext } from './block.ts';
+import { beginKvStep, commitKvStep, discardKvStep, kvStepRope, layerKv, type KvCache } from './kv-cache.ts';
 import { rmsNorm } from './norm.ts';
 import { initParam, paramSpecs } from './params.ts';
 import { ropeTables } from './rope.ts';
@@ -79,7 +82,21 @@ export function disposeModel(model: BamModel): void {
 export interface ForwardOptions {
   /** Return routing statistics from mixture layers (keyed `layers.{l}.ffn.*` / `.attn.*`). */
   collectStats?: boolean;
+  /**
+   * A KV cache holding positions 0..P-1 of these sequences (`createKvCache`): the tokens are the
+   * next T positions, they attend to the cached ones too, and their keys and values are appended
+   * (the cache's old tensors are disposed; a forward that throws leaves it as it was). The logits
+   * then equal the last T positions of a forward on the whole sequence, to float rounding. Throws
+   * a BamError for configs whose routing is not per token (`kvCacheSupport`).
+   */
+  cache?: KvCache;
 }
+
+/**
+ * Token ids for `forward`: an int32 tensor [B, T], or the ids on the host as B rows of T ids
+ * (arrays or typed arrays), which are checked against the vocabulary before they become a tensor.
+ */
+export type TokenInput = tf.Tensor2D | ReadonlyArray<ArrayLike<number>>;
 
 /** What `forward` returns; every tensor belongs to the caller. */
 export interface ForwardResult {
@@ -106,23 +123,67 @@ export function checkTokens(config: ModelConfig, tokens: tf.Tensor, what = 'toke
 }
 
 /**
- * Runs the model on tokens [B, T] int32 → logits [B, T, V] and the summed router losses.
+ * Throws a BamError unless every id is an integer of the model's vocabulary [0, vocabSize),
+ * naming the first bad id and its index. Host-side ids only: a tensor's ids would need a read
+ * back from the device.
+ */
+export function checkTokenIds(config: ModelConfig, ids: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < ids.length; i++) {
+    const t = ids[i];
+    if (!Number.isInteger(t) || t < 0 || t >= config.vocabSize) {
+      throw new BamError(
+        `${what} has token ${String(t)} at index ${i}, outside the model's vocabulary [0, ${config.vocabSize})`,
+        'E_TOKENS',
+        'encode text with the tokenizer the model was trained with',
+      );
+    }
+  }
+}
+
+/** B rows of T host ids → an int32 tensor [B, T] owned by the caller, after checking every id. */
+function tokensFromRows(config: ModelConfig, rows: ReadonlyArray<ArrayLike<number>>): tf.Tensor2D {
+  const B = rows.length;
+  const T = B > 0 ? rows[0].length : 0;
+  if (B === 0 || T === 0) throw new BamError(`tokens must be at least one row of at least one id, got ${B} rows of ${T}`, 'E_TOKENS', 'pass ids as [B][T]');
+  const ids = new Int32Array(B * T); // [B·T], row-major
+  rows.forEach((row, b) => {
+    if (row.length !== T) throw new BamError(`token row ${b} has ${row.length} ids but row 0 has ${T}`, 'E_TOKENS', 'pad or cut the rows to one length');
+    checkTokenIds(config, row, `token row ${b}`);
+    ids.set(row, b * T);
+  });
+  return tf.tensor2d(ids, [B, T], 'int32');
+}
+
+/**
+ * Runs the model on tokens [B, T] int32 → logits [B, T, V] and the summed router losses; with
+ * `opts.cache`, on the next T positions of the cached sequences (see `ForwardOptions.cache`).
  * One `tf.tidy`, no await: everything returned belongs to the caller; `tokens` is borrowed.
  */
-export function forward(model: BamModel, tokens: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOptions = {}): ForwardResult {
   const { config, params } = model;
+  if (!(tokens instanceof tf.Tensor)) {
+    const input = tokensFromRows(config, tokens);
+    try {
+      return forward(model, input, opts);
+    } finally {
+      input.dispose();
+    }
+  }
   checkTokens(config, tokens);
-  return tf.tidy(() => {
-    const [B, T] = tokens.shape;
+  const [B, T] = tokens.shape;
+  const step = opts.cache ? beginKvStep(config, opts.cache, B, T) : null;
+  const run = () => tf.tidy(() => {
     const embed = getParam<tf.Rank.R2>(params, 'embed.weight');
     let x = embeddingLookup(embed, tf.reshape(tokens, [B * T])) as tf.Tensor2D; // [N, D]
-    const rope = ropeTables(T, headDim(config), config.ropeBase);
+    // With a cache the new tokens sit at positions P..P+T-1: their rows of the cache's tables.
+    const rope = step ? kvStepRope(step) : ropeTables(T, headDim(config), config.ropeBase); // [T, Dh/2] each
     const dims = { batch: B, seqLen: T, nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: headDim(config) };
     let loadBalance: tf.Scalar = tf.scalar(0);
     let zLoss: tf.Scalar = tf.scalar(0);
     const stats: Record<string, tf.Tensor> = {};
     for (let l = 0; l < config.nLayers; l++) {
       const ctx: LayerContext = { config, layer: l, dims, rope, tokens, params, collectStats: !!opts.collectStats };
+      if (step) ctx.kv = layerKv(step, l);
       const r = block(x, ctx);
       x = r.output; // [N, D]
       if (r.aux) {
@@ -138,4 +199,13 @@ export function forward(model: BamModel, tokens: tf.Tensor2D, opts: ForwardOptio
     const logits = tf.reshape(logits2d, [B, T, config.vocabSize]) as tf.Tensor3D; // [B, T, V]
     return opts.collectStats ? { logits, aux: { loadBalance, zLoss }, stats } : { logits, aux: { loadBalance, zLoss } };
   });
+  if (!step) return run();
+  try {
+    const result = run();
+    commitKvStep(step);
+    return result;
+  } catch (err) {
+    discardKvStep(step);
+    throw err;
+  }
 }

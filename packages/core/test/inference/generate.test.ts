@@ -1,18 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createModel, disposeModel, forward, loadPreset, parseModelConfig, type BamModel, type ModelConfig } from '../../src/model/index.ts';
-import { variantConfig } from '../../src/mixture/index.ts';
 import {
   createKvCache,
+  createModel,
   disposeKvCache,
-  forwardCached,
-  generate,
+  disposeModel,
+  forward,
   kvCacheBytes,
   kvCacheBytesPerToken,
   kvCacheSupport,
-} from '../../src/inference/index.ts';
+  loadPreset,
+  parseModelConfig,
+  type BamModel,
+  type ModelConfig,
+} from '../../src/model/index.ts';
+import { variantConfig } from '../../src/mixture/index.ts';
+import { generate } from '../../src/inference/index.ts';
 import { useWasm } from '../mixture/helpers.ts';
-import { greedyByRecompute, maxDiff, randomIds, variant } from './helpers.ts';
+import { cachedLogits as forwardCached, greedyByRecompute, maxDiff, randomIds, variant } from './helpers.ts';
 
 const models: BamModel[] = [];
 function model(config: ModelConfig, seed = 3): BamModel {

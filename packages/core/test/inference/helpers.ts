@@ -1,6 +1,6 @@
 /** Shared helpers of the inference tests: tiny variant configs and a full-recompute greedy reference. */
 import * as tf from '@tensorflow/tfjs';
-import { forward, parseModelConfig, type BamModel, type ModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
+import { forward, parseModelConfig, type BamModel, type KvCache, type ModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
 import { variantConfig, type FlopsVariant } from '../../src/mixture/index.ts';
 
 /**
@@ -72,4 +72,11 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** The logits [B, T, V] of `forward` with the KV cache (the router losses disposed); the caller owns them. */
+export function cachedLogits(model: BamModel, tokens: tf.Tensor2D, cache: KvCache): tf.Tensor3D {
+  const r = forward(model, tokens, { cache });
+  tf.dispose([r.aux.loadBalance, r.aux.zLoss]);
+  return r.logits;
 }
