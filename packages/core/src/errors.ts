@@ -1,23 +1,10 @@
 /**
- * Errors a user can act on. Every bam error carries a stable `code` and a `hint`
- * that says what to fix; `InvariantError` marks a bug in bam itself.
+ * Errors a user can act on: core's subclasses of @bam/utils' `BamError`, each with a stable
+ * `code` and a `hint` that says what to fix; `InvariantError` marks a bug in bam itself.
  */
-export class BamError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly hint?: string,
-  ) {
-    super(hint ? `${message}\n  hint: ${hint}` : message);
-    this.name = new.target.name;
-  }
-}
+import { BamError, errorLine, type ConfigIssue } from '@bam/utils';
 
-/** One problem in a config: where it is (dotted path) and what is wrong. */
-export interface ConfigIssue {
-  path: string;
-  message: string;
-}
+export { BamError, errorLine, type ConfigIssue };
 
 /** A config (model, training, sweep, ...) failed validation; lists every bad field. */
 export class ConfigError extends BamError {
@@ -85,9 +72,4 @@ export function configErrorFromZod(
     issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
     hint,
   );
-}
-
-/** The first line of an error's message (or of its string form), for one-line reasons in logs. */
-export function errorLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
 }

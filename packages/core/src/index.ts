@@ -1,8 +1,6 @@
 // Public API of @bam/core. Other packages import only from here.
 export {};
 export * from './errors.ts';
-export { canonicalJson, configHash, bytesHash } from './util/hash.ts';
-export { writeFileAtomic } from './util/atomic.ts';
 export * from './model/index.ts';
 export * from './backend/index.ts';
 export * from './ops/index.ts';
@@ -12,7 +10,7 @@ export * from './mixture/index.ts';
 export {
   DOMAINS, SPLITS, SPLIT_FRACTIONS, TRAINING_DOMAINS, loadDomain, domainCorpus, domainTestDocs, splitOf,
   parseMixSpec, formatMix, mixEntries, expertMix, EQUAL_MIX, tokensOf, encodeDocs, DOC_SEPARATOR, createBatchSource,
-  arithmeticProblems, generateArithmetic, arithmeticSplitOf, ARITHMETIC_SEED, licenseFamilies, licenseNameKey, fmix32, mulberry32,
+  arithmeticProblems, generateArithmetic, arithmeticSplitOf, ARITHMETIC_SEED, licenseFamilies, licenseNameKey,
   type Doc, type Domain, type Split, type DataMixture, type MixSpec, type MixOptions, type TokenArray,
   type BatchSourceOptions, type MixBatch, type MixBatchSource, type ArithmeticProblem,
 } from './data/index.ts';

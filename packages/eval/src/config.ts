@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { BUDGETS } from './api/context.ts';
 import { SweepConfigError, issuesFromZod, unknownIdMessage, type ConfigIssue } from './errors.ts';
 import type { PluginRegistry } from './registry.ts';
-import { nearestMatch } from './util/text.ts';
+import { nearestMatch } from '@bam/utils';
 
 const Options = z.record(z.string(), z.unknown()).default({});
 

@@ -1,23 +1,13 @@
 /**
- * Errors of @bam/eval. They have the shape of @bam/core's `BamError` (a stable `code` starting
- * with `E_`, a `hint` that says what to fix, the hint appended to the message), so the CLI prints
- * them the same way, but eval may not import @bam/core (Nx boundary: core ← upcycle ← plugins → eval).
+ * Errors of @bam/eval: subclasses of @bam/utils' `BamError` (a stable `code` starting with `E_`,
+ * a `hint` that says what to fix), so the CLI prints them the same way as core's.
  */
+import { BamError, type ConfigIssue } from '@bam/utils';
 
-/** Base class: an error a user can act on, with a code and an optional hint. */
-export class EvalError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly hint?: string,
-  ) {
-    super(hint ? `${message}\n  hint: ${hint}` : message);
-    this.name = new.target.name;
-  }
-}
+export { BamError, type ConfigIssue };
 
 /** A plugin file or object is malformed; names the file (or `defineTask`) and the field. */
-export class PluginError extends EvalError {
+export class PluginError extends BamError {
   constructor(
     readonly file: string,
     readonly field: string | undefined,
@@ -29,7 +19,7 @@ export class PluginError extends EvalError {
 }
 
 /** No plugin with this id is registered; lists the known ids and the nearest one. */
-export class UnknownPluginError extends EvalError {
+export class UnknownPluginError extends BamError {
   constructor(
     readonly kind: 'task' | 'variant',
     readonly id: string,
@@ -50,14 +40,8 @@ export function unknownIdMessage(kind: string, id: string, known: readonly strin
   return `unknown ${kind} '${id}'; ${list}${nearest ? `; did you mean '${nearest}'?` : ''}`;
 }
 
-/** One problem in a config: where it is (dotted path) and what is wrong. */
-export interface ConfigIssue {
-  path: string;
-  message: string;
-}
-
 /** A sweep config or plugin options failed validation; lists every bad field. */
-export class SweepConfigError extends EvalError {
+export class SweepConfigError extends BamError {
   constructor(
     readonly what: string,
     readonly issues: ConfigIssue[],
@@ -72,14 +56,14 @@ export class SweepConfigError extends EvalError {
 }
 
 /** A task or model broke the plugin contract at run time (wrong response count, bad metric value, ...). */
-export class ContractError extends EvalError {
+export class ContractError extends BamError {
   constructor(message: string, hint?: string) {
     super(message, 'E_CONTRACT', hint);
   }
 }
 
 /** A results folder cannot be used (journal from another run without --resume, missing files, ...). */
-export class ResultsError extends EvalError {
+export class ResultsError extends BamError {
   constructor(message: string, hint?: string) {
     super(message, 'E_RESULTS', hint);
   }

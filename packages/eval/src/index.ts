@@ -8,7 +8,7 @@ export { validateTask, validateVariant, isPluginLike, noOptions } from './api/va
 export * from './metrics.ts';
 export { PluginRegistry, resolvePluginSpec, isFileSpec, type LoadedModule } from './registry.ts';
 export { evaluateTask, parseOptions, type DocScores, type EvaluateOptions } from './evaluate.ts';
-export { WorkerPool, defaultWorkers, type PoolOptions } from './pool.ts';
+export { WorkerPool, type PoolOptions } from './pool.ts';
 export { runJob, createWorkerState, type WorkerJob, type WorkerReply, type WorkerSetup, type PluginRef, type JobError } from './worker.ts';
 export * from './config.ts';
 export { runSweep, runSweepFile, planJobs, PACKAGE_VERSION, type SweepOptions, type SweepSummary } from './sweep.ts';
@@ -30,6 +30,6 @@ export {
   type WideTable,
 } from './results.ts';
 export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, type FakeModelOptions } from './testing.ts';
-export { editDistance, nearestMatch } from './util/text.ts';
-export { canonicalJson, configHash } from './util/hash.ts';
+// Plugin files may import only @bam/eval and zod, so the seeded PRNG they sample with is offered here.
+export { mulberry32 } from '@bam/utils';
 export * from './report/index.ts';

@@ -7,7 +7,7 @@
 import { ContractError } from './errors.ts';
 import type { LoglikelihoodResult, RollingResult } from './api/model.ts';
 import type { MetricItem, MetricSpec, TaskResponse } from './api/task.ts';
-import { fnv1a32 } from './util/hash.ts';
+import { fnv1a32, mulberry32 } from '@bam/utils';
 
 /** How per-document values become one number. */
 export const AGGREGATIONS = ['mean', 'median', 'perplexity', 'bits_per_byte'] as const;
@@ -148,18 +148,6 @@ export function scoreRolling(response: TaskResponse, text: string): {
     byte_perplexity: [r.logprob, bytes],
     token_perplexity: [r.logprob, r.tokens],
     bits_per_byte: [r.logprob, bytes],
-  };
-}
-
-/** mulberry32: a small seeded PRNG giving floats in [0, 1); equal seeds give equal streams. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

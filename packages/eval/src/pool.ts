@@ -5,7 +5,7 @@
  * that dies (even by `process.exit`), comes back as `{ ok: false, error }`; piscina replaces the
  * dead worker and the other jobs go on.
  */
-import { availableParallelism } from 'node:os';
+import { defaultWorkers } from '@bam/utils';
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WorkerJob, WorkerReply, WorkerSetup } from './worker.ts';
@@ -52,11 +52,6 @@ export function claimWorkerSlot(data: unknown): number | null {
   Object.assign(process.env, r.env[slot]);
   if (!r.quiet) process.stderr.write(`[worker ${threadId}] resource slot ${slot}: ${Object.entries(r.env[slot]).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}\n`);
   return slot;
-}
-
-/** Workers used when none is configured: one per available core. */
-export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
 }
 
 /** A fixed-size pool of worker threads running WorkerJobs. */

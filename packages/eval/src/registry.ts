@@ -8,11 +8,11 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { EvalError, PluginError, UnknownPluginError } from './errors.ts';
+import { PluginError, UnknownPluginError } from './errors.ts';
 import type { TaskPlugin } from './api/task.ts';
 import type { VariantPlugin } from './api/variant.ts';
 import { isPluginLike, validateTask, validateVariant } from './api/validate.ts';
-import { nearestMatch } from './util/text.ts';
+import { BamError, nearestMatch } from '@bam/utils';
 
 /** What one loaded module contributed. */
 export interface LoadedModule {
@@ -140,7 +140,7 @@ export class PluginRegistry {
     } catch (err) {
       this.modules.delete(path);
       if (err instanceof PluginError) throw new PluginError(`${path} → ${err.file}`, err.field, err.detail, err.hint);
-      if (err instanceof EvalError) throw err;
+      if (err instanceof BamError) throw err;
       throw new PluginError(path, undefined, `failed to import: ${(err as Error)?.message ?? String(err)}`);
     }
     try {

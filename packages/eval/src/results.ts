@@ -15,7 +15,7 @@ import { ResultsError } from './errors.ts';
 import { aggregateScores, type Aggregate } from './metrics.ts';
 import type { MetricSpec } from './api/task.ts';
 import type { DocScores } from './evaluate.ts';
-import { writeFileAtomic } from './util/fs.ts';
+import { writeFileAtomic } from '@bam/utils';
 
 /** One job of the plan, as written to sweep.json. */
 export interface JobPlan {

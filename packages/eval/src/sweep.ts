@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { checkSweepConfig, readSweepConfigFile, type ResolvedEntry, type SweepConfig } from './config.ts';
 import { ResultsError } from './errors.ts';
 import { aggregateScores } from './metrics.ts';
-import { defaultWorkers, WorkerPool, type PoolOptions } from './pool.ts';
+import { WorkerPool, type PoolOptions } from './pool.ts';
 import { Progress } from './progress.ts';
 import { PluginRegistry, resolvePluginSpec } from './registry.ts';
 import {
@@ -28,8 +28,7 @@ import {
 } from './results.ts';
 import type { Budget } from './api/context.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
-import { configHash } from './util/hash.ts';
-import { appendDurable, writeFileAtomic } from './util/fs.ts';
+import { appendDurable, configHash, defaultWorkers, writeFileAtomic } from '@bam/utils';
 
 /** The version of @bam/eval, written into every result row. */
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PluginError, PluginRegistry, UnknownPluginError, defineTask, defineVariant, editDistance, nearestMatch, resolvePluginSpec } from '../src/index.ts';
+import { PluginError, PluginRegistry, UnknownPluginError, defineTask, defineVariant, resolvePluginSpec } from '../src/index.ts';
 import { fakeMc, fakePpl, fakeVariant } from './fixtures/fake-plugins.ts';
 import { FAKE_PLUGINS, FIXTURES, tmp } from './helpers.ts';
 
@@ -13,13 +13,6 @@ async function loadError(spec: string): Promise<PluginError> {
 }
 
 describe('registry', () => {
-  it('measures edit distance and picks the nearest id', () => {
-    expect(editDistance('kitten', 'sitting')).toBe(3);
-    expect(editDistance('btx', 'btx')).toBe(0);
-    expect(nearestMatch('bam-ful', ['btx', 'bam-full', 'bam-kv-shared'])).toBe('bam-full');
-    expect(nearestMatch('x', [])).toBeUndefined();
-  });
-
   it('fails on an unknown id with the known ids and the nearest match', () => {
     const r = new PluginRegistry();
     r.register(fakeMc);

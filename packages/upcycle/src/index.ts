@@ -58,7 +58,7 @@ export { branchTensors, runBranchStage } from './stages/branch.ts';
 export { expertLr, expertStageInputs, runExpertStage } from './stages/experts.ts';
 export { mixStageInputs, runMixStage, type DenseInput } from './stages/mix.ts';
 export { mixtureDataSeed, mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
-export { JobRunner, runJobs, defaultWorkers, type JobRunnerOptions } from './parallel.ts';
+export { JobRunner, runJobs, type JobRunnerOptions } from './parallel.ts';
 export { runUpcycleJob, jobLabel, type UpcycleJob } from './jobs.ts';
 export { upcycle, PIPELINE_STAGES, type PipelineStage, type UpcycleOptions, type UpcycleResult, type DenseArtifact, type MixtureArtifact } from './pipeline.ts';
 export { checkpointRows, formatCheckpointTable, type CheckpointRow } from './table.ts';

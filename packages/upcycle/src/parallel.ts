@@ -4,24 +4,18 @@
  * asked for. Both paths run the same `runUpcycleJob`. One `JobRunner` serves every parallel stage
  * of a pipeline run, so workers start (tsx, TF.js, token streams) once.
  */
-import * as tf from '@tensorflow/tfjs';
 import { MessageChannel } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { BamError, BACKEND_NAMES, type BackendName } from '@bam/core';
+import { BamError, BACKEND_NAMES, activeBackend, type BackendName } from '@bam/core';
+import { defaultWorkers } from '@bam/utils';
 import { jobLabel, runUpcycleJob, type UpcycleJob } from './jobs.ts';
 import type { StageOutcome } from './store.ts';
 import type { CheckpointStageResult } from './stages/context.ts';
 import type { UpcycleReply, UpcycleWorkerData } from './worker.ts';
 
-/** Worker threads used when none is configured: one per available core. */
-export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
-}
-
-/** The bam name of the active TF.js backend (for the workers to select the same one). */
-function activeBackend(): BackendName | undefined {
-  const name = tf.getBackend();
+/** The bam name of the active TF.js backend (for the workers to select the same one), if it is one of bam's. */
+function workerBackend(): BackendName | undefined {
+  const name = activeBackend();
   return (BACKEND_NAMES as readonly string[]).includes(name) ? (name as BackendName) : undefined;
 }
 
@@ -61,7 +55,7 @@ export class JobRunner {
       for (const job of jobs) out.push(await runUpcycleJob(job, log, signal));
       return out;
     }
-    const data: UpcycleWorkerData = { backend: activeBackend() };
+    const data: UpcycleWorkerData = { backend: workerBackend() };
     this.pool ??= new Piscina({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: 1,

@@ -13,7 +13,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { BamError, CHECKPOINT_FILES, configHash, writeFileAtomic } from '@bam/core';
+import { BamError, CHECKPOINT_FILES } from '@bam/core';
+import { configHash, writeFileAtomic } from '@bam/utils';
 
 /**
  * The code version of each stage. Bump one when a change alters what the stage produces: every

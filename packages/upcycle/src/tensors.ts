@@ -4,7 +4,8 @@
  * allocated, so a mixture never aliases the dense models it came from (STYLE.md: branching
  * clones, never aliases).
  */
-import { InvariantError, ShapeError, mulberry32, paramSeed, type SafeTensor } from '@bam/core';
+import { InvariantError, ShapeError, paramSeed, type SafeTensor } from '@bam/core';
+import { mulberry32 } from '@bam/utils';
 
 /** A float32 tensor as plain data: its shape and its row-major values. */
 export interface F32Tensor {

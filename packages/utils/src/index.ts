@@ -1,3 +1,8 @@
 // @bam/utils: the leaf package that core, eval and the CLI share (in the spirit of vitest's
 // @vitest/utils). It depends on nothing of bam's and nothing of TF.js.
-export {};
+export { BamError, errorLine, type ConfigIssue } from './errors.ts';
+export { canonicalJson, configHash, bytesHash, fnv1a32 } from './hash.ts';
+export { writeFileAtomic, appendDurable } from './files.ts';
+export { mulberry32, fmix32, type Rng } from './rng.ts';
+export { editDistance, nearestMatch } from './text.ts';
+export { defaultWorkers } from './workers.ts';

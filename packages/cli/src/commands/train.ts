@@ -5,7 +5,6 @@
 import { parseArgs } from 'node:util';
 import {
   ConfigError,
-  configHash,
   countParams,
   createBatchSource,
   createModel,
@@ -20,6 +19,7 @@ import {
   type BackendName,
   type TokenizerSpec,
 } from '@bam/core';
+import { configHash } from '@bam/utils';
 import type { Command } from '../command.ts';
 
 const usage = `usage: bam train --preset P (--domain D | --mix "SPEC") --out DIR [options]

@@ -16,7 +16,7 @@ import { CheckpointError, ConfigError } from '../errors.ts';
 import { parseModelConfig, type ModelConfig } from '../model/config.ts';
 import { modelFromTensors, type BamModel } from '../model/model.ts';
 import { paramSpecs } from '../model/params.ts';
-import { bytesHash, configHash } from '../util/hash.ts';
+import { bytesHash, configHash } from '@bam/utils';
 import type { AdamW, AdamWState } from '../train/adamw.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
 

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { CheckpointError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { writeFileAtomic } from '@bam/utils';
 
 /**
  * Storage dtypes we read and write. F16 and BF16 are decoded to Float32Array on read (exactly:

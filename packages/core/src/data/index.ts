@@ -20,4 +20,4 @@ export { cleanBrownFile, detokenizeBrownSentence } from './corpora/general.ts';
 export { cleanStdlibReadme } from './corpora/math.ts';
 export { stripLicenceHeaders } from './corpora/code.ts';
 export { jaccard, nearDuplicateGroups, shingleHashes } from './near-duplicates.ts';
-export { fmix32, hash32, hashUniform, mulberry32, rngFor, type Rng } from './rng.ts';
+export { hash32, hashUniform, rngFor } from './rng.ts';

@@ -10,7 +10,7 @@
  * Everything is seeded by constants, so the groups are deterministic.
  */
 
-import { fmix32 } from './rng.ts';
+import { fmix32 } from '@bam/utils';
 
 const MINHASH_K = 64;
 const BAND_ROWS = 2;

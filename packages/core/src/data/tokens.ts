@@ -14,7 +14,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from '../errors.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { writeFileAtomic } from '@bam/utils';
 import { loadDomain } from './domains.ts';
 import { packageDir } from './source-files.ts';
 import type { Domain, Split } from './types.ts';

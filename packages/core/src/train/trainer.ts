@@ -17,8 +17,7 @@ import cliProgress from 'cli-progress';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BamError, ConfigError, DataError } from '../errors.ts';
-import { configHash } from '../util/hash.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { configHash, writeFileAtomic } from '@bam/utils';
 import {
   listCheckpoints,
   readCheckpoint,

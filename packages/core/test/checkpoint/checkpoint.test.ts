@@ -11,7 +11,7 @@ import { createModel, disposeModel, forward, type BamModel } from '../../src/mod
 import { AdamW } from '../../src/train/adamw.ts';
 import { loadCheckpoint, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { readSafetensorsFile, writeSafetensors } from '../../src/checkpoint/safetensors.ts';
-import { bytesHash, configHash } from '../../src/util/hash.ts';
+import { bytesHash, configHash } from '@bam/utils';
 
 const work = mkdtempSync(join(tmpdir(), 'bam-ckpt-'));
 const tokenizer = { id: 'byte-256', vocabSize: 256 };

@@ -7,7 +7,7 @@
  */
 import { basename, join, resolve } from 'node:path';
 import { readSweepConfigFile } from '../config.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { writeFileAtomic } from '@bam/utils';
 import { REPORT_FIGURES, type ReportFigure } from './figures.ts';
 import { SWEEP_CONFIG_FILE, planJobsOf, readResultsFolder, type ResultsFolder } from './load.ts';
 import type { JobCounts, ReportModel, RoutingCell } from './model.ts';

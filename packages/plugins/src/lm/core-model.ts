@@ -12,7 +12,6 @@
 import {
   BamError,
   activeBackend,
-  configHash as hashConfig,
   disposeModel,
   generate as generateTokens,
   kvCacheBytesPerToken,
@@ -20,6 +19,7 @@ import {
   type BamModel,
   type Tokenizer,
 } from '@bam/core';
+import { configHash as hashConfig } from '@bam/utils';
 import type {
   GenerateRequest,
   LanguageModel,

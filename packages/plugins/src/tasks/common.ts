@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { loglikelihood, mulberry32, scoreMultipleChoice, type MetricSpec, type TaskRequest, type TaskResponse } from '@bam/eval';
-import { DataError, fmix32 } from '@bam/core';
+import { DataError } from '@bam/core';
+import { fmix32 } from '@bam/utils';
 
 /** The held-out splits a task may read. `train` is refused: scores on training text mean nothing here. */
 export const EVAL_SPLITS = ['validation', 'test'] as const;

@@ -11,10 +11,10 @@
  * stage from disk (DONE markers) without training.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { BamError, configHash } from '@bam/core';
+import { BamError } from '@bam/core';
+import { configHash, defaultWorkers } from '@bam/utils';
 import {
   BUDGETS,
   loadUpcyclePreset,
@@ -159,7 +159,7 @@ async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: Ens
     artifactsDir,
     until: req.until,
     budgets: req.budgets,
-    workers: opts.workers ?? Math.max(1, availableParallelism()),
+    workers: opts.workers ?? defaultWorkers(),
     log: (line) => opts.logger.info(`[${what}] ${line}`),
   });
   const fresh = r.artifacts.filter((a) => !a.reused).length;

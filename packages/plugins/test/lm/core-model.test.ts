@@ -5,7 +5,6 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  configHash,
   createModel,
   createTokenizer,
   disposeModel,
@@ -16,6 +15,7 @@ import {
   variantConfig,
   type BamModel,
 } from '@bam/core';
+import { configHash } from '@bam/utils';
 import type { LanguageModel } from '@bam/eval';
 import { coreLanguageModel, loadLanguageModel } from '../../src/index.ts';
 

@@ -9,7 +9,8 @@
  *     mean of the layout's `averageOver` sources (BTX's merge of the non-expert weights).
  * Every output array is freshly allocated: the mixture never aliases its sources.
  */
-import { BamError, InvariantError, ShapeError, canonicalJson, configHash, paramSpecs, type ModelConfig } from '@bam/core';
+import { BamError, InvariantError, ShapeError, paramSpecs, type ModelConfig } from '@bam/core';
+import { canonicalJson, configHash } from '@bam/utils';
 import { meanTensor, randomNormalTensor, toF32, type F32Tensor, type TensorMap } from '../tensors.ts';
 import type { DenseSource, MixtureLayout, RouterInit } from './types.ts';
 

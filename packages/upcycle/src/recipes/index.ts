@@ -4,6 +4,7 @@
  * (domain experts first, the seed — the general expert — last).
  */
 import { BamError, configErrorFromZod, parseModelConfig, type ModelConfig } from '@bam/core';
+import { nearestMatch } from '@bam/utils';
 import { assembleMixture, checkCompatible } from './assemble.ts';
 import { bamFull } from './bam-full.ts';
 import { bamKvShared } from './bam-kv-shared.ts';
@@ -28,15 +29,6 @@ export function recipeIds(): string[] {
   return RECIPES.map((r) => r.id);
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  }
-  return d[a.length][b.length];
-}
-
 /** A recipe with its options parsed (defaults filled in). */
 export interface ResolvedRecipe {
   recipe: Recipe;
@@ -58,7 +50,7 @@ export function resolveRecipe(id: string, rawOptions: Record<string, unknown> = 
     raw = { ...rawOptions, experts: Number(m[1]) };
   }
   if (!recipe) {
-    const nearest = [...recipeIds()].sort((a, b) => editDistance(id, a) - editDistance(id, b))[0];
+    const nearest = nearestMatch(id, recipeIds());
     throw new BamError(`unknown recipe '${id}'`, 'E_RECIPE', `did you mean '${nearest}'? known recipes: ${recipeIds().join(', ')} (and btx-experts-<M>)`);
   }
   const r = recipe.options.safeParse(raw);

@@ -11,7 +11,6 @@ import {
   InvariantError,
   TRAINING_DOMAINS,
   computeLoss,
-  configHash,
   createBatchSource,
   createModel,
   disposeModel,
@@ -32,6 +31,7 @@ import {
   type Tokenizer,
   type TrainState,
 } from '@bam/core';
+import { configHash } from '@bam/utils';
 import { parseUpcyclePreset, presetModelConfig, presetTokenizer, type UpcyclePreset, type UpcyclePresetInput } from '../config.ts';
 import { ArtifactStore, type AbortFlag, type StageResult } from '../store.ts';
 import type { TensorMap } from '../tensors.ts';

@@ -4,7 +4,8 @@
  * experts in the preset's domain order, then the seed (the general expert).
  */
 import { basename, join } from 'node:path';
-import { configHash, paramCounts } from '@bam/core';
+import { paramCounts } from '@bam/core';
+import { configHash } from '@bam/utils';
 import type { ResolvedRecipeEntry } from '../config.ts';
 import { buildMixture, resolveRecipe } from '../recipes/index.ts';
 import type { StageOutcome } from '../store.ts';

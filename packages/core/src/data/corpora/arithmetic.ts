@@ -10,7 +10,8 @@
  * so every value is a terminating decimal. Problems are a pure function of the seed, and each is
  * assigned to a split by a hash of its expression, so identical expressions never straddle splits.
  */
-import { hashUniform, randInt, rngFor, type Rng } from '../rng.ts';
+import type { Rng } from '@bam/utils';
+import { hashUniform, randInt, rngFor } from '../rng.ts';
 import { SPLIT_FRACTIONS, type Doc, type Split } from '../types.ts';
 
 /** One generated problem. `text` is the training line: expression, steps and answer joined by ` = `. */

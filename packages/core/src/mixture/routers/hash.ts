@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../../errors.ts';
-import { fmix32 } from '../../data/rng.ts';
+import { fmix32 } from '@bam/utils';
 import { syncReadsAvailable } from '../../backend/webgpu-reads.ts';
 import { oneHotFloat } from './no-grad.ts';
 import type { Routing } from './types.ts';

@@ -1,9 +1,13 @@
+/**
+ * Canonical hashing: config hashes and content hashes that mean the same thing in every package,
+ * so a content-addressed artifact keeps its address whichever package computes it.
+ */
 import { createHash } from 'node:crypto';
 
-// The same canonical hashing as @bam/core's util/hash.ts (eval may not import core), so a
-// config hashes to the same value in both packages.
-
-/** JSON with object keys sorted at every level, so equal values always give equal text. */
+/**
+ * JSON with object keys sorted at every level, so equal values always give equal text.
+ * Used for config hashes: two configs that mean the same thing hash the same.
+ */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
@@ -21,12 +25,17 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-/** sha256 of the canonical JSON of `value`, hex, truncated to `length` chars (default 16). */
+/** sha256 of the canonical JSON of `value`, hex; `length` truncates (default 16 hex chars). */
 export function configHash(value: unknown, length = 16): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
 }
 
-/** FNV-1a 32-bit hash of a string: a cheap, stable seed derivation. */
+/** sha256 of raw bytes, hex. */
+export function bytesHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** FNV-1a 32-bit hash of a string's UTF-16 code units: a cheap, stable seed derivation. */
 export function fnv1a32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

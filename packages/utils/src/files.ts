@@ -1,9 +1,10 @@
+/** Atomic and durable file writes: a reader, or a crash, never sees a half-written file. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
  * Writes a file atomically: the data goes to a temp file beside the target, then a rename
- * replaces it, so a reader (or a crash) never sees a half-written file.
+ * replaces the target, so a reader (or a crash) never sees a half-written file.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
