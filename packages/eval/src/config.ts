@@ -10,6 +10,7 @@ import { BUDGETS } from './api/context.ts';
 import { SweepConfigError, issuesFromZod, unknownIdMessage, type ConfigIssue } from './errors.ts';
 import type { PluginRegistry } from './registry.ts';
 import { nearestMatch } from '@bam/utils';
+import { MAX_ITERS } from './compare/stats.ts';
 
 const Options = z.record(z.string(), z.unknown()).default({});
 
@@ -72,8 +73,18 @@ export const SweepConfigSchema = z
     tasks: z.array(TaskEntrySchema).min(1).superRefine(uniqueLabels),
     /** Use only the first `limit` documents of every task (a task entry's own limit wins). */
     limit: z.number().int().min(1).optional(),
-    /** Bootstrap resamples for the stderr of corpus-level metrics; 0 turns it off. */
-    bootstrapIters: z.number().int().min(0).default(1000),
+    /** Bootstrap resamples for the stderr of corpus-level metrics and for the paired comparisons; 0 turns them off. */
+    bootstrapIters: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ITERS, `at most ${MAX_ITERS.toLocaleString('en-US')} resamples (each one re-aggregates every document); 1000 is usual`)
+      .default(1000),
+    /**
+     * Paired comparisons against a baseline (compare_<metric>.csv): `baseline` is a variant label
+     * (default: the first variant whose plugin id is not `dense`, i.e. the first mixture).
+     */
+    compare: z.object({ baseline: z.string().min(1).optional() }).strict().default({}),
     /** How many variant `prepare` calls may run at once (1: no two builds race on shared artifacts). */
     prepareConcurrency: z.number().int().min(1).default(1),
     /** Requests per LanguageModel call. */
@@ -148,6 +159,16 @@ function pluginIssues(raw: unknown, registry: PluginRegistry): ConfigIssue[] {
   return issues;
 }
 
+/** compare.baseline must name one of the variants' labels (a name, else the id). */
+function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
+  const baseline = config?.compare.baseline;
+  if (!config || baseline === undefined) return [];
+  const labels = config.variants.map((v) => v.name ?? v.id);
+  if (labels.includes(baseline)) return [];
+  const near = nearestMatch(baseline, labels);
+  return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
+}
+
 /**
  * Validates a raw sweep config completely: structure, then every variant/task id against the
  * registry (unknown ids name the nearest known one) and every options object against its
@@ -160,7 +181,7 @@ export function checkSweepConfig(
   what = 'sweep config',
 ): { config: SweepConfig; variants: ResolvedEntry[]; tasks: ResolvedEntry[] } {
   const r = SweepConfigSchema.safeParse(raw);
-  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry)];
+  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry), ...baselineIssues(r.success ? r.data : undefined)];
   if (!r.success || issues.length > 0) throw new SweepConfigError(what, issues, 'fix the fields above; nothing has run yet');
   const config = r.data;
   const resolve = (e: { id: string; name?: string; options: Record<string, unknown> }, kind: 'variant' | 'task'): ResolvedEntry => ({

@@ -29,7 +29,8 @@ export {
   type DocRecord,
   type WideTable,
 } from './results.ts';
-export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, type FakeModelOptions } from './testing.ts';
+export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, writeSyntheticResults, type FakeModelOptions, type SyntheticJob } from './testing.ts';
 // Plugin files may import only @bam/eval and zod, so the seeded PRNG they sample with is offered here.
 export { mulberry32 } from '@bam/utils';
 export * from './report/index.ts';
+export * from './compare/index.ts';

@@ -4,7 +4,9 @@
  *   jobs.jsonl    the journal: one line appended (fsynced) as each job finishes, ok or failed
  *   docs.jsonl    per-document metric values of every ok job (enough to re-aggregate)
  *   results.csv   long table: one row per variant × task × metric × seed (× budget)
- *   table_<metric>.csv   wide table per headline metric: variants × tasks (+ average)
+ *   table_<metric>.csv   wide table per headline metric: variants × tasks (+ average), each cell
+ *                        followed by its standard error (<task>_stderr)
+ *   compare_<metric>.csv paired comparisons against the baseline (see compare/compare.ts)
  * Rows are sorted by the plan's order, so a resumed sweep ends with the same files as an
  * uninterrupted one (except the measured duration_s).
  */
@@ -16,6 +18,7 @@ import { aggregateScores, type Aggregate } from './metrics.ts';
 import type { MetricSpec } from './api/task.ts';
 import type { DocScores } from './evaluate.ts';
 import { writeFileAtomic } from '@bam/utils';
+import { withError } from './compare/format.ts';
 
 /** One job of the plan, as written to sweep.json. */
 export interface JobPlan {
@@ -66,6 +69,8 @@ export interface JobRecord {
 export interface DocRecord {
   key: string;
   doc: number;
+  /** Optional document fingerprint; when both sides of a paired comparison have one, they must agree. */
+  id?: string;
   scores: DocScores;
 }
 
@@ -186,7 +191,12 @@ export interface WideTable {
   metric: string;
   higherIsBetter: boolean;
   columns: string[];
-  rows: Array<{ label: string; cells: Array<number | null> }>;
+  /**
+   * Per row, each cell's value and standard error. A cell's error propagates each seed's own
+   * stderr through the mean over k seeds, √(Σ seᵢ²) / k, and the average's through the mean over
+   * tasks the same way (null when any part has none).
+   */
+  rows: Array<{ label: string; cells: Array<number | null>; errors: Array<number | null> }>;
   /** Whether the last column is the row average (only when the metric has two or more tasks). */
   hasAverage: boolean;
 }
@@ -219,19 +229,32 @@ export function buildTables(plan: readonly JobPlan[], rows: readonly ResultRow[]
     const hasAverage = columns.length >= 2;
     const out = rowLabels
       .map((label) => {
+        const errors: Array<number | null> = [];
         const cells = columns.map((task) => {
-          const vals = rows.filter((r) => r.metric === metric && r.task === task && labelOf(r) === label && r.status === 'ok' && r.value !== null).map((r) => r.value as number);
+          const ok = rows.filter((r) => r.metric === metric && r.task === task && labelOf(r) === label && r.status === 'ok' && r.value !== null);
           const want = expected.get(`${label}\u0000${task}`) ?? 0;
-          return want > 0 && vals.length === want ? vals.reduce((s, x) => s + x, 0) / vals.length : null;
+          const full = want > 0 && ok.length === want;
+          errors.push(full ? meanError(ok.map((r) => r.stderr)) : null);
+          return full ? ok.reduce((s, r) => s + (r.value as number), 0) / ok.length : null;
         });
         const planned = columns.some((task) => (expected.get(`${label}\u0000${task}`) ?? 0) > 0);
-        if (hasAverage) cells.push(cells.every((c) => c !== null) ? (cells as number[]).reduce((s, x) => s + x, 0) / cells.length : null);
-        return planned ? { label, cells } : undefined;
+        if (hasAverage) {
+          const whole = cells.every((c) => c !== null);
+          errors.push(whole ? meanError(errors) : null);
+          cells.push(whole ? (cells as number[]).reduce((s, x) => s + x, 0) / cells.length : null);
+        }
+        return planned ? { label, cells, errors } : undefined;
       })
-      .filter((r): r is { label: string; cells: Array<number | null> } => r !== undefined);
+      .filter((r): r is WideTable['rows'][number] => r !== undefined);
     tables.push({ metric, higherIsBetter: spec.higherIsBetter, columns: hasAverage ? [...columns, 'average'] : columns, rows: out, hasAverage });
   }
   return tables;
+}
+
+/** Standard error of a mean of independent estimates with standard errors `ses`: √(Σ seᵢ²) / k; null when any is missing. */
+function meanError(ses: ReadonlyArray<number | null>): number | null {
+  if (ses.length === 0 || ses.some((x) => x === null || !Number.isFinite(x))) return null;
+  return Math.sqrt((ses as number[]).reduce((s, x) => s + x * x, 0)) / ses.length;
 }
 
 /** File name of a metric's wide table. */
@@ -248,25 +271,19 @@ export function writeResultFiles(dir: string, plan: readonly JobPlan[], rows: re
   for (const f of readdirSync(dir)) if (/^table_.*\.csv$/.test(f) && !names.includes(f)) rmSync(join(dir, f), { force: true });
   const tables = wide.map((t) => {
     const path = join(dir, tableFileName(t.metric));
-    writeFileAtomic(path, stringify([['variant', ...t.columns], ...t.rows.map((r) => [r.label, ...r.cells.map(cell)])]));
+    const head = ['variant', ...t.columns.flatMap((c) => [c, `${c}_stderr`])];
+    writeFileAtomic(path, stringify([head, ...t.rows.map((r) => [r.label, ...r.cells.flatMap((c, i) => [cell(c), cell(r.errors[i])])])]));
     return path;
   });
   return { results, tables, wide };
 }
 
-function fmt(v: number | null): string {
-  if (v === null) return '—';
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : v.toFixed(4);
-}
-
-/** The wide tables as aligned text for the terminal. */
+/** The wide tables as aligned text for the terminal: each cell `value ± stderr`, rounded to what the stderr supports. */
 export function renderTables(tables: readonly WideTable[]): string {
   const blocks: string[] = [];
   for (const t of tables) {
     const head = ['variant', ...t.columns];
-    const body = t.rows.map((r) => [r.label, ...r.cells.map(fmt)]);
+    const body = t.rows.map((r) => [r.label, ...r.cells.map((c, i) => withError(c, r.errors[i]))]);
     const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
     const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
     blocks.push(

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { checkSweepConfig, readSweepConfigFile, type ResolvedEntry, type SweepConfig } from './config.ts';
 import { ResultsError } from './errors.ts';
+import { writeComparisons } from './compare/compare.ts';
 import { aggregateScores } from './metrics.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { Progress } from './progress.ts';
@@ -291,6 +292,12 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
   const docs = readJsonl<DocRecord>(files.docs).items.filter((d) => finalOk.has(d.key));
   docs.sort((a, b) => (planIndex.get(a.key) ?? Infinity) - (planIndex.get(b.key) ?? Infinity) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.doc - b.doc);
   writeFileAtomic(files.docs, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+  // Paired comparisons against the baseline (compare_<metric>.csv); like the report, a failure only warns.
+  try {
+    writeComparisons(outDir, config);
+  } catch (err) {
+    progress.note(`warning: compare_<metric>.csv not written: ${(err as Error).message}`);
+  }
   // The HTML report (./report): failing to write it is a warning, never a failed sweep.
   try {
     const { writeReport } = await import('./report/index.ts');

@@ -1,9 +1,17 @@
 /**
- * A fake LanguageModel for tests and plugin contract suites: its log-probabilities are a
- * documented, deterministic function of the text, so tests can compute expected metric values
- * by hand. It is not a language model of anything.
+ * Test support. A fake LanguageModel for tests and plugin contract suites: its log-probabilities
+ * are a documented, deterministic function of the text, so tests can compute expected metric
+ * values by hand (it is not a language model of anything). And a writer of synthetic results
+ * folders, for tests of what reads them.
  */
+import { join } from 'node:path';
+import { configHash, writeFileAtomic } from '@bam/utils';
 import type { GenerateRequest, LanguageModel, LoglikelihoodRequest, RollingRequest } from './api/model.ts';
+import type { MetricSpec } from './api/task.ts';
+import { ContractError } from './errors.ts';
+import type { DocScores } from './evaluate.ts';
+import { aggregateScores } from './metrics.ts';
+import { FILES, buildRows, writeResultFiles, type JobPlan, type JobRecord, type SweepPlanFile } from './results.ts';
 
 /** Options of fakeLanguageModel. */
 export interface FakeModelOptions {
@@ -72,4 +80,68 @@ export function fakeLanguageModel(opts: FakeModelOptions = {}): LanguageModel {
       disposed = true;
     },
   };
+}
+
+/** One job of a synthetic results folder: labels, plugin ids, seed and its per-document scores. */
+export interface SyntheticJob {
+  variant: string;
+  /** Plugin id (default: the label). */
+  variantId?: string;
+  task: string;
+  seed: number;
+  budget?: string;
+  docs: DocScores[];
+}
+
+/**
+ * Writes a complete results folder (sweep.json, jobs.jsonl, docs.jsonl, results.csv, wide tables)
+ * from per-document scores, as a sweep over models with those scores would: the same plan layout,
+ * config hashes and aggregation code. For tests of everything that reads results folders
+ * (re-aggregation, comparisons, reports) without running models.
+ */
+export function writeSyntheticResults(
+  dir: string,
+  spec: { name?: string; bootstrapIters?: number; metrics: Record<string, Record<string, MetricSpec>>; jobs: readonly SyntheticJob[] },
+): JobPlan[] {
+  const bootstrapIters = spec.bootstrapIters ?? 100;
+  const index = (xs: string[], x: string): number => (xs.includes(x) ? xs.indexOf(x) : xs.push(x) - 1);
+  const variants: string[] = [];
+  const budgets: string[] = [''];
+  const tasks: string[] = [];
+  const seeds: number[] = [];
+  const plan: JobPlan[] = spec.jobs.map((j) => {
+    const metrics = spec.metrics[j.task];
+    if (!metrics) throw new ContractError(`writeSyntheticResults: no metrics for task '${j.task}'`);
+    const budget = j.budget ?? '';
+    const order: [number, number, number, number] = [index(variants, j.variant), index(budgets, budget), index(tasks, j.task), seeds.includes(j.seed) ? seeds.indexOf(j.seed) : seeds.push(j.seed) - 1];
+    return {
+      key: configHash({ variant: j.variant, task: j.task, seed: j.seed, budget, bootstrapIters }),
+      variant: j.variant,
+      variantId: j.variantId ?? j.variant,
+      task: j.task,
+      taskId: j.task,
+      taskVersion: '1',
+      seed: j.seed,
+      budget,
+      order,
+      metrics,
+      bootstrapIters,
+    };
+  });
+  const records = new Map<string, JobRecord>();
+  plan.forEach((job, i) => {
+    const docs = spec.jobs[i].docs;
+    records.set(job.key, {
+      key: job.key, status: 'ok', error: '', variant: job.variant, task: job.task, seed: job.seed, budget: job.budget,
+      backend: 'synthetic', model: job.variant, modelHash: '', n: docs.length,
+      values: aggregateScores(job.metrics, docs, { seed: job.seed, bootstrapIters }),
+      durationS: 0, threadId: 0, packageVersion: '0.0.0', finishedAt: '1970-01-01T00:00:00.000Z',
+    });
+  });
+  const planFile: SweepPlanFile = { name: spec.name ?? 'synthetic', jobs: plan };
+  writeFileAtomic(join(dir, FILES.plan), `${JSON.stringify(planFile, null, 2)}\n`);
+  writeFileAtomic(join(dir, FILES.journal), [...records.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(join(dir, FILES.docs), plan.flatMap((job, i) => spec.jobs[i].docs.map((scores, doc) => `${JSON.stringify({ key: job.key, doc, scores })}\n`)).join(''));
+  writeResultFiles(dir, plan, buildRows(plan, records));
+  return plan;
 }

@@ -63,13 +63,19 @@ describe('sweep', () => {
     expect(acc.config_hash).toBe(value(rows, 'fake-0', 'fake-mc', 'acc_norm').config_hash);
     expect(acc.config_hash).not.toBe(value(rows, 'fake-0', 'fake-mc', 'acc', '1').config_hash);
 
-    // wide tables: mean over seeds, average over tasks where a metric has several
-    expect(readFileSync(join(out, 'table_acc.csv'), 'utf8')).toBe('variant,fake-mc,fake-mc-2,average\nfake-0,0.75,1,0.875\nfake-1,0.75,0.5,0.625\n');
-    expect(readFileSync(join(out, 'table_acc_norm.csv'), 'utf8')).toBe('variant,fake-mc,fake-mc-2,average\nfake-0,0.25,0.5,0.375\nfake-1,0.25,0.5,0.375\n');
+    // wide tables: mean over seeds, average over tasks where a metric has several, each with its
+    // stderr √(Σ seᵢ²)/k: acc [1,1,1,0] has se 0.25 per seed → 0.25/√2 over two seeds; [0,1] se 0.5 → 0.5/√2
+    const r2 = Math.SQRT1_2;
+    expect(readFileSync(join(out, 'table_acc.csv'), 'utf8')).toBe(
+      `variant,fake-mc,fake-mc_stderr,fake-mc-2,fake-mc-2_stderr,average,average_stderr\nfake-0,0.75,${0.25 * r2},1,0,0.875,${(0.25 * r2) / 2}\nfake-1,0.75,${0.25 * r2},0.5,${0.5 * r2},0.625,${Math.sqrt((0.25 * r2) ** 2 + (0.5 * r2) ** 2) / 2}\n`,
+    );
+    expect(readCsv(join(out, 'table_acc_norm.csv')).map((r) => [r.variant, r['fake-mc'], r['fake-mc-2'], r.average])).toEqual([['fake-0', '0.25', '0.5', '0.375'], ['fake-1', '0.25', '0.5', '0.375']]);
     const ppl = readCsv(join(out, 'table_token_perplexity.csv'));
-    expect(Object.keys(ppl[0])).toEqual(['variant', 'fake-ppl']);
+    expect(Object.keys(ppl[0])).toEqual(['variant', 'fake-ppl', 'fake-ppl_stderr']);
     expect(Number(ppl[1]['fake-ppl'])).toBeCloseTo(Math.exp(1.3), 12);
     expect(printed.text).toMatch(/acc \(higher is better\)\nvariant\s+fake-mc\s+fake-mc-2\s+average/);
+    // printed cells are value ± stderr, rounded to the stderr's two significant digits
+    expect(printed.text).toMatch(/\nfake-1\s+0\.75 ± 0\.18\s+0\.50 ± 0\.35\s+0\.63 ± 0\.20\n/);
     expect(printed.text).toContain('token_perplexity (lower is better)');
     expect(progress.text).toContain('12/12 jobs');
     expect(progress.text).toMatch(/ETA \d+:\d\d/);
@@ -123,7 +129,7 @@ describe('sweep', () => {
     expect(rows[0].error).toBe('fake variant asked to throw');
     expect(rows[4].error).toMatch(/worker died: .*code: 7/);
     expect(existsSync(join(out, 'table_acc.csv'))).toBe(true);
-    expect(readFileSync(join(out, 'table_acc.csv'), 'utf8')).toBe('variant,fake-mc\nthrower,\ngood,0.75\ncrasher,\ngood-1,0.75\n');
+    expect(readFileSync(join(out, 'table_acc.csv'), 'utf8')).toBe('variant,fake-mc,fake-mc_stderr\nthrower,,\ngood,0.75,0.25\ncrasher,,\ngood-1,0.75,0.25\n');
 
     // a resume runs the failed jobs again (and only those)
     const again = await runSweep(config, quiet({ outDir: out, workers: 2, resume: true }));
@@ -226,7 +232,7 @@ describe('sweep', () => {
     ]);
     const rows = readCsv(join(out, 'results.csv'));
     expect([...new Set(rows.map((r) => `${r.variant}|${r.budget}`))]).toEqual(['fake-budget|data-matched', 'fake-budget|compute-matched', 'fake|']);
-    expect(readFileSync(join(out, 'table_acc.csv'), 'utf8')).toBe('variant,fake-mc\nfake-budget [data-matched],0.75\nfake-budget [compute-matched],0.75\nfake,0.75\n');
+    expect(readCsv(join(out, 'table_acc.csv')).map((r) => `${r.variant}: ${r['fake-mc']}`)).toEqual(['fake-budget [data-matched]: 0.75', 'fake-budget [compute-matched]: 0.75', 'fake: 0.75']);
   });
 
   it('turns a failing prepare into failed rows for that variant only', async () => {

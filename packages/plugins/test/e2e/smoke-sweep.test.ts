@@ -150,7 +150,7 @@ describe('the smoke sweep end to end (bam sweep, 2 workers, checkpoints built by
     expect(files).toEqual(Object.keys(tables).map((m) => `table_${m}.csv`).sort());
     for (const [metric, tasks] of Object.entries(tables)) {
       const text = readFileSync(join(first, `table_${metric}.csv`), 'utf8');
-      expect(text.split('\n')[0]).toBe(['variant', ...tasks, 'average'].join(','));
+      expect(text.split('\n')[0]).toBe(['variant', ...[...tasks, 'average'].flatMap((c) => [c, `${c}_stderr`])].join(','));
       const rows = parseCsv(text);
       expect(rows.map((r) => r.variant)).toEqual(VARIANT_ROWS);
       for (const row of rows) {

@@ -1,0 +1,203 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  ResultsError,
+  SweepConfigError,
+  compareResults,
+  mcnemarExact,
+  mulberry32,
+  readDocs,
+  renderComparisons,
+  runSweep,
+  writeComparisons,
+  writeSyntheticResults,
+  type DocScores,
+  type MetricSpec,
+  type SyntheticJob,
+} from '../src/index.ts';
+import { FAKE_PLUGINS, readCsv, tmp } from './helpers.ts';
+
+const METRICS: Record<string, Record<string, MetricSpec>> = {
+  'ppl-a': { token_perplexity: { aggregation: 'perplexity', higherIsBetter: false } },
+  'ppl-b': { token_perplexity: { aggregation: 'perplexity', higherIsBetter: false } },
+  mc: { acc: { aggregation: 'mean', higherIsBetter: true } },
+};
+
+/** Per-document logprobs of a baseline; other variants scale them (a factor < 1 is better). */
+function pplDocs(seed: number, scale: number, n = 20): DocScores[] {
+  const rand = mulberry32(seed);
+  return Array.from({ length: n }, () => {
+    const tokens = 10 + Math.floor(rand() * 40);
+    return { token_perplexity: [-tokens * (2 + rand()) * scale, tokens] as [number, number] };
+  });
+}
+
+const MC_BASE = [1, 1, 0, 0, 1, 0, 1, 0, 1, 1];
+const MC_BAM = [1, 1, 1, 1, 1, 1, 1, 0, 0, 1]; // b = 3 (docs 2, 3, 5), c = 1 (doc 8)
+const MC_DENSE = [0, 1, 0, 0, 1, 0, 1, 0, 1, 1]; // b = 0, c = 1
+
+/** dense (listed first, so the default baseline must skip it), btx and bam-full; one seed. */
+function fixture(seeds: number[] = [0]): { dir: string; jobs: SyntheticJob[] } {
+  const dir = tmp('bam-compare-');
+  const jobs: SyntheticJob[] = [];
+  for (const [variant, scale, mc] of [['dense', 1.1, MC_DENSE], ['btx', 1, MC_BASE], ['bam-full', 0.98, MC_BAM]] as const) {
+    for (const task of ['ppl-a', 'ppl-b']) {
+      for (const seed of seeds) jobs.push({ variant, task, seed, docs: pplDocs(task === 'ppl-a' ? 1 : 2, scale + 0.01 * seed) });
+    }
+    for (const seed of seeds) jobs.push({ variant, task: 'mc', seed, docs: mc.map((acc) => ({ acc })) });
+  }
+  writeSyntheticResults(dir, { metrics: METRICS, jobs, bootstrapIters: 300 });
+  return { dir, jobs };
+}
+
+function corpusPpl(docs: DocScores[]): number {
+  let lp = 0;
+  let n = 0;
+  for (const d of docs) {
+    const [a, b] = d.token_perplexity as [number, number];
+    lp += a;
+    n += b;
+  }
+  return Math.exp(-lp / n);
+}
+
+describe('compare_<metric>.csv', () => {
+  it('compares every variant with the first mixture by default, with hand-computable values', () => {
+    const { dir, jobs } = fixture();
+    const paths = writeComparisons(dir, { bootstrapIters: 300 });
+    expect(paths.map((p) => p.slice(dir.length + 1)).sort()).toEqual(['compare_acc.csv', 'compare_token_perplexity.csv']);
+    const rows = readCsv(join(dir, 'compare_token_perplexity.csv'));
+    expect(Object.keys(rows[0])).toEqual([
+      'variant', 'baseline', 'task', 'metric', 'value', 'baseline_value', 'delta', 'rel_delta', 'ci_low', 'ci_high',
+      'rel_ci_low', 'rel_ci_high', 'p_value', 'p_holm', 'test', 'n_docs', 'n_seeds', 'iters', 'config_hash',
+    ]);
+    expect(rows.map((r) => `${r.variant} ${r.task}`)).toEqual(['dense ppl-a', 'bam-full ppl-a', 'dense ppl-b', 'bam-full ppl-b', 'dense average', 'bam-full average']);
+    expect(new Set(rows.map((r) => r.baseline))).toEqual(new Set(['btx']));
+    const docsOf = (variant: string, task: string): DocScores[] => jobs.find((j) => j.variant === variant && j.task === task)!.docs;
+    const bamA = rows[1];
+    expect(Number(bamA.value)).toBeCloseTo(corpusPpl(docsOf('bam-full', 'ppl-a')), 10);
+    expect(Number(bamA.baseline_value)).toBeCloseTo(corpusPpl(docsOf('btx', 'ppl-a')), 10);
+    expect(Number(bamA.delta)).toBeCloseTo(corpusPpl(docsOf('bam-full', 'ppl-a')) - corpusPpl(docsOf('btx', 'ppl-a')), 10);
+    expect(Number(bamA.rel_delta)).toBeCloseTo((Number(bamA.delta) / Number(bamA.baseline_value)) * 100, 10);
+    const avg = rows[5];
+    const avgBam = (corpusPpl(docsOf('bam-full', 'ppl-a')) + corpusPpl(docsOf('bam-full', 'ppl-b'))) / 2;
+    const avgBtx = (corpusPpl(docsOf('btx', 'ppl-a')) + corpusPpl(docsOf('btx', 'ppl-b'))) / 2;
+    expect(Number(avg.value)).toBeCloseTo(avgBam, 10);
+    expect(Number(avg.rel_delta)).toBeCloseTo(((avgBam - avgBtx) / avgBtx) * 100, 10);
+    expect(avg).toMatchObject({ n_docs: '40', n_seeds: '1', iters: '300', test: 'permutation' });
+    for (const r of rows) {
+      // a uniformly 2% better (or 10% worse) model: the paired CI excludes 0 on the right side
+      expect(Number(r.ci_low)).toBeLessThanOrEqual(Number(r.delta));
+      expect(Number(r.ci_high)).toBeGreaterThanOrEqual(Number(r.delta));
+      expect(Math.sign(Number(r.ci_low))).toBe(Math.sign(Number(r.ci_high)));
+      expect(Number(r.p_holm)).toBeGreaterThanOrEqual(Number(r.p_value));
+      expect(r.config_hash).toMatch(/^[0-9a-f]{16}$/);
+    }
+    // each (metric, task) is one Holm family of 2 variants: the smaller p doubles
+    const [pd, pb] = [Number(rows[0].p_value), Number(rows[1].p_value)];
+    expect(Math.min(Number(rows[0].p_holm), Number(rows[1].p_holm))).toBeCloseTo(Math.min(1, 2 * Math.min(pd, pb)), 12);
+  });
+
+  it('uses McNemar for accuracy and reproduces the same file on a second run', () => {
+    const { dir } = fixture();
+    writeComparisons(dir, { bootstrapIters: 300 });
+    const first = readFileSync(join(dir, 'compare_acc.csv'), 'utf8');
+    const rows = readCsv(join(dir, 'compare_acc.csv'));
+    expect(rows.map((r) => `${r.variant} ${r.task} ${r.test}`)).toEqual(['dense mc mcnemar', 'bam-full mc mcnemar']);
+    expect(Number(rows[1].delta)).toBeCloseTo(0.2, 12); // 0.8 − 0.6
+    expect(Number(rows[1].p_value)).toBeCloseTo(mcnemarExact(3, 1), 14); // = 0.625
+    expect(Number(rows[0].p_value)).toBeCloseTo(mcnemarExact(0, 1), 14); // = 1
+    expect(Number(rows[1].p_holm)).toBe(1); // Holm: min(1, 2·0.625)
+    writeComparisons(dir, { bootstrapIters: 300 });
+    expect(readFileSync(join(dir, 'compare_acc.csv'), 'utf8')).toBe(first);
+  });
+
+  it('takes a named baseline, and says which variants exist for an unknown one', () => {
+    const { dir } = fixture();
+    const tables = compareResults(dir, { baseline: 'dense', metrics: ['acc'] });
+    expect(tables.map((t) => t.metric)).toEqual(['acc']);
+    expect(tables[0].rows.map((r) => `${r.variant} vs ${r.baseline}`)).toEqual(['btx vs dense', 'bam-full vs dense']);
+    expect(() => compareResults(dir, { baseline: 'moe' })).toThrow(/baseline 'moe' is not a variant of this sweep; variants: dense, btx, bam-full/);
+    expect(() => compareResults(dir, { metrics: ['bleu'] })).toThrow(/no headline metric 'bleu'/);
+  });
+
+  it('runs the hierarchical bootstrap over seeds when the sweep has several', () => {
+    const { dir } = fixture([0, 1, 2]);
+    const [ppl] = compareResults(dir, { metrics: ['token_perplexity'] });
+    const avg = ppl.rows.find((r) => r.variant === 'bam-full' && r.task === 'average')!;
+    expect(avg).toMatchObject({ n_seeds: 3, test: 'bootstrap' });
+    expect(avg.ci_low as number).toBeLessThan(avg.delta);
+  });
+
+  it('fails with a clear error naming the task, variant and first differing document', () => {
+    const { dir } = fixture();
+    const docsPath = join(dir, 'docs.jsonl');
+    const lines = readFileSync(docsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; doc: number; id?: string });
+    const plan = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as { jobs: Array<{ key: string; variant: string; task: string }> };
+    const bamB = plan.jobs.find((j) => j.variant === 'bam-full' && j.task === 'ppl-b')!.key;
+    // the variant lost its last document
+    writeFileSync(docsPath, lines.filter((l) => !(l.key === bamB && l.doc === 19)).map((l) => JSON.stringify(l)).join('\n'));
+    expect(() => compareResults(dir)).toThrow(ResultsError);
+    expect(() => compareResults(dir)).toThrow(
+      "cannot pair variant 'bam-full' with baseline 'btx' on task 'ppl-b' (seed 0): the documents differ from document 19 on (the variant has 19 documents, the baseline 20)",
+    );
+    // documents with fingerprints that differ
+    writeFileSync(docsPath, lines.map((l) => JSON.stringify({ ...l, id: l.key === bamB && l.doc === 3 ? 'other' : `d${l.doc}` })).join('\n'));
+    expect(() => compareResults(dir)).toThrow(/task 'ppl-b' \(seed 0\): the documents differ from document 3 on \(document ids "other" \(variant\) and "d3" \(baseline\)\)/);
+    expect(readDocs(dir).size).toBe(9);
+  });
+
+  it('renders markdown with Δ%, its CI and a significance mark, rounded to the CI', () => {
+    const { dir } = fixture();
+    const md = renderComparisons(compareResults(dir, { metrics: ['token_perplexity'] }), 'markdown');
+    expect(md.split('\n')[0]).toBe('### token_perplexity: against btx (lower is better)');
+    const line = md.split('\n').find((l) => l.startsWith('| bam-full | average |'))!;
+    // bam-full scales every logprob by 0.98: better by a few percent, significant after Holm
+    expect(line).toMatch(/^\| bam-full \| average \| [\d.]+ \| [\d.]+ \| −[\d.]+ \| −[\d.]+% \[−[\d.]+, −[\d.]+\] \| [<\d.]+ \| [<\d.]+ \| 40 × 1 \| \*+ better \|$/);
+    expect(md).toContain('| dense | average |');
+    expect(md).toMatch(/\| dense \| average \|.*\| \*+ worse \|/);
+  });
+});
+
+describe('table_<metric>.csv', () => {
+  it('carries each cell’s standard error next to its value', () => {
+    const { dir } = fixture([0, 1]);
+    const text = readFileSync(join(dir, 'table_acc.csv'), 'utf8');
+    expect(text.split('\n')[0]).toBe('variant,mc,mc_stderr');
+    const results = readCsv(join(dir, 'results.csv')).filter((r) => r.metric === 'acc' && r.variant === 'btx');
+    const row = readCsv(join(dir, 'table_acc.csv')).find((r) => r.variant === 'btx')!;
+    // two seeds with the same documents: √(se² + se²) / 2
+    expect(Number(row.mc_stderr)).toBeCloseTo(Math.sqrt(2 * Number(results[0].stderr) ** 2) / 2, 12);
+    const ppl = readCsv(join(dir, 'table_token_perplexity.csv'));
+    expect(Object.keys(ppl[0])).toEqual(['variant', 'ppl-a', 'ppl-a_stderr', 'ppl-b', 'ppl-b_stderr', 'average', 'average_stderr']);
+    for (const r of ppl) expect(Number(r.average_stderr)).toBeCloseTo(Math.sqrt(Number(r['ppl-a_stderr']) ** 2 + Number(r['ppl-b_stderr']) ** 2) / 2, 12);
+  });
+});
+
+describe('sweeps', () => {
+  it('write compare_<metric>.csv against the configured baseline', async () => {
+    const dir = tmp();
+    const out = join(dir, 'out');
+    const config = {
+      name: 'fake-compare',
+      seeds: [0],
+      plugins: [FAKE_PLUGINS],
+      artifactsDir: join(dir, 'artifacts'),
+      bootstrapIters: 50,
+      compare: { baseline: 'fake-1' },
+      variants: [{ id: 'fake', name: 'fake-0' }, { id: 'fake', name: 'fake-1', options: { bias: 1 } }],
+      tasks: [{ id: 'fake-mc' }],
+    };
+    await runSweep(config, { outDir: out, workers: 1, progress: false, print: false, quiet: true });
+    const rows = readCsv(join(out, 'compare_acc.csv'));
+    expect(rows.map((r) => `${r.variant} ${r.baseline} ${r.task} ${r.test}`)).toEqual(['fake-0 fake-1 fake-mc mcnemar']);
+    expect(Number(rows[0].delta)).toBe(0); // both 0.75 (see sweep.test.ts)
+    await expect(runSweep({ ...config, compare: { baseline: 'fake-2' } }, { outDir: join(dir, 'o2'), progress: false, print: false, quiet: true })).rejects.toThrow(
+      SweepConfigError,
+    );
+    await expect(runSweep({ ...config, compare: { baseline: 'fake-2' } }, { outDir: join(dir, 'o2'), progress: false, print: false, quiet: true })).rejects.toThrow(
+      /compare\.baseline: 'fake-2' is not a variant of this sweep; variants: fake-0, fake-1; did you mean 'fake-0'\?/,
+    );
+  });
+});
