@@ -16,7 +16,8 @@ const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resum
 Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
 use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
   results.csv          one row per variant × task × metric × seed, with stderr, n, status, ...
-  table_<metric>.csv   variants × tasks (+ average) for each headline metric
+  table_<metric>.csv   variants × tasks (+ average) for each headline metric, each with its stderr
+  compare_<metric>.csv every variant against compare.baseline, paired (see bam compare --help)
   docs.jsonl           per-document scores (re-aggregate without re-running models)
   jobs.jsonl           journal of finished jobs; sweep.json the job plan
 
