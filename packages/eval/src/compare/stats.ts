@@ -141,6 +141,80 @@ export function quantile(xs: Float64Array, q: number): number {
   return xs[lo] + (h - lo) * (xs[hi] - xs[lo]);
 }
 
+/**
+ * One seed's items as flat columns, so a resample sums numbers instead of building arrays: for
+ * mean the values (count 1), for perplexity / bits per byte the logprobs and counts. Median keeps
+ * the items (it needs the whole resample).
+ */
+interface Columns {
+  n: number;
+  vLp: Float64Array;
+  vCount: Float64Array;
+  bLp: Float64Array;
+  bCount: Float64Array;
+}
+
+function columns(aggregation: Aggregation, s: PairedSeed): Columns {
+  const n = s.variant.length;
+  const c: Columns = { n, vLp: new Float64Array(n), vCount: new Float64Array(n), bLp: new Float64Array(n), bCount: new Float64Array(n) };
+  if (aggregation === 'median') return c;
+  const put = (x: MetricItem, lp: Float64Array, count: Float64Array, i: number): void => {
+    if (typeof x === 'number') {
+      lp[i] = x;
+      count[i] = 1;
+    } else {
+      lp[i] = x[0];
+      count[i] = x[1];
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    put(s.variant[i], c.vLp, c.vCount, i);
+    put(s.baseline[i], c.bLp, c.bCount, i);
+  }
+  return c;
+}
+
+/** The aggregate from column sums: Σ value / n for a mean, the corpus formulas for the pairs. */
+function fromSums(aggregation: Aggregation, lp: number, count: number): number {
+  if (aggregation === 'mean') return lp / count;
+  if (aggregation === 'perplexity') return Math.exp(-lp / count);
+  return -lp / (count * Math.LN2);
+}
+
+/** Variant and baseline aggregates of one seed's documents at `idx` (a resample), or swapped where `swap[i]`. */
+function resampled(t: PairedTask, s: PairedSeed, c: Columns, idx: Int32Array | null, swap: Uint8Array | null): [number, number] {
+  if (t.aggregation === 'median') {
+    const vs: MetricItem[] = new Array(c.n);
+    const bs: MetricItem[] = new Array(c.n);
+    for (let i = 0; i < c.n; i++) {
+      const j = idx ? idx[i] : i;
+      const flip = swap !== null && swap[i] === 1;
+      vs[i] = flip ? s.baseline[j] : s.variant[j];
+      bs[i] = flip ? s.variant[j] : s.baseline[j];
+    }
+    return [aggregateItems('median', vs), aggregateItems('median', bs)];
+  }
+  let vl = 0;
+  let vc = 0;
+  let bl = 0;
+  let bc = 0;
+  for (let i = 0; i < c.n; i++) {
+    const j = idx ? idx[i] : i;
+    if (swap !== null && swap[i] === 1) {
+      vl += c.bLp[j];
+      vc += c.bCount[j];
+      bl += c.vLp[j];
+      bc += c.vCount[j];
+    } else {
+      vl += c.vLp[j];
+      vc += c.vCount[j];
+      bl += c.bLp[j];
+      bc += c.bCount[j];
+    }
+  }
+  return [fromSums(t.aggregation, vl, vc), fromSums(t.aggregation, bl, bc)];
+}
+
 /** Point values: per task the mean over seeds of each seed's aggregate; then the mean over tasks. */
 function pointValues(tasks: readonly PairedTask[]): { v: number; b: number } {
   let v = 0;
@@ -161,6 +235,8 @@ function pointValues(tasks: readonly PairedTask[]): { v: number; b: number } {
 export function bootstrapReplicates(tasks: readonly PairedTask[], iters: number, seed: number): { v: Float64Array; b: Float64Array } {
   const rand = mulberry32(seed);
   const nSeeds = tasks[0].seeds.length;
+  const cols = tasks.map((t) => t.seeds.map((s) => columns(t.aggregation, s)));
+  const idx = tasks.map((t) => t.seeds.map((s) => new Int32Array(s.variant.length)));
   const v = new Float64Array(iters);
   const b = new Float64Array(iters);
   const drawn: number[] = new Array(nSeeds);
@@ -168,21 +244,17 @@ export function bootstrapReplicates(tasks: readonly PairedTask[], iters: number,
     for (let k = 0; k < nSeeds; k++) drawn[k] = nSeeds > 1 ? Math.floor(rand() * nSeeds) : k;
     let vSum = 0;
     let bSum = 0;
-    for (const t of tasks) {
+    for (let ti = 0; ti < tasks.length; ti++) {
+      const t = tasks[ti];
       let vt = 0;
       let bt = 0;
       for (const k of drawn) {
-        const s = t.seeds[k];
-        const n = s.variant.length;
-        const vs: MetricItem[] = new Array(n);
-        const bs: MetricItem[] = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const j = Math.floor(rand() * n);
-          vs[i] = s.variant[j];
-          bs[i] = s.baseline[j];
-        }
-        vt += aggregateItems(t.aggregation, vs);
-        bt += aggregateItems(t.aggregation, bs);
+        const ix = idx[ti][k];
+        const n = ix.length;
+        for (let i = 0; i < n; i++) ix[i] = Math.floor(rand() * n);
+        const [va, ba] = resampled(t, t.seeds[k], cols[ti][k], ix, null);
+        vt += va;
+        bt += ba;
       }
       vSum += vt / nSeeds;
       bSum += bt / nSeeds;
@@ -204,20 +276,16 @@ export function permutationPValue(tasks: readonly PairedTask[], iters: number, s
   const observed = Math.abs(v - b);
   // Replicates equal to the observed |T| up to rounding count as "as extreme".
   const tol = 1e-12 * Math.max(1, observed);
+  const cols = tasks.map((t) => columns(t.aggregation, t.seeds[0]));
+  const swaps = tasks.map((t) => new Uint8Array(t.seeds[0].variant.length));
   let extreme = 0;
   for (let it = 0; it < iters; it++) {
     let t = 0;
-    for (const task of tasks) {
-      const s = task.seeds[0];
-      const n = s.variant.length;
-      const vs: MetricItem[] = new Array(n);
-      const bs: MetricItem[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const swap = rand() < 0.5;
-        vs[i] = swap ? s.baseline[i] : s.variant[i];
-        bs[i] = swap ? s.variant[i] : s.baseline[i];
-      }
-      t += aggregateItems(task.aggregation, vs) - aggregateItems(task.aggregation, bs);
+    for (let ti = 0; ti < tasks.length; ti++) {
+      const swap = swaps[ti];
+      for (let i = 0; i < swap.length; i++) swap[i] = rand() < 0.5 ? 1 : 0;
+      const [va, ba] = resampled(tasks[ti], tasks[ti].seeds[0], cols[ti], null, swap);
+      t += va - ba;
     }
     if (Math.abs(t / tasks.length) >= observed - tol) extreme++;
   }
