@@ -159,12 +159,13 @@ function pluginIssues(raw: unknown, registry: PluginRegistry): ConfigIssue[] {
   return issues;
 }
 
-/** compare.baseline must name one of the variants' labels (a name, else the id). */
+/** compare.baseline must name a variant's label (its name, else its id), or a label with a budget: "btx [data-matched]". */
 function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
   const baseline = config?.compare.baseline;
   if (!config || baseline === undefined) return [];
   const labels = config.variants.map((v) => v.name ?? v.id);
-  if (labels.includes(baseline)) return [];
+  const rows = labels.flatMap((l) => (config.budgets ?? []).map((b) => `${l} [${b}]`));
+  if (labels.includes(baseline) || rows.includes(baseline)) return [];
   const near = nearestMatch(baseline, labels);
   return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
 }

@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  PluginRegistry,
   ResultsError,
+  checkSweepConfig,
   SweepConfigError,
   compareResults,
   mcnemarExact,
@@ -122,6 +124,22 @@ describe('compare_<metric>.csv', () => {
     expect(() => compareResults(dir, { metrics: ['bleu'] })).toThrow(/no headline metric 'bleu'/);
   });
 
+  it('compares each budget row with the baseline row of the same budget, else its first', () => {
+    const dir = tmp('bam-compare-');
+    const jobs: SyntheticJob[] = [];
+    for (const [variant, budget] of [['dense', ''], ['btx', 'data-matched'], ['btx', 'compute-matched'], ['bam-full', 'data-matched'], ['bam-full', 'compute-matched']]) {
+      jobs.push({ variant, budget, task: 'mc', seed: 0, docs: MC_BAM.map((acc) => ({ acc })) });
+    }
+    writeSyntheticResults(dir, { metrics: METRICS, jobs });
+    const [acc] = compareResults(dir, { baseline: 'btx' });
+    expect(acc.rows.map((r) => `${r.variant} vs ${r.baseline}`)).toEqual([
+      'dense vs btx [data-matched]', // btx's own rows are each budget's baseline
+      'bam-full [data-matched] vs btx [data-matched]',
+      'bam-full [compute-matched] vs btx [compute-matched]',
+    ]);
+    expect(compareResults(dir, { baseline: 'btx [compute-matched]' })[0].rows.map((r) => r.variant)).toEqual(['dense', 'btx [data-matched]', 'bam-full [data-matched]', 'bam-full [compute-matched]']);
+  });
+
   it('runs the hierarchical bootstrap over seeds when the sweep has several', () => {
     const { dir } = fixture([0, 1, 2]);
     const [ppl] = compareResults(dir, { metrics: ['token_perplexity'] });
@@ -176,6 +194,18 @@ describe('table_<metric>.csv', () => {
 });
 
 describe('sweeps', () => {
+  it('check compare.baseline against the variant labels, with or without a budget', async () => {
+    const registry = new PluginRegistry();
+    await registry.loadAll([FAKE_PLUGINS], tmp());
+    const config = (baseline: string) => ({
+      name: 'x', seeds: [0], budgets: ['data-matched'], compare: { baseline },
+      variants: [{ id: 'fake-budget', name: 'moe' }, { id: 'fake' }], tasks: [{ id: 'fake-mc' }],
+    });
+    expect(checkSweepConfig(config('moe'), registry).config.compare.baseline).toBe('moe');
+    expect(checkSweepConfig(config('moe [data-matched]'), registry).config.compare.baseline).toBe('moe [data-matched]');
+    expect(() => checkSweepConfig(config('moe [compute-matched]'), registry)).toThrow(/compare\.baseline: 'moe \[compute-matched\]' is not a variant of this sweep; variants: moe, fake/);
+  });
+
   it('write compare_<metric>.csv against the configured baseline', async () => {
     const dir = tmp();
     const out = join(dir, 'out');

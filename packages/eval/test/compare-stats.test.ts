@@ -221,6 +221,20 @@ describe('Holm and settings', () => {
     expect(() => parseSweepConfig(config)).toThrow(/bootstrapIters: at most 1,000,000 resamples/);
   });
 
+  it('gives no relative difference against a baseline value of 0', () => {
+    const c = comparePaired(one([1, 0, 1], [0, 0, 0]), { iters: 100, seed: 0 });
+    expect(c.delta).toBeCloseTo(2 / 3, 12);
+    expect(c).toMatchObject({ relDelta: null, relCiLow: null, relCiHigh: null, test: 'mcnemar' });
+    expect(c.pValue).toBeCloseTo(mcnemarExact(2, 0), 14); // 0.5
+  });
+
+  it('accepts a baseline that names a variant or a variant with a budget, and nothing else', () => {
+    const config = { name: 'x', seeds: [0], budgets: ['data-matched'], variants: [{ id: 'btx' }, { id: 'bam-full' }], tasks: [{ id: 't' }] };
+    expect(parseSweepConfig({ ...config, compare: { baseline: 'btx' } }).compare.baseline).toBe('btx');
+    expect(parseSweepConfig(config).compare.baseline).toBeUndefined();
+    expect(() => parseSweepConfig({ ...config, compare: { baseline: 'btx', metric: 'acc' } })).toThrow(/compare: Unrecognized key/);
+  });
+
   it('rounds numbers to what their error supports', () => {
     expect(roundToError(437.93, 35.7)).toBe('438');
     expect(roundToError(0.75123, 0.0031)).toBe('0.7512');

@@ -25,8 +25,8 @@ export interface CompareRow {
   value: number;
   baseline_value: number;
   delta: number;
-  /** Percent of the baseline value. */
-  rel_delta: number;
+  /** Percent of the baseline value (null when that is 0). */
+  rel_delta: number | null;
   ci_low: number | null;
   ci_high: number | null;
   rel_ci_low: number | null;
@@ -344,7 +344,7 @@ export function renderMarkdown(tables: readonly CompareTable[]): string {
         const ci = r.rel_ci_low !== null && r.rel_ci_high !== null ? ` [${roundToError(r.rel_ci_low, relSe)}, ${roundToError(r.rel_ci_high, relSe)}]` : '';
         const mark = stars(r.p_holm);
         const better = r.delta === 0 ? '' : (r.delta > 0) === t.higherIsBetter ? 'better' : 'worse';
-        return `| ${r.variant} | ${r.task} | ${roundToError(r.value, se)} | ${roundToError(r.baseline_value, se)} | ${pct(r.delta, se)} | ${pct(r.rel_delta, relSe)}%${ci} | ${formatP(r.p_value)} | ${formatP(r.p_holm)} | ${r.n_docs} × ${r.n_seeds} | ${mark ? `${mark} ${better}` : ''} |`;
+        return `| ${r.variant} | ${r.task} | ${roundToError(r.value, se)} | ${roundToError(r.baseline_value, se)} | ${pct(r.delta, se)} | ${r.rel_delta === null ? '—' : `${pct(r.rel_delta, relSe)}%${ci}`} | ${formatP(r.p_value)} | ${formatP(r.p_holm)} | ${r.n_docs} × ${r.n_seeds} | ${mark ? `${mark} ${better}` : ''} |`;
       });
       return [...head, ...body].join('\n');
     })

@@ -39,7 +39,8 @@ export interface PairedComparison {
   value: number;
   baselineValue: number;
   delta: number;
-  relDelta: number;
+  /** Null when the baseline value is 0 (no relative size). */
+  relDelta: number | null;
   /** 95% percentile-bootstrap CI of delta and of relDelta (null: no resamples, or fewer than 2 documents). */
   ciLow: number | null;
   ciHigh: number | null;
@@ -321,6 +322,7 @@ export function comparePaired(tasks: readonly PairedTask[], opts: PairedOptions)
   const { v, b } = pointValues(tasks);
   const delta = v - b;
   const rel = (x: number, base: number): number => ((x - base) / Math.abs(base)) * 100;
+  const relOk = b !== 0;
   const nSeeds = tasks[0].seeds.length;
   const nDocs = Math.min(...tasks[0].seeds.map((_, k) => tasks.reduce((s, t) => s + t.seeds[k].variant.length, 0)));
   const resamplable = opts.iters >= 2 && tasks.every((t) => t.seeds.every((s) => s.variant.length >= 2));
@@ -345,8 +347,10 @@ export function comparePaired(tasks: readonly PairedTask[], opts: PairedOptions)
     const a = (1 - level) / 2;
     ciLow = quantile(d, a);
     ciHigh = quantile(d, 1 - a);
-    relCiLow = quantile(r, a);
-    relCiHigh = quantile(r, 1 - a);
+    if (relOk && r.every(Number.isFinite)) {
+      relCiLow = quantile(r, a);
+      relCiHigh = quantile(r, 1 - a);
+    }
     bootP = Math.min(1, (2 * (1 + Math.min(le, ge))) / (1 + opts.iters));
   }
 
@@ -364,5 +368,5 @@ export function comparePaired(tasks: readonly PairedTask[], opts: PairedOptions)
     pValue = permutationPValue(tasks, opts.iters, (opts.seed ^ 0x5bd1e995) >>> 0);
     test = 'permutation';
   }
-  return { value: v, baselineValue: b, delta, relDelta: rel(v, b), ciLow, ciHigh, relCiLow, relCiHigh, pValue, test, nDocs, nSeeds };
+  return { value: v, baselineValue: b, delta, relDelta: relOk ? rel(v, b) : null, ciLow, ciHigh, relCiLow, relCiHigh, pValue, test, nDocs, nSeeds };
 }
