@@ -30,7 +30,7 @@ describe('bam sweep (spawned CLI)', () => {
     const r = bam(['sweep', '--config', config, '--out', join(dir, 'out'), '--workers', '2']);
     expect(r.stderr).toContain('2/2 jobs');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/acc \(higher is better\)\nvariant\s+fake-mc\n-+\s+-+\nfake\s+0\.7500\nfake-1\s+0\.7500/);
+    expect(r.stdout).toMatch(/acc \(higher is better\)\nvariant\s+fake-mc\n-+\s+-+\nfake\s+0\.75 ± 0\.25\nfake-1\s+0\.75 ± 0\.25/);
     expect(readCsv(join(dir, 'out', 'results.csv')).map((row) => `${row.variant} ${row.metric} ${row.value}`)).toEqual([
       'fake acc 0.75', 'fake acc_norm 0.25', 'fake-1 acc 0.75', 'fake-1 acc_norm 0.25',
     ]);
