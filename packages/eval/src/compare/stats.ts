@@ -8,8 +8,8 @@
  * documents, so the document-to-document variance (far larger than the difference) cancels.
  * Every resample draws document indices once and applies them to both models.
  */
-import { ContractError } from '../errors.ts';
 import { mulberry32 } from '@bam/utils';
+import { ContractError } from '../errors.ts';
 import { bitsPerByte, mean, median, perplexity, type Aggregation } from '../metrics.ts';
 import type { MetricItem } from '../api/task.ts';
 
