@@ -62,5 +62,4 @@ export { JobRunner, runJobs, type JobRunnerOptions } from './parallel.ts';
 export { runUpcycleJob, jobLabel, type UpcycleJob } from './jobs.ts';
 export { upcycle, PIPELINE_STAGES, type PipelineStage, type UpcycleOptions, type UpcycleResult, type DenseArtifact, type MixtureArtifact } from './pipeline.ts';
 export { checkpointRows, formatCheckpointTable, type CheckpointRow } from './table.ts';
-export { EXPERT_PARAM } from './recipes/types.ts';
 export type { TrainMixtureOptions } from './stages/train-mixture.ts';

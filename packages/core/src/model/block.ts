@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvariantError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
+import { paramName, type AttnWeight, type FfnWeight, type LayerParamKey, type ParamKey } from './param-names.ts';
 import { attentionFromProjections, multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
 import { swiglu, swigluFromProjections } from './ffn.ts';
 import type { LayerKv } from './kv-cache.ts';
@@ -62,16 +63,17 @@ export interface LayerContext {
   kv?: LayerKv;
 }
 
-/** The parameter `name` (full name), or an InvariantError naming it. */
-export function getParam<R extends tf.Rank = tf.Rank>(params: Map<string, tf.Variable>, name: string): tf.Variable<R> {
+/** The parameter of `key` (see param-names.ts), or an InvariantError naming it. */
+export function getParam<R extends tf.Rank = tf.Rank>(params: Map<string, tf.Variable>, key: ParamKey): tf.Variable<R> {
+  const name = paramName(key);
   const p = params.get(name);
   if (!p) throw new InvariantError(`model has no parameter '${name}' (its params were not built from its config)`);
   return p as tf.Variable<R>;
 }
 
-/** The parameter `layers.{l}.{name}` of the context's layer. */
-export function layerParam<R extends tf.Rank = tf.Rank>(ctx: LayerContext, name: string): tf.Variable<R> {
-  return getParam<R>(ctx.params, `layers.${ctx.layer}.${name}`);
+/** The parameter of `key` in the context's layer. */
+export function layerParam<R extends tf.Rank = tf.Rank>(ctx: LayerContext, key: LayerParamKey): tf.Variable<R> {
+  return getParam<R>(ctx.params, { ...key, layer: ctx.layer } as ParamKey);
 }
 
 /**
@@ -82,7 +84,7 @@ export function layerParam<R extends tf.Rank = tf.Rank>(ctx: LayerContext, name:
  */
 function mixtureLogits(h: tf.Tensor2D, ctx: LayerContext, part: 'ffn' | 'attn'): tf.Tensor2D {
   const { routing } = ctx.config;
-  const w = routing.shareAcrossLayers ? getParam<tf.Rank.R2>(ctx.params, `routers.${part}`) : layerParam<tf.Rank.R2>(ctx, `${part}.router`);
+  const w = getParam<tf.Rank.R2>(ctx.params, { part: 'router', of: part, layer: routing.shareAcrossLayers ? undefined : ctx.layer });
   if (!routing.perExample) return routerLogits(h, w); // [N, E]
   const { batch, seqLen } = ctx.dims;
   return perExampleLogits(h, w, { batch, seqLen, prefixTokens: Math.min(routing.perExample.prefixTokens, seqLen) }); // [N, E]
@@ -97,10 +99,10 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
         output: multiHeadAttention(
           h,
           {
-            wq: layerParam(ctx, 'attn.wq'),
-            wk: layerParam(ctx, 'attn.wk'),
-            wv: layerParam(ctx, 'attn.wv'),
-            wo: layerParam(ctx, 'attn.wo'),
+            wq: layerParam(ctx, { part: 'attn', weight: 'wq' }),
+            wk: layerParam(ctx, { part: 'attn', weight: 'wk' }),
+            wv: layerParam(ctx, { part: 'attn', weight: 'wv' }),
+            wo: layerParam(ctx, { part: 'attn', weight: 'wo' }),
           },
           ctx.dims,
           ctx.rope,
@@ -113,13 +115,13 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
       // (the config's validation ensures that router has weights: model/config.ts).
       const tied = ctx.config.routing.tieAttentionToFfn;
       const routing = attentionRoute(mixtureLogits(h, ctx, tied ? 'ffn' : 'attn'), a.router);
-      const expert = (e: number, name: string) => layerParam<tf.Rank.R2>(ctx, `attn.experts.${e}.${name}`);
+      const expert = (e: number, weight: AttnWeight) => layerParam<tf.Rank.R2>(ctx, { part: 'attn', expert: e, weight });
       const ids = Array.from({ length: a.numExperts }, (_, e) => e);
       const weights: MoaWeights = a.kvShared
         ? {
             kind: 'kv-shared',
-            wk: layerParam(ctx, 'attn.wk'),
-            wv: layerParam(ctx, 'attn.wv'),
+            wk: layerParam(ctx, { part: 'attn', weight: 'wk' }),
+            wv: layerParam(ctx, { part: 'attn', weight: 'wv' }),
             experts: ids.map((e) => ({ wq: expert(e, 'wq'), wo: expert(e, 'wo') })),
           }
         : { kind: 'full', experts: ids.map((e) => ({ wq: expert(e, 'wq'), wk: expert(e, 'wk'), wv: expert(e, 'wv'), wo: expert(e, 'wo') })) };
@@ -136,19 +138,16 @@ export function ffnLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
     case 'dense':
       return {
         output: swiglu(h, {
-          w_gate: layerParam(ctx, 'ffn.w_gate'),
-          w_up: layerParam(ctx, 'ffn.w_up'),
-          w_down: layerParam(ctx, 'ffn.w_down'),
+          w_gate: layerParam(ctx, { part: 'ffn', weight: 'w_gate' }),
+          w_up: layerParam(ctx, { part: 'ffn', weight: 'w_up' }),
+          w_down: layerParam(ctx, { part: 'ffn', weight: 'w_down' }),
         }),
         aux: null,
       };
     case 'moe': {
       const experts: ExpertFn[] = Array.from({ length: f.numExperts }, (_, e) => {
-        const w = {
-          w_gate: layerParam<tf.Rank.R2>(ctx, `ffn.experts.${e}.w_gate`),
-          w_up: layerParam<tf.Rank.R2>(ctx, `ffn.experts.${e}.w_up`),
-          w_down: layerParam<tf.Rank.R2>(ctx, `ffn.experts.${e}.w_down`),
-        };
+        const weight = (w: FfnWeight) => layerParam<tf.Rank.R2>(ctx, { part: 'ffn', expert: e, weight: w });
+        const w = { w_gate: weight('w_gate'), w_up: weight('w_up'), w_down: weight('w_down') };
         return (x: tf.Tensor2D) => swiglu(x, w);
       });
       // Hash routing reads the token ids (the same fixed hash in every layer); the others a router.
@@ -183,18 +182,19 @@ function mergeStats(attn: LayerResult, ffn: LayerResult): Record<string, tf.Tens
  * (`opsSettings().parallelProjections`): slower than five products on OpenBLAS.
  */
 function fusedDenseSubLayers(h: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D[] {
-  const w = (name: string) => layerParam<tf.Rank.R2>(ctx, name);
-  const parts = [w('attn.wq'), w('attn.wk'), w('attn.wv'), w('ffn.w_gate'), w('ffn.w_up')];
+  const a = (weight: AttnWeight) => layerParam<tf.Rank.R2>(ctx, { part: 'attn', weight });
+  const f = (weight: FfnWeight) => layerParam<tf.Rank.R2>(ctx, { part: 'ffn', weight });
+  const parts = [a('wq'), a('wk'), a('wv'), f('w_gate'), f('w_up')];
   const proj = linear(h, tf.concat(parts, 1) as tf.Tensor2D); // [N, H·Dh + 2·Hkv·Dh + 2F]
   const [q, k, v, gate, up] = tf.split(proj, parts.map((p) => p.shape[1]), 1) as tf.Tensor2D[];
-  return [attentionFromProjections(q, k, v, w('attn.wo'), ctx.dims, ctx.rope, ctx.kv), swigluFromProjections(gate, up, w('ffn.w_down'))];
+  return [attentionFromProjections(q, k, v, a('wo'), ctx.dims, ctx.rope, ctx.kv), swigluFromProjections(gate, up, f('w_down'))];
 }
 
 /** One block on x [N, D] → [N, D] (residual stream), parallel or sequential per the config. */
 export function block(x: tf.Tensor2D, ctx: LayerContext): LayerResult {
   const eps = ctx.config.normEps;
   if (ctx.config.block === 'parallel') {
-    const h = rmsNorm(x, { scale: layerParam(ctx, 'norm.scale') }, eps); // [N, D]
+    const h = rmsNorm(x, { scale: layerParam(ctx, { part: 'norm', weight: 'norm' }) }, eps); // [N, D]
     if (ctx.config.attention.kind === 'dense' && ctx.config.ffn.kind === 'dense' && opsSettings().parallelProjections === 'fused') {
       return { output: tf.addN([x, ...fusedDenseSubLayers(h, ctx)]) as tf.Tensor2D, aux: null }; // [N, D]
     }
@@ -206,9 +206,9 @@ export function block(x: tf.Tensor2D, ctx: LayerContext): LayerResult {
       stats: mergeStats(attn, ffn),
     };
   }
-  const attn = attentionLayer(rmsNorm(x, { scale: layerParam(ctx, 'norm1.scale') }, eps), ctx);
+  const attn = attentionLayer(rmsNorm(x, { scale: layerParam(ctx, { part: 'norm', weight: 'norm1' }) }, eps), ctx);
   const mid = tf.add(x, attn.output) as tf.Tensor2D; // [N, D]
-  const ffn = ffnLayer(rmsNorm(mid, { scale: layerParam(ctx, 'norm2.scale') }, eps), ctx);
+  const ffn = ffnLayer(rmsNorm(mid, { scale: layerParam(ctx, { part: 'norm', weight: 'norm2' }) }, eps), ctx);
   return {
     output: tf.add(mid, ffn.output) as tf.Tensor2D, // [N, D]
     aux: sumAux(attn.aux, ffn.aux),

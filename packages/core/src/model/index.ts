@@ -34,6 +34,8 @@ export { block, attentionLayer, ffnLayer, getParam, layerParam } from './block.t
 export type { LayerAux, LayerResult, LayerContext } from './block.ts';
 export { paramSpecs, paramSeed, initParam, countParamsOfConfig } from './params.ts';
 export type { ParamSpec, ParamInit, ParamCount } from './params.ts';
+export { paramName, parseParamName, isExpertKey } from './param-names.ts';
+export type { ParamKey, LayerParamKey, ExpertParamKey, AttnWeight, FfnWeight, NormWeight } from './param-names.ts';
 export { createModel, modelFromTensors, disposeModel, forward, checkTokens, checkTokenIds } from './model.ts';
 export type { BamModel, ForwardOptions, ForwardResult, TokenInput } from './model.ts';
 export {

@@ -173,7 +173,7 @@ export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOption
   const [B, T] = tokens.shape;
   const step = opts.cache ? beginKvStep(config, opts.cache, B, T) : null;
   const run = () => tf.tidy(() => {
-    const embed = getParam<tf.Rank.R2>(params, 'embed.weight');
+    const embed = getParam<tf.Rank.R2>(params, { part: 'embed' });
     let x = embeddingLookup(embed, tf.reshape(tokens, [B * T])) as tf.Tensor2D; // [N, D]
     // With a cache the new tokens sit at positions P..P+T-1: their rows of the cache's tables.
     const rope = step ? kvStepRope(step) : ropeTables(T, headDim(config), config.ropeBase); // [T, Dh/2] each
@@ -192,10 +192,10 @@ export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOption
       }
       if (opts.collectStats && r.stats) for (const [k, v] of Object.entries(r.stats)) stats[`layers.${l}.${k}`] = v;
     }
-    const h = rmsNorm(x, { scale: getParam<tf.Rank.R1>(params, 'final_norm.scale') }, config.normEps); // [N, D]
+    const h = rmsNorm(x, { scale: getParam<tf.Rank.R1>(params, { part: 'final_norm' }) }, config.normEps); // [N, D]
     const logits2d = config.tieEmbeddings
       ? matmulBt(h, embed) // [N, V]
-      : linear(h, getParam<tf.Rank.R2>(params, 'lm_head.weight')); // [N, V]
+      : linear(h, getParam<tf.Rank.R2>(params, { part: 'lm_head' })); // [N, V]
     const logits = tf.reshape(logits2d, [B, T, config.vocabSize]) as tf.Tensor3D; // [B, T, V]
     return opts.collectStats ? { logits, aux: { loadBalance, zLoss }, stats } : { logits, aux: { loadBalance, zLoss } };
   });

@@ -2,11 +2,13 @@
  * The parameter names and shapes of a model config (the contract in docs/internals.md), seeded
  * initialisation, and parameter counts (total and active per token).
  *
- * Names are the safetensors tensor names, the keys merge recipes average or copy by, and what the
- * PyTorch peer loads; weights are stored [in, out] so `x · W` is a plain 2-D matMul.
+ * Names are the safetensors tensor names (formatted from structured keys by `param-names.ts`), the
+ * keys merge recipes average or copy by, and what the PyTorch peer loads; weights are stored
+ * [in, out] so `x · W` is a plain 2-D matMul.
  */
 import * as tf from '@tensorflow/tfjs';
 import { headDim, type ModelConfig } from './config.ts';
+import { isExpertKey, paramName, parseParamName, type AttnWeight, type NormWeight, type ParamKey } from './param-names.ts';
 
 /** How a parameter is initialised. */
 export type ParamInit = 'ones' | 'normal' | 'normal-residual';
@@ -25,55 +27,52 @@ export interface ParamSpec {
 export function paramSpecs(config: ModelConfig): ParamSpec[] {
   const { vocabSize: V, dModel: D, nHeads: H, nKvHeads: Hkv, nLayers: L, dFF: F } = config;
   const Dh = headDim(config);
-  const specs: ParamSpec[] = [{ name: 'embed.weight', shape: [V, D], init: 'normal' }];
+  const spec = (key: ParamKey, shape: number[], init: ParamInit): ParamSpec => ({ name: paramName(key), shape, init });
+  const specs: ParamSpec[] = [spec({ part: 'embed' }, [V, D], 'normal')];
   const { attention: attn, ffn, routing } = config;
-  for (let l = 0; l < L; l++) {
-    const p = `layers.${l}`;
-    if (config.block === 'parallel') specs.push({ name: `${p}.norm.scale`, shape: [D], init: 'ones' });
-    else specs.push({ name: `${p}.norm1.scale`, shape: [D], init: 'ones' }, { name: `${p}.norm2.scale`, shape: [D], init: 'ones' });
+  for (let layer = 0; layer < L; layer++) {
+    const norm = (weight: NormWeight) => spec({ part: 'norm', layer, weight }, [D], 'ones');
+    if (config.block === 'parallel') specs.push(norm('norm'));
+    else specs.push(norm('norm1'), norm('norm2'));
 
-    const q = (name: string): ParamSpec => ({ name, shape: [D, H * Dh], init: 'normal' });
-    const kv = (name: string): ParamSpec => ({ name, shape: [D, Hkv * Dh], init: 'normal' });
-    const o = (name: string): ParamSpec => ({ name, shape: [H * Dh, D], init: 'normal-residual' });
+    const attnSpec = (weight: AttnWeight, expert?: number): ParamSpec => {
+      const shape = weight === 'wq' ? [D, H * Dh] : weight === 'wo' ? [H * Dh, D] : [D, Hkv * Dh];
+      return spec({ part: 'attn', layer, expert, weight }, shape, weight === 'wo' ? 'normal-residual' : 'normal');
+    };
     if (attn.kind === 'dense') {
-      specs.push(q(`${p}.attn.wq`), kv(`${p}.attn.wk`), kv(`${p}.attn.wv`), o(`${p}.attn.wo`));
+      specs.push(attnSpec('wq'), attnSpec('wk'), attnSpec('wv'), attnSpec('wo'));
     } else {
-      if (attn.kvShared) specs.push(kv(`${p}.attn.wk`), kv(`${p}.attn.wv`));
+      if (attn.kvShared) specs.push(attnSpec('wk'), attnSpec('wv'));
       for (let e = 0; e < attn.numExperts; e++) {
-        const pe = `${p}.attn.experts.${e}`;
-        specs.push(q(`${pe}.wq`));
-        if (!attn.kvShared) specs.push(kv(`${pe}.wk`), kv(`${pe}.wv`));
-        specs.push(o(`${pe}.wo`));
+        specs.push(attnSpec('wq', e));
+        if (!attn.kvShared) specs.push(attnSpec('wk', e), attnSpec('wv', e));
+        specs.push(attnSpec('wo', e));
       }
       if (!routing.tieAttentionToFfn && !routing.shareAcrossLayers) {
-        specs.push({ name: `${p}.attn.router`, shape: [D, attn.numExperts], init: 'normal' });
+        specs.push(spec({ part: 'router', layer, of: 'attn' }, [D, attn.numExperts], 'normal'));
       }
     }
 
-    const ffnSpecs = (pf: string): ParamSpec[] => [
-      { name: `${pf}.w_gate`, shape: [D, F], init: 'normal' },
-      { name: `${pf}.w_up`, shape: [D, F], init: 'normal' },
-      { name: `${pf}.w_down`, shape: [F, D], init: 'normal-residual' },
+    const ffnSpecs = (expert?: number): ParamSpec[] => [
+      spec({ part: 'ffn', layer, expert, weight: 'w_gate' }, [D, F], 'normal'),
+      spec({ part: 'ffn', layer, expert, weight: 'w_up' }, [D, F], 'normal'),
+      spec({ part: 'ffn', layer, expert, weight: 'w_down' }, [F, D], 'normal-residual'),
     ];
     if (ffn.kind === 'dense') {
-      specs.push(...ffnSpecs(`${p}.ffn`));
+      specs.push(...ffnSpecs());
     } else {
-      for (let e = 0; e < ffn.numExperts; e++) specs.push(...ffnSpecs(`${p}.ffn.experts.${e}`));
+      for (let e = 0; e < ffn.numExperts; e++) specs.push(...ffnSpecs(e));
       if (ffn.router.kind !== 'hash' && !routing.shareAcrossLayers) {
-        specs.push({ name: `${p}.ffn.router`, shape: [D, ffn.numExperts], init: 'normal' });
+        specs.push(spec({ part: 'router', layer, of: 'ffn' }, [D, ffn.numExperts], 'normal'));
       }
     }
   }
   if (routing.shareAcrossLayers) {
-    if (ffn.kind === 'moe' && ffn.router.kind !== 'hash') {
-      specs.push({ name: 'routers.ffn', shape: [D, ffn.numExperts], init: 'normal' });
-    }
-    if (attn.kind === 'moa' && !routing.tieAttentionToFfn) {
-      specs.push({ name: 'routers.attn', shape: [D, attn.numExperts], init: 'normal' });
-    }
+    if (ffn.kind === 'moe' && ffn.router.kind !== 'hash') specs.push(spec({ part: 'router', of: 'ffn' }, [D, ffn.numExperts], 'normal'));
+    if (attn.kind === 'moa' && !routing.tieAttentionToFfn) specs.push(spec({ part: 'router', of: 'attn' }, [D, attn.numExperts], 'normal'));
   }
-  specs.push({ name: 'final_norm.scale', shape: [D], init: 'ones' });
-  if (!config.tieEmbeddings) specs.push({ name: 'lm_head.weight', shape: [D, V], init: 'normal' });
+  specs.push(spec({ part: 'final_norm' }, [D], 'ones'));
+  if (!config.tieEmbeddings) specs.push(spec({ part: 'lm_head' }, [D, V], 'normal'));
   return specs;
 }
 
@@ -130,8 +129,8 @@ export function countParamsOfConfig(config: ModelConfig): ParamCount {
   for (const s of paramSpecs(config)) {
     const n = size(s.shape);
     total += n;
-    if (/\.ffn\.experts\./.test(s.name)) active += n * ffnActiveFraction;
-    else if (/\.attn\.experts\./.test(s.name)) active += n * attnActiveFraction;
+    const key = parseParamName(s.name);
+    if (isExpertKey(key)) active += n * (key.part === 'ffn' ? ffnActiveFraction : attnActiveFraction);
     else active += n;
   }
   return { total, active: Math.round(active) };

@@ -5,8 +5,11 @@ import {
   createModel,
   disposeModel,
   forward,
+  isExpertKey,
   modelFromTensors,
+  paramName,
   parseModelConfig,
+  parseParamName,
   type BamModel,
   type ModelConfig,
   type ModelConfigInput,
@@ -40,8 +43,8 @@ afterAll(() => {
 
 /** The dense name a mixture parameter copies from when every expert is the dense model. */
 function denseNameOf(name: string): string | null {
-  const m = /^(layers\.\d+\.(?:attn|ffn))\.experts\.\d+\.(\w+)$/.exec(name);
-  if (m) return `${m[1]}.${m[2]}`;
+  const key = parseParamName(name);
+  if (isExpertKey(key)) return paramName({ ...key, expert: undefined });
   return dense.params.has(name) ? name : null; // routers keep their fresh init
 }
 

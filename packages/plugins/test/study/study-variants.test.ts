@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCheckpoint, type SafeTensor } from '@bam/core';
+import { isExpertKey, parseParamName, readCheckpoint, type SafeTensor } from '@bam/core';
 import { PluginRegistry, checkSweepConfig, evaluateTask, readSweepConfigFile, silentLogger, type LanguageModel, type PluginContext, type VariantPlugin } from '@bam/eval';
-import { EXPERT_PARAM, loadUpcyclePreset, upcycle, type UpcycleResult } from '@bam/upcycle';
+import { loadUpcyclePreset, upcycle, type UpcycleResult } from '@bam/upcycle';
 import {
   bamFullVariant,
   builtinPlugins,
@@ -120,7 +120,7 @@ describe('study variants on the smoke preset (one shared pipeline)', () => {
     const { mix, trained } = await mixtureOf('frozen-experts', { freezeExperts: true });
     const before = readCheckpoint(mix).weights;
     const after = readCheckpoint(trained).weights;
-    const experts = [...before.keys()].filter((n) => EXPERT_PARAM.test(n));
+    const experts = [...before.keys()].filter((n) => isExpertKey(parseParamName(n)));
     expect(experts).toHaveLength(2 * 4 * (3 + 4)); // 2 layers × 4 experts × (w_gate, w_up, w_down + wq, wk, wv, wo)
     for (const n of experts) expect(same(before.get(n)!, after.get(n)!), n).toBe(true);
     for (const n of ['layers.0.ffn.router', 'layers.1.attn.router', 'embed.weight', 'lm_head.weight']) expect(same(before.get(n)!, after.get(n)!), n).toBe(false);

@@ -9,7 +9,7 @@
  *     mean of the layout's `averageOver` sources (BTX's merge of the non-expert weights).
  * Every output array is freshly allocated: the mixture never aliases its sources.
  */
-import { BamError, InvariantError, ShapeError, paramSpecs, type ModelConfig } from '@bam/core';
+import { BamError, InvariantError, ShapeError, isExpertKey, paramName, paramSpecs, parseParamName, type ModelConfig } from '@bam/core';
 import { canonicalJson, configHash } from '@bam/utils';
 import { meanTensor, randomNormalTensor, toF32, type F32Tensor, type TensorMap } from '../tensors.ts';
 import type { DenseSource, MixtureLayout, RouterInit } from './types.ts';
@@ -80,10 +80,6 @@ export function checkCompatible(sources: readonly DenseSource[], recipeId: strin
   }
 }
 
-const FFN_EXPERT = /^layers\.(\d+)\.ffn\.experts\.(\d+)\.(w_gate|w_up|w_down)$/;
-const ATTN_EXPERT = /^layers\.(\d+)\.attn\.experts\.(\d+)\.(wq|wk|wv|wo)$/;
-const ROUTER = /(^routers\.(ffn|attn)$)|(^layers\.\d+\.(ffn|attn)\.router$)/;
-
 function checkLayout(layout: MixtureLayout, n: number, config: ModelConfig): void {
   const ok = (i: number) => Number.isInteger(i) && i >= 0 && i < n;
   const bad = [...layout.ffnExperts, ...(layout.attentionExperts ?? []), ...layout.averageOver].filter((i) => !ok(i));
@@ -108,12 +104,12 @@ export function assembleMixture(sources: readonly DenseSource[], config: ModelCo
   const out: TensorMap = new Map();
   for (const spec of paramSpecs(config)) {
     let t: F32Tensor;
-    let m: RegExpExecArray | null;
-    if ((m = FFN_EXPERT.exec(spec.name))) {
-      t = toF32(spec.name, get(layout.ffnExperts[Number(m[2])], `layers.${m[1]}.ffn.${m[3]}`));
-    } else if ((m = ATTN_EXPERT.exec(spec.name))) {
-      t = toF32(spec.name, get(layout.attentionExperts![Number(m[2])], `layers.${m[1]}.attn.${m[3]}`));
-    } else if (ROUTER.test(spec.name)) {
+    const key = parseParamName(spec.name);
+    if (isExpertKey(key)) {
+      // Expert e of a layer is that layer's dense FFN / attention of the source the layout names.
+      const from = key.part === 'ffn' ? layout.ffnExperts : layout.attentionExperts!;
+      t = toF32(spec.name, get(from[key.expert], paramName({ ...key, expert: undefined })));
+    } else if (key.part === 'router') {
       t = randomNormalTensor(spec.name, spec.shape, routerInit.std, routerInit.seed);
     } else {
       t = meanTensor(spec.name, layout.averageOver.map((i) => get(i, spec.name)));

@@ -46,15 +46,12 @@ export const BaseRecipeOptions = {
    */
   routing: RoutingConfigSchema.optional(),
   /**
-   * Train only the routers and the averaged/shared weights in the mixture phase: every
-   * `layers.{l}.ffn.experts.*` and `layers.{l}.attn.experts.*` tensor stays as the dense expert
-   * it came from (the frozen-experts study). Absent or false: everything trains (the paper).
+   * Train only the routers and the averaged/shared weights in the mixture phase: every expert
+   * tensor (core's `isExpertKey`: `layers.{l}.ffn.experts.*`, `layers.{l}.attn.experts.*`) stays
+   * as the dense expert it came from (the frozen-experts study). Absent or false: everything trains (the paper).
    */
   freezeExperts: z.boolean().optional(),
 };
-
-/** The parameters `freezeExperts` keeps fixed: the FFN and attention experts' own weights. */
-export const EXPERT_PARAM = /^layers\.\d+\.(ffn|attn)\.experts\.\d+\./;
 
 /** Options of recipes with a mixture of attention: the FFN options plus the attention router. */
 export const MoaRecipeOptions = {

@@ -6,9 +6,8 @@
  * the resolved length: BTX's compute-matched run *is* its data-matched run, and is built once.
  */
 import { basename } from 'node:path';
-import { formatMix, parseMixSpec, type DataMixture, type ModelConfig } from '@bam/core';
+import { formatMix, isExpertKey, parseMixSpec, parseParamName, type DataMixture, type ModelConfig } from '@bam/core';
 import { plannedBatches, type MixturePlan } from '../budget.ts';
-import { EXPERT_PARAM } from '../recipes/types.ts';
 import type { StageOutcome } from '../store.ts';
 import { derivedSeed, trainIntoStage, type CheckpointStageResult, type StageContext } from './context.ts';
 
@@ -89,7 +88,7 @@ export async function runTrainMixtureStage(
         lr: { ...preset.stages.mixture.lr, warmup: Math.min(preset.stages.mixture.lr.warmup, Math.max(0, plan.steps - 1)) },
         dataSeed: inputs.dataSeed as number,
         batches: (source) => plannedBatches(source, plan),
-        ...(opts.freezeExperts ? { trainable: (name: string) => !EXPERT_PARAM.test(name) } : {}),
+        ...(opts.freezeExperts ? { trainable: (name: string) => !isExpertKey(parseParamName(name)) } : {}),
         meta: {
           stage: 'train-mixture',
           artifact: basename(dir),
