@@ -25,16 +25,14 @@ import {
   disposeModel,
   evaluateLoss,
   loadPreset,
-  parseModelConfig,
   selectBackend,
   takeWebGpuErrors,
   tokenizerSpecFromName,
   train,
-  variantConfig,
   type BackendChoice,
   type BackendName,
-  type FlopsVariant,
 } from '@bam/core';
+import { mixtureOf, parseVariants, type Variant } from '../lib/common.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +60,7 @@ const evalSteps = positive('eval-steps', values['eval-steps']);
 const runs = positive('runs', values.runs);
 const batchSize = positive('batch-size', values['batch-size']);
 const seqLen = positive('seq-len', values['seq-len']);
-const variants = values.variants!.split(',') as FlopsVariant[];
+const variants = parseVariants(values.variants!);
 const backends = values.backends!.split(',') as BackendName[];
 
 const base = loadPreset(values.preset!);
@@ -80,8 +78,8 @@ interface Row {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(variant: FlopsVariant): Promise<Omit<Row, 'backend'>> {
-  const config = parseModelConfig(variantConfig(base, variant));
+async function measure(variant: Variant): Promise<Omit<Row, 'backend'>> {
+  const config = mixtureOf(base, variant);
   const trainTps: number[] = [];
   const evalTps: number[] = [];
   for (let r = -1; r < runs; r++) {

@@ -1,7 +1,7 @@
 /**
  * What every benchmark shares: the machine and load description recorded beside each number,
- * median and spread of repeated runs, the paper's variants at a preset, the tokenizer and batch
- * source of a preset, and a markdown table printer (RESULTS.md takes the tables as printed).
+ * median and spread of repeated runs, the paper's variants at a preset (made by upcycle's
+ * recipes), the tokenizer and batch source of a preset, and a markdown table printer (RESULTS.md takes the tables as printed).
  */
 import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -13,16 +13,15 @@ import {
   loadPreset,
   parseModelConfig,
   tokenizerSpecFromName,
-  variantConfig,
-  type FlopsVariant,
   type MixBatchSource,
   type ModelConfig,
   type ModelConfigInput,
   type Tokenizer,
 } from '@bam/core';
+import { recipeConfig } from '@bam/upcycle';
 
 /** The paper's three mixtures and the dense seed, in the order tables list them. */
-export const VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as const satisfies readonly FlopsVariant[];
+export const VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 /** Parses a comma-separated list of variants; an unknown one throws naming the known ones. */
@@ -34,12 +33,20 @@ export function parseVariants(list: string): Variant[] {
   return out as Variant[];
 }
 
-/** A preset turned into a variant (4 experts, top-1 FFN routing, soft attention routing), with overrides. */
+/**
+ * A dense config as a variant: itself for `dense`, else the mixture upcycle's recipe of that id
+ * makes of `experts` dense models (default 4; top-1 FFN routing, soft attention routing).
+ */
+export function mixtureOf(dense: ModelConfig, variant: Variant, experts = 4): ModelConfig {
+  return variant === 'dense' ? dense : recipeConfig(variant, dense, experts);
+}
+
+/** A preset (made dense, with overrides) turned into a variant by `mixtureOf`. */
 export function variantOf(preset: string, variant: Variant, overrides: Partial<ModelConfigInput> = {}, opts: { experts?: number } = {}): ModelConfig {
   const base = { ...loadPreset(preset), ...overrides } as Record<string, unknown>;
   delete base.attention;
   delete base.ffn;
-  return parseModelConfig(variantConfig(base, variant, opts), `preset ${preset} as ${variant}`);
+  return mixtureOf(parseModelConfig(base, `preset ${preset}`), variant, opts.experts);
 }
 
 /** The tokenizer a preset's vocabulary implies: byte-level for 256, else GPT-2 truncated to V. */

@@ -6,7 +6,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { createModel, disposeModel, parseModelConfig, selectBackend, variantConfig, type FlopsVariant, type ModelConfigInput } from '@bam/core';
+import { createModel, disposeModel, parseModelConfig, selectBackend, type ModelConfigInput } from '@bam/core';
+import { mixtureOf, VARIANTS } from '../lib/common.ts';
 import { compareLogits, peerInfo, PEER_INSTALL, runPeer } from '../lib/peer.ts';
 
 // initStd 0.35 (not the usual 0.02) so logits are O(1–10) and routers make sharp, varied choices:
@@ -35,9 +36,9 @@ async function check(config: ModelConfigInput, seed = 3) {
 }
 
 describe('the PyTorch peer reproduces bam logits from a saved checkpoint', () => {
-  for (const variant of ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as FlopsVariant[]) {
+  for (const variant of VARIANTS) {
     it(`matches ${variant} (soft attention routing, top-1 FFN routing) to 1e-4`, async () => {
-      const m = await check(variantConfig(BASE, variant) as ModelConfigInput);
+      const m = await check(mixtureOf(parseModelConfig(BASE), variant));
       expect(m.shape).toEqual([B, T, 64]);
       expect(m.maxAbs).toBeGreaterThan(1);
       expect(m.maxAbsDiff).toBeLessThan(1e-4);
@@ -49,7 +50,7 @@ describe('the PyTorch peer reproduces bam logits from a saved checkpoint', () =>
 
   it('matches a sequential-block, grouped-query, tied-embedding btx with renormalised top-2 routing', async () => {
     const config = {
-      ...variantConfig({ ...BASE, nHeads: 4, nKvHeads: 2, block: 'sequential', tieEmbeddings: true }, 'btx', { topK: 2 }),
+      ...mixtureOf(parseModelConfig({ ...BASE, nHeads: 4, nKvHeads: 2, block: 'sequential', tieEmbeddings: true }), 'btx'),
       ffn: { kind: 'moe', numExperts: 4, router: { kind: 'topk', k: 2, normalize: 'after' } },
     } as ModelConfigInput;
     const m = await check(config);
@@ -59,7 +60,7 @@ describe('the PyTorch peer reproduces bam logits from a saved checkpoint', () =>
 
   it('matches bam-full with top-1 attention routing and routers shared across layers', async () => {
     const config = {
-      ...variantConfig(BASE, 'bam-full'),
+      ...mixtureOf(parseModelConfig(BASE), 'bam-full'),
       attention: { kind: 'moa', numExperts: 4, kvShared: false, router: { kind: 'topk', k: 1 } },
       routing: { shareAcrossLayers: true },
     } as ModelConfigInput;

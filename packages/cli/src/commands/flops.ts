@@ -1,24 +1,19 @@
 /**
  * `bam flops`: analytic forward FLOPs per token (per layer and whole model) and total / active
- * parameters of a model config, for the paper's variants (Table 7 / Table 9 of the BAM paper;
- * formulas in packages/core/src/mixture/flops.ts). Needs no tensor backend.
+ * parameters of a model config, or of the mixture a merge recipe makes of it (Table 7 / Table 9 of
+ * the BAM paper; formulas in packages/core/src/model/count.ts, mixture configs from upcycle's
+ * recipes). Needs no tensor backend.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  BamError,
-  ConfigError,
-  FLOPS_VARIANTS,
-  forwardFlops,
-  loadPreset,
-  paramCounts,
-  parseModelConfig,
-  trainingFlops,
-  variantConfig,
-  type FlopsVariant,
-  type ModelConfig,
-} from '@bam/core';
+import { BamError, ConfigError, forwardFlops, loadPreset, paramCounts, parseModelConfig, trainingFlops, type ModelConfig } from '@bam/core';
+import { recipeConfig, recipeIds } from '@bam/upcycle';
 import type { Command } from '../command.ts';
+
+/** The rows of the paper's Table 7 (and `--variant all`): the dense model and the mixtures of its four recipes. */
+const PAPER_VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared', 'btx-top3-6'];
+/** What `--variant` accepts: dense, any recipe id (btx-experts-M with its M), or all. */
+const KNOWN_VARIANTS = ['dense', ...recipeIds().map((id) => (id === 'btx-experts-M' ? 'btx-experts-<M>' : id)), 'all'];
 
 const usage = `usage: bam flops [--preset NAME | --config FILE] [--variant V] [--experts N] [--top-k K]
                  [--context N] [--tokens N] [--json]
@@ -28,10 +23,12 @@ total/active parameters, by the BAM paper's Table 10 formulas.
 
   --preset NAME   a built-in model preset (default: paper-small)
   --config FILE   a model config JSON file instead of a preset
-  --variant V     turn the (dense) config into: ${FLOPS_VARIANTS.join(', ')}, or all
-                  (btx: top-k MoE FFN; bam-full / bam-kv-shared: + soft MoA; btx-top3-6: 6 experts, top-3)
-  --experts N     experts of the variant (default 4; 6 for btx-top3-6)
-  --top-k K       FFN top-k of the variant (default 1; 3 for btx-top3-6)
+  --variant V     the mixture a merge recipe makes of the (dense) config: dense or a recipe id
+                  (${recipeIds().join(', ')}),
+                  or all (${PAPER_VARIANTS.join(', ')}: the paper's Table 7)
+  --experts N     dense models the recipe merges (default 4): the experts of btx and bam-*
+                  (btx-top3-6 always has 6 FFN experts)
+  --top-k K       the FFN router's top-k, softmax before top-k (default: the recipe's; 1, 3 for btx-top3-6)
   --context N     context length for the attention scores (default: the config's maxSeqLen)
   --tokens N      also print the training FLOPs (3 × forward) for N tokens
   --json          print JSON (one object, or an array for --variant all)
@@ -58,6 +55,21 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
     throw new ConfigError('bam flops arguments', [{ path: flag, message: `expected a positive integer, got '${value}'` }], 'see bam flops --help');
   }
   return n;
+}
+
+function isRecipeId(id: string): boolean {
+  return recipeIds().includes(id) || /^btx-experts-\d+$/.test(id);
+}
+
+/**
+ * The config `variant` makes of `base`: dense attention and FFN for `dense`, else the mixture the
+ * recipe of that id makes of `experts` dense models (default 4), its FFN router top-`topK` when
+ * given (softmax before top-k, the paper's setting).
+ */
+function variantOf(base: ModelConfig, variant: string, source: string, o: { experts?: number; topK?: number }): ModelConfig {
+  if (variant === 'dense') return parseModelConfig({ ...base, attention: { kind: 'dense' }, ffn: { kind: 'dense' } }, `${source} as dense`);
+  const options = o.topK === undefined ? {} : { ffnRouter: { kind: 'topk', k: o.topK, normalize: 'before' } };
+  return recipeConfig(variant, base, o.experts ?? 4, options);
 }
 
 function rowFor(config: ModelConfig, label: string, context: number | undefined, tokens: number | undefined): Row {
@@ -122,19 +134,16 @@ export const command: Command = {
     if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
       throw new ConfigError('bam flops arguments', [{ path: '--tokens', message: `expected a token count ≥ 0, got '${values.tokens}'` }]);
     }
-    const known = [...FLOPS_VARIANTS, 'all'];
-    if (values.variant !== undefined && !known.includes(values.variant)) {
-      throw new ConfigError('bam flops arguments', [{ path: '--variant', message: `unknown variant '${values.variant}'; known: ${known.join(', ')}` }]);
+    const variant = values.variant;
+    if (variant !== undefined && variant !== 'all' && variant !== 'dense' && !isRecipeId(variant)) {
+      throw new ConfigError('bam flops arguments', [{ path: '--variant', message: `unknown variant '${variant}'; known: ${KNOWN_VARIANTS.join(', ')}` }]);
     }
-    if (values.variant === undefined && (experts !== undefined || topK !== undefined)) {
+    if (variant === undefined && (experts !== undefined || topK !== undefined)) {
       throw new ConfigError('bam flops arguments', [{ path: '--experts/--top-k', message: 'they shape a --variant; add e.g. --variant btx' }]);
     }
-    const variants: FlopsVariant[] =
-      values.variant === 'all' ? [...FLOPS_VARIANTS] : values.variant ? [values.variant as FlopsVariant] : [];
+    const variants = variant === 'all' ? PAPER_VARIANTS : variant ? [variant] : [];
     const rows: Row[] = variants.length
-      ? variants.map((v) =>
-          rowFor(parseModelConfig(variantConfig(base, v, { experts, topK }), `${source} as ${v}`), v, context, tokens),
-        )
+      ? variants.map((v) => rowFor(variantOf(base, v, source, { experts, topK }), v, context, tokens))
       : [rowFor(base, 'as configured', context, tokens)];
     if (values.json) {
       console.log(JSON.stringify(values.variant === 'all' ? rows.map((r) => ({ source, ...r })) : { source, ...rows[0] }));

@@ -1,4 +1,4 @@
-/** Mixture primitives: routers, router losses, MoE FFN, MoA, routing statistics, FLOPs. */
+/** Mixture primitives: routers, router losses, MoE FFN, MoA, routing statistics. */
 export * from './routers/index.ts';
 export { loadBalanceLoss, routerZLoss, routerLosses, type RouterLosses } from './losses.ts';
 export { moeFfn, moeFfnNaive, type ExpertFn, type MixtureAux, type MixtureResult } from './moe-ffn.ts';
@@ -12,17 +12,3 @@ export {
   type FfnRoutingStats,
   type AttentionRoutingStats,
 } from './stats.ts';
-export {
-  layerFlops,
-  forwardFlops,
-  trainingFlops,
-  tokensForBudget,
-  paramCounts,
-  variantConfig,
-  FLOPS_VARIANTS,
-  type FlopsConfig,
-  type FlopsVariant,
-  type LayerFlops,
-  type ModelFlops,
-  type ParamCounts,
-} from './flops.ts';

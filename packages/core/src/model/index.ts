@@ -32,10 +32,12 @@ export { swiglu, swigluFromProjections } from './ffn.ts';
 export type { FfnWeights } from './ffn.ts';
 export { block, attentionLayer, ffnLayer, getParam, layerParam } from './block.ts';
 export type { LayerAux, LayerResult, LayerContext } from './block.ts';
-export { paramSpecs, paramSeed, initParam, countParamsOfConfig } from './params.ts';
-export type { ParamSpec, ParamInit, ParamCount } from './params.ts';
+export { paramSpecs, paramSeed, initParam } from './params.ts';
+export type { ParamSpec, ParamInit } from './params.ts';
 export { paramName, parseParamName, isExpertKey } from './param-names.ts';
 export type { ParamKey, LayerParamKey, ExpertParamKey, AttnWeight, FfnWeight, NormWeight } from './param-names.ts';
+export { paramCounts, countParams, layerFlops, forwardFlops, trainingFlops } from './count.ts';
+export type { ParamCount, ParamCounts, LayerFlops, ModelFlops } from './count.ts';
 export { createModel, modelFromTensors, disposeModel, forward, checkTokens, checkTokenIds } from './model.ts';
 export type { BamModel, ForwardOptions, ForwardResult, TokenInput } from './model.ts';
 export {
@@ -47,5 +49,5 @@ export {
   kvCacheSupport,
 } from './kv-cache.ts';
 export type { KvCache, KvSlot, LayerKv } from './kv-cache.ts';
-export { computeLoss, computeLossAndGrads, tokenNll, countParams } from './loss.ts';
+export { computeLoss, computeLossAndGrads, tokenNll } from './loss.ts';
 export type { LossResult, LossAndGrads } from './loss.ts';

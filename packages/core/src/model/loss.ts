@@ -8,8 +8,6 @@ import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
 import { opsSettings, SOFTMAX_XENT_GRAD } from '../ops/index.ts';
 import { checkTokens, forward, type BamModel } from './model.ts';
-import { countParamsOfConfig, type ParamCount } from './params.ts';
-import type { ModelConfig } from './config.ts';
 
 /** The loss and its parts, each a scalar owned by the caller. */
 export interface LossResult {
@@ -122,16 +120,4 @@ export function computeLossAndGrads(model: BamModel, inputs: tf.Tensor2D, target
   const out = new Map<string, tf.Tensor>();
   for (const [varName, g] of Object.entries(grads)) out.set(byVar.get(varName)!, g);
   return { loss: value, ...parts!, grads: out };
-}
-
-/**
- * Parameter counts of a model or a config: `total`, and `active` (what one token uses; see
- * `countParamsOfConfig`). For a model, `total` is the sum of its actual tensors' sizes.
- */
-export function countParams(modelOrConfig: BamModel | ModelConfig): ParamCount {
-  if (!('params' in modelOrConfig)) return countParamsOfConfig(modelOrConfig);
-  const fromConfig = countParamsOfConfig(modelOrConfig.config);
-  let total = 0;
-  for (const v of modelOrConfig.params.values()) total += v.size;
-  return { total, active: fromConfig.active - (fromConfig.total - total) };
 }

@@ -1,6 +1,6 @@
 /**
- * The parameter names and shapes of a model config (the contract in docs/internals.md), seeded
- * initialisation, and parameter counts (total and active per token).
+ * The parameter names and shapes of a model config (the contract in docs/internals.md) and their
+ * seeded initialisation. Counting them (parameters, FLOPs) is `count.ts`'s.
  *
  * Names are the safetensors tensor names (formatted from structured keys by `param-names.ts`), the
  * keys merge recipes average or copy by, and what the PyTorch peer loads; weights are stored
@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { headDim, type ModelConfig } from './config.ts';
-import { isExpertKey, paramName, parseParamName, type AttnWeight, type NormWeight, type ParamKey } from './param-names.ts';
+import { paramName, type AttnWeight, type NormWeight, type ParamKey } from './param-names.ts';
 
 /** How a parameter is initialised. */
 export type ParamInit = 'ones' | 'normal' | 'normal-residual';
@@ -96,42 +96,4 @@ export function initParam(spec: ParamSpec, config: ModelConfig, seed: number): t
   if (spec.init === 'ones') return tf.ones(spec.shape);
   const std = spec.init === 'normal-residual' ? config.initStd / Math.sqrt(2 * config.nLayers) : config.initStd;
   return tf.randomNormal(spec.shape, 0, std, 'float32', paramSeed(seed, spec.name));
-}
-
-/** Parameter counts: every parameter, and those one token uses (a mixture activates only some experts). */
-export interface ParamCount {
-  total: number;
-  active: number;
-}
-
-const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
-
-/**
- * Counts parameters from the config alone. `active` counts what one token touches: for top-k
- * MoE k of the E FFN experts (expert-choice: capacityFactor experts on average, hash: one);
- * for MoA all experts under soft routing, k under top-k; routers, norms, embeddings and head
- * always. The input embedding counts as active (one row is read, but the paper counts it whole).
- */
-export function countParamsOfConfig(config: ModelConfig): ParamCount {
-  let total = 0;
-  let active = 0;
-  const { attention: attn, ffn } = config;
-  const ffnActiveFraction =
-    ffn.kind === 'dense'
-      ? 1
-      : ffn.router.kind === 'topk'
-        ? ffn.router.k / ffn.numExperts
-        : ffn.router.kind === 'expert-choice'
-          ? ffn.router.capacityFactor / ffn.numExperts
-          : 1 / ffn.numExperts;
-  const attnActiveFraction =
-    attn.kind === 'dense' || attn.router.kind === 'soft' ? 1 : attn.router.k / attn.numExperts;
-  for (const s of paramSpecs(config)) {
-    const n = size(s.shape);
-    total += n;
-    const key = parseParamName(s.name);
-    if (isExpertKey(key)) active += n * (key.part === 'ffn' ? ffnActiveFraction : attnActiveFraction);
-    else active += n;
-  }
-  return { total, active: Math.round(active) };
 }

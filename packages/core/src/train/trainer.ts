@@ -31,7 +31,7 @@ import {
 import { ModelConfigSchema } from '../model/config.ts';
 import { computeLoss } from '../model/loss.ts';
 import type { BamModel } from '../model/model.ts';
-import { trainingFlops } from '../mixture/flops.ts';
+import { trainingFlops } from '../model/count.ts';
 import { AdamW, resolveTrainable, type TrainableSpec } from './adamw.ts';
 import { learningRate, type LrSchedule } from './schedule.ts';
 

@@ -14,7 +14,7 @@ import {
   type BamModel,
   type ModelConfig,
 } from '../../src/model/index.ts';
-import { variantConfig } from '../../src/mixture/index.ts';
+import { variantConfig } from '../model/variants.ts';
 import { generate } from '../../src/inference/index.ts';
 import { useWasm } from '../mixture/helpers.ts';
 import { cachedLogits as forwardCached, greedyByRecompute, maxDiff, randomIds, variant } from './helpers.ts';

@@ -1,7 +1,7 @@
 /** Shared helpers of the inference tests: tiny variant configs and a full-recompute greedy reference. */
 import * as tf from '@tensorflow/tfjs';
 import { forward, parseModelConfig, type BamModel, type KvCache, type ModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
-import { variantConfig, type FlopsVariant } from '../../src/mixture/index.ts';
+import { variantConfig, type Variant } from '../model/variants.ts';
 
 /**
  * Tiny base (V=64, D=16, H=2, L=2, F=32, maxSeqLen=16). initStd 0.5 instead of 0.02 so the
@@ -10,7 +10,7 @@ import { variantConfig, type FlopsVariant } from '../../src/mixture/index.ts';
 export const BASE: ModelConfigInput = { vocabSize: 64, dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, maxSeqLen: 16, initStd: 0.5 };
 
 /** The tiny base as one of the paper's variants (4 experts, top-1 FFN, soft MoA), with overrides. */
-export function variant(v: FlopsVariant, overrides: Partial<ModelConfigInput> = {}): ModelConfig {
+export function variant(v: Variant, overrides: Partial<ModelConfigInput> = {}): ModelConfig {
   return parseModelConfig({ ...variantConfig(BASE, v), ...overrides }, `tiny ${v}`);
 }
 

@@ -14,7 +14,8 @@ import {
   type ModelConfig,
   type ModelConfigInput,
 } from '../../src/model/index.ts';
-import { readRoutingStats, variantConfig } from '../../src/mixture/index.ts';
+import { readRoutingStats } from '../../src/mixture/index.ts';
+import { variantConfig } from '../model/variants.ts';
 import { maxAbs, maxAbsDiff, useWasm } from './helpers.ts';
 
 // Tiny dense model: V=64, D=16, H=2, L=2, F=32, T=8.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BamError, ConfigError } from '../../src/errors.ts';
 import { loadPreset, parseModelConfig, presetNames } from '../../src/model/config.ts';
-import { countParamsOfConfig } from '../../src/model/params.ts';
+import { countParams } from '../../src/model/count.ts';
 
 const base = { vocabSize: 64, dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, maxSeqLen: 8 };
 
@@ -112,22 +112,22 @@ describe('model presets', () => {
   it('matches the paper-small seed of Table 8 and its 587,209,728 parameters (Table 9)', () => {
     const c = loadPreset('paper-small');
     expect([c.dModel, c.dFF * 2, c.nHeads, c.nKvHeads, c.nLayers, c.vocabSize, c.tieEmbeddings]).toEqual([1024, 4096, 8, 8, 6, 256000, false]);
-    expect(countParamsOfConfig(c)).toEqual({ total: 587_209_728, active: 587_209_728 });
+    expect(countParams(c)).toEqual({ total: 587_209_728, active: 587_209_728 });
   });
 
   it('matches the paper-large seed of Table 8 (18/6 heads, tied, about 2B parameters)', () => {
     const c = loadPreset('paper-large');
     expect([c.dModel, c.dFF * 2, c.nHeads, c.nKvHeads, c.nLayers, c.vocabSize, c.tieEmbeddings]).toEqual([2304, 18432, 18, 6, 18, 256000, true]);
-    expect(countParamsOfConfig(c).total).toBe(1_991_289_600);
+    expect(countParams(c).total).toBe(1_991_289_600);
   });
 
   it('reproduces the total parameter counts of Table 9 for BTX, BAM expert-KV and BAM KV-shared', () => {
     const btx = loadPreset('paper-small', { ffn: { kind: 'moe', numExperts: 4 } });
-    expect(countParamsOfConfig(btx)).toEqual({ total: 700_480_512, active: 587_234_304 });
+    expect(countParams(btx)).toEqual({ total: 700_480_512, active: 587_234_304 });
     const bamFull = loadPreset('paper-small', { ffn: { kind: 'moe', numExperts: 4 }, attention: { kind: 'moa', numExperts: 4, kvShared: false } });
-    expect(countParamsOfConfig(bamFull).total).toBe(776_002_560);
+    expect(countParams(bamFull).total).toBe(776_002_560);
     const bamKv = loadPreset('paper-small', { ffn: { kind: 'moe', numExperts: 4 }, attention: { kind: 'moa', numExperts: 4, kvShared: true } });
-    expect(countParamsOfConfig(bamKv).total).toBe(738_253_824);
+    expect(countParams(bamKv).total).toBe(738_253_824);
   });
 
   it('fails on an unknown preset and lists the known ones', () => {

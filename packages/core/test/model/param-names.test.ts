@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseModelConfig, type ModelConfig } from '../../src/model/config.ts';
 import { paramSpecs } from '../../src/model/params.ts';
 import { isExpertKey, paramName, parseParamName, type ParamKey } from '../../src/model/param-names.ts';
-import { variantConfig } from '../../src/mixture/index.ts';
+import { variantConfig } from './variants.ts';
 
 const TINY = { vocabSize: 64, dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, maxSeqLen: 8 };
 const tiny = (v: 'dense' | 'btx' | 'bam-full' | 'bam-kv-shared', extra: object = {}): ModelConfig =>

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
 import { blasActive, blasStatus, enableBlas, gemmBatch } from '../../src/ops/index.ts';
 import { computeLossAndGrads, createModel, disposeModel, parseModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
-import { variantConfig, type FlopsVariant } from '../../src/mixture/index.ts';
+import { variantConfig, type Variant } from '../model/variants.ts';
 
 beforeAll(async () => {
   await selectBackend({ prefer: 'wasm', log: () => {} });
@@ -154,7 +154,7 @@ describe('gemmBatch', () => {
 
 describe('a model on OpenBLAS against the same model on XNNPACK', () => {
   const BASE: ModelConfigInput = { vocabSize: 96, dModel: 32, nHeads: 4, nLayers: 2, dFF: 48, maxSeqLen: 16, initStd: 0.2 };
-  for (const variant of ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as FlopsVariant[]) {
+  for (const variant of ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as Variant[]) {
     it(`${variant}: same loss and gradients`, () => {
       const model = createModel(parseModelConfig(variantConfig(BASE, variant) as ModelConfigInput), 11);
       const tokens = Int32Array.from({ length: 2 * 17 }, (_, i) => (i * 29 + 5) % 96);

@@ -10,7 +10,7 @@ import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { loadPreset } from '../../src/model/config.ts';
 import { createModel, disposeModel, forward } from '../../src/model/model.ts';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint } from '../../src/checkpoint/checkpoint.ts';
-import { forwardFlops, trainingFlops } from '../../src/mixture/flops.ts';
+import { forwardFlops, trainingFlops } from '../../src/model/count.ts';
 import { train, type TrainProgress } from '../../src/train/trainer.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'bam-train-'));

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend, takeWebGpuErrors, type BackendChoice } from '../../src/backend/index.ts';
 import { createModel, disposeModel, loadPreset, modelFromTensors, parseModelConfig, type ModelConfig } from '../../src/model/index.ts';
-import { variantConfig } from '../../src/mixture/index.ts';
+import { variantConfig } from '../model/variants.ts';
 import { train, type BatchSource } from '../../src/train/index.ts';
 import { forwardAndStep, relDiff, toArrays, tokenArray, useWebGpu, worstParam, type StepResult, type Weights } from './helpers.ts';
 

@@ -10,12 +10,11 @@ import {
   disposeModel,
   forward,
   loadPreset,
-  parseModelConfig,
   saveCheckpoint,
-  variantConfig,
   type BamModel,
 } from '@bam/core';
 import { configHash } from '@bam/utils';
+import { recipeConfig } from '@bam/upcycle';
 import type { LanguageModel } from '@bam/eval';
 import { coreLanguageModel, loadLanguageModel } from '../../src/index.ts';
 
@@ -40,7 +39,7 @@ function asciiHead(m: BamModel): BamModel {
 beforeAll(async () => {
   await tf.setBackend('wasm');
   await tf.ready();
-  model = asciiHead(createModel(parseModelConfig(variantConfig(loadPreset('smoke', { initStd: 0.5 }), 'bam-kv-shared')), 1));
+  model = asciiHead(createModel(recipeConfig('bam-kv-shared', loadPreset('smoke', { initStd: 0.5 }), 4), 1));
   dense = asciiHead(createModel(loadPreset('smoke', { initStd: 0.5 }), 2));
 });
 afterAll(() => {

@@ -1,19 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { countParamsOfConfig, loadPreset, paramSpecs, parseModelConfig, type ModelConfig } from '../../src/model/index.ts';
-import {
-  FLOPS_VARIANTS,
-  forwardFlops,
-  layerFlops,
-  paramCounts,
-  tokensForBudget,
-  trainingFlops,
-  variantConfig,
-  type FlopsVariant,
-} from '../../src/mixture/index.ts';
+import { loadPreset, paramSpecs, parseModelConfig, type ModelConfig } from '../../src/model/index.ts';
+import { countParams, forwardFlops, layerFlops, paramCounts, trainingFlops } from '../../src/model/count.ts';
+import { VARIANTS, variantConfig, type Variant } from './variants.ts';
 
 const small = loadPreset('paper-small');
-const as = (v: FlopsVariant, opts: { experts?: number; topK?: number } = {}, base: ModelConfig = small) =>
+const as = (v: Variant, opts: { experts?: number; topK?: number } = {}, base: ModelConfig = small) =>
   parseModelConfig(variantConfig(base, v, opts), `paper-small as ${v}`);
 
 describe("FLOPs per token per layer (the paper's Table 7, small dims, context 256)", () => {
@@ -74,6 +65,16 @@ describe("FLOPs per token per layer (the paper's Table 7, small dims, context 25
     expect(f.lmHead).toBe(2 * 1024 * 256_000);
     expect(f.perToken).toBe(6 * 21_510_144 + 2 * 1024 * 256_000);
   });
+
+  it('runs a router shared across layers in every layer but stores it once, and scales per-example routing by 1/n', () => {
+    const d = 1024;
+    const shared = parseModelConfig({ ...variantConfig(small, 'bam-full'), routing: { shareAcrossLayers: true } });
+    expect(layerFlops(shared)).toEqual(layerFlops(as('bam-full')));
+    expect(paramCounts(shared).routers).toBe(2 * 4 * d);
+    expect(paramCounts(as('bam-full')).routers).toBe(6 * 2 * 4 * d);
+    const perExample = parseModelConfig({ ...variantConfig(small, 'btx'), routing: { perExample: { prefixTokens: 16 } } });
+    expect(layerFlops(perExample).routers).toBe((2 * 4 * d) / 256);
+  });
 });
 
 describe("parameter counts (the paper's Table 9, small scale)", () => {
@@ -106,10 +107,10 @@ describe("parameter counts (the paper's Table 9, small scale)", () => {
     expect(paramCounts(as('btx-top3-6')).active).toBe(662_731_776 + L * d * 2);
   });
 
-  it('agrees with the model parameter specs and countParamsOfConfig for every mixture shape', () => {
+  it('agrees with the model parameter specs and countParams for every mixture shape', () => {
     const tiny = loadPreset('tiny');
     const configs: ModelConfig[] = [
-      ...FLOPS_VARIANTS.map((v) => as(v, {}, tiny)),
+      ...VARIANTS.map((v) => as(v, {}, tiny)),
       parseModelConfig({ ...variantConfig(tiny, 'bam-kv-shared'), nKvHeads: 2, tieEmbeddings: true, block: 'sequential' }),
       parseModelConfig({ ...variantConfig(tiny, 'bam-full'), routing: { shareAcrossLayers: true } }),
       parseModelConfig({ ...variantConfig(tiny, 'bam-full'), routing: { tieAttentionToFfn: true } }),
@@ -121,48 +122,15 @@ describe("parameter counts (the paper's Table 9, small scale)", () => {
       const ours = paramCounts(c);
       const specTotal = paramSpecs(c).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
       expect(ours.total).toBe(specTotal);
-      expect(ours).toMatchObject(countParamsOfConfig(c));
+      expect(ours).toMatchObject(countParams(c));
     }
   });
 });
 
-describe('training FLOPs and compute-matched budgets', () => {
+describe('training FLOPs', () => {
   it('counts training as three forward passes per token', () => {
     const c = as('bam-full');
     expect(trainingFlops(c, 1000)).toBe(3 * 1000 * forwardFlops(c).perToken);
     expect(() => trainingFlops(c, -1)).toThrow(/tokens/);
-  });
-
-  it('gives BAM fewer tokens than BTX for the same budget, in the ratio of their FLOPs', () => {
-    const budget = trainingFlops(as('btx'), 1e9);
-    expect(tokensForBudget(as('btx'), budget)).toBe(1e9);
-    const bam = tokensForBudget(as('bam-full'), budget);
-    expect(bam).toBe(Math.floor((1e9 * forwardFlops(as('btx')).perToken) / forwardFlops(as('bam-full')).perToken));
-    expect(bam).toBeLessThan(1e9);
-  });
-});
-
-describe('bam flops (CLI)', () => {
-  const bam = (...args: string[]) => spawnSync(process.execPath, ['packages/cli/bin/bam.mjs', 'flops', ...args], { encoding: 'utf8', cwd: process.cwd() });
-
-  it('prints Table 7 for paper-small variants as JSON', () => {
-    const rows = JSON.parse(execFileSync(process.execPath, ['packages/cli/bin/bam.mjs', 'flops', '--preset', 'paper-small', '--variant', 'all', '--json'], { encoding: 'utf8' }));
-    const byVariant = Object.fromEntries(rows.map((r: { variant: string; perLayer: { total: number } }) => [r.variant, r]));
-    expect(byVariant['bam-full'].perLayer).toEqual({ attention: 35_651_584, ffn: 12_589_056, routers: 16_384, total: 48_257_024 });
-    expect(byVariant.btx.perLayer.total).toBe(21_510_144);
-    expect(byVariant['btx-top3-6'].perLayer.total).toBe(46_692_352);
-    expect(byVariant.dense.params.total).toBe(587_209_728);
-    const flags = JSON.parse(bam('--preset', 'paper-small', '--variant', 'btx', '--experts', '6', '--top-k', '3', '--json').stdout);
-    expect(flags.perLayer.total).toBe(46_692_352);
-    expect(flags.perLayer.ffn).toBe(37_767_168);
-  });
-
-  it('names the bad flag and the known variants on bad input', () => {
-    const r = bam('--variant', 'bam-fast');
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--variant: unknown variant 'bam-fast'; known: dense, btx, bam-full, bam-kv-shared, btx-top3-6, all/);
-    const k = bam('--variant', 'btx', '--top-k', '5');
-    expect(k.status).toBe(2);
-    expect(k.stderr).toMatch(/ffn\.router\.k: k \(5\) must be <= ffn\.numExperts \(4\)/);
   });
 });
