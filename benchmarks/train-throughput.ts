@@ -45,7 +45,7 @@ const batches = createBatchSource({ tokenizer, mix: values.mix!, split: 'train',
 async function once(seed: number, n: number): Promise<number> {
   const model = createModel(config, seed);
   try {
-    const s = await train({ model, batches, steps: n, lr: { peak: 1e-3, warmup: 1 }, logEvery: n, progress: false, seed });
+    const s = await train({ model, batches, steps: n, lr: { peak: 1e-3, warmup: 1 }, logEvery: n, seed });
     return s.tokensPerSecond;
   } finally {
     disposeModel(model);

@@ -86,7 +86,7 @@ async function measure(variant: Variant): Promise<Omit<Row, 'backend'>> {
     // Run −1 is the warm-up: shader compilation (webgpu) or wasm compilation, first allocations.
     const model = createModel(config, 100 + r);
     try {
-      const s = await train({ model, batches: trainBatches, steps: r < 0 ? 2 : steps, lr: { peak: 1e-3, warmup: 1 }, logEvery: steps, progress: false, seed: r + 1 });
+      const s = await train({ model, batches: trainBatches, steps: r < 0 ? 2 : steps, lr: { peak: 1e-3, warmup: 1 }, logEvery: steps, seed: r + 1 });
       const t0 = performance.now();
       const n = r < 0 ? 1 : evalSteps;
       await evaluateLoss(model, evalBatches, n, computeLoss);

@@ -33,7 +33,7 @@ const run = async (steps: number) => {
   const model = createModel(config, 0);
   try {
     const cpu0 = process.cpuUsage();
-    const s = await train({ model, batches, steps, lr, logEvery: steps, progress: false });
+    const s = await train({ model, batches, steps, lr, logEvery: steps });
     const cpu = process.cpuUsage(cpu0);
     return { tps: s.tokensPerSecond, perCpu: (s.tokensSeen / (cpu.user + cpu.system)) * 1e6, finalLoss: s.finalLoss };
   } finally {

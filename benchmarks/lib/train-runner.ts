@@ -88,7 +88,7 @@ export async function measureTraining(cases: TrainCase[], o: MeasureOptions): Pr
       try {
         if (workers === 1) {
           const cpu0 = process.cpuUsage();
-          const s = await train({ model, batches, steps: n, lr, logEvery: n, progress: false });
+          const s = await train({ model, batches, steps: n, lr, logEvery: n });
           const cpu = process.cpuUsage(cpu0);
           return { tps: s.tokensPerSecond, perCpu: (s.tokensSeen / (cpu.user + cpu.system)) * 1e6 };
         }

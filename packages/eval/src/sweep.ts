@@ -132,18 +132,78 @@ function jobLabel(j: JobPlan): string {
   return `${j.variant}${j.budget ? ` [${j.budget}]` : ''} × ${j.task} · seed ${j.seed}`;
 }
 
+/** A sweep's checked inputs: plugins, config, folders and the job plan. */
+interface SweepSetup {
+  raw: unknown;
+  /** Plugin modules as absolute specs, so workers load exactly the same modules. */
+  specs: string[];
+  registry: PluginRegistry;
+  config: SweepConfig;
+  variants: ResolvedEntry[];
+  tasks: ResolvedEntry[];
+  baseDir: string;
+  outDir: string;
+  artifactsDir: string;
+  files: { plan: string; journal: string; docs: string; results: string };
+  /** Every job in row order (a key may repeat when two entries are the same job). */
+  plan: JobPlan[];
+  /** The distinct jobs by key, in plan order. */
+  distinct: Map<string, JobPlan>;
+}
+
+/** What earlier runs left in the results folder: the journal's records and which jobs are done. */
+interface SweepProgressState {
+  records: Map<string, JobRecord>;
+  /** Keys of jobs done before this call (an ok record and all its documents on disk). */
+  alreadyOk: string[];
+  /** Jobs this call runs, in plan order (at most `maxJobs`). */
+  pending: JobPlan[];
+}
+
+/** A finished job's reply, or a failure decided before the worker (a failed prepare). */
+type JobReply = WorkerReply | { ok: false; threadId: number; error: { message: string } };
+
 /**
  * Runs a sweep from a raw (unvalidated) config object. Loads `opts.pluginSpecs` and the config's
  * `plugins`, validates everything (one SweepConfigError listing every bad field, before any work),
  * then prepares, runs and records the jobs. Failed jobs become failed rows; the sweep goes on.
+ * The steps: plan, resume, schedule (each finished job recorded in the journal), record results.
  */
 export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sweep config'): Promise<SweepSummary> {
-  const cwd = process.cwd();
-  const baseDir = resolve(opts.baseDir ?? cwd);
   const progressOut = opts.progress === undefined ? process.stderr : opts.progress;
   const printOut = opts.print === undefined ? process.stdout : opts.print;
+  const setup = await planSweep(raw, opts, what);
+  const state = resumeSweep(setup, opts);
+  const total = setup.distinct.size;
+  const progress = new Progress(progressOut, setup.config.name, total, state.alreadyOk.length);
+  if (state.alreadyOk.length > 0) progress.note(`resuming: ${state.alreadyOk.length}/${total} jobs already done`);
+  const ran = await scheduleJobs(setup, state, opts, progress);
+  const { rows, written } = await recordResults(setup, state.records, progress);
 
-  // 1. Plugins (absolute paths, so workers load exactly the same modules), then the whole config.
+  const done = [...setup.distinct.keys()].filter((k) => state.records.has(k));
+  const failed = done.filter((k) => state.records.get(k)?.status === 'failed').length;
+  const complete = done.length === total;
+  progress.note(`${complete ? 'done' : 'stopped'}: ${done.length}/${total} jobs recorded, ${failed} failed; ${written.results}`);
+  if (printOut && written.wide.length > 0) printOut.write(`${renderTables(written.wide)}\n`);
+  return {
+    outDir: setup.outDir,
+    complete,
+    total,
+    skipped: state.alreadyOk.length,
+    ran,
+    failed,
+    rows,
+    files: { ...setup.files, tables: written.tables },
+  };
+}
+
+/**
+ * Plan: loads the plugins (absolute paths, so workers load exactly the same modules), checks the
+ * whole config against them, resolves the results and artifacts folders, and expands the jobs.
+ */
+async function planSweep(raw: unknown, opts: SweepOptions, what: string): Promise<SweepSetup> {
+  const cwd = process.cwd();
+  const baseDir = resolve(opts.baseDir ?? cwd);
   const specs: string[] = [];
   for (const s of opts.pluginSpecs ?? []) specs.push(resolvePluginSpec(s, cwd));
   const rawPlugins = (raw as { plugins?: unknown } | null)?.plugins;
@@ -162,17 +222,27 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
     docs: join(outDir, FILES.docs),
     results: join(outDir, FILES.results),
   };
-
-  // 2. Plan, and what a previous run already did.
   const plan = planJobs(config, variants, tasks, registry);
+  const distinct = new Map<string, JobPlan>();
+  for (const j of plan) if (!distinct.has(j.key)) distinct.set(j.key, j);
+  return { raw, specs, registry, config, variants, tasks, baseDir, outDir, artifactsDir, files, plan, distinct };
+}
+
+/**
+ * Resume: reads what earlier runs journaled (refusing a folder that holds a sweep unless
+ * `resume`), repairs the journal and the documents file, writes the plan file, and picks the
+ * jobs still to run. A job counts as done when its ok journal line and all its documents are on
+ * disk; documents of jobs that never committed (killed between the two appends) are dropped, and
+ * such jobs rerun.
+ */
+function resumeSweep(setup: SweepSetup, opts: SweepOptions): SweepProgressState {
+  const { files, outDir } = setup;
   const journalExists = existsSync(files.journal) && statSync(files.journal).size > 0;
   if (journalExists && !opts.resume) {
     throw new ResultsError(`${outDir} already holds a sweep (${FILES.journal})`, 'pass --resume to continue it, or choose another --out');
   }
   const { records, bad } = journalExists ? readJournal(outDir) : { records: new Map<string, JobRecord>(), bad: 0 };
   if (bad > 0) writeFileAtomic(files.journal, [...records.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
-  // A job counts as done when its ok journal line and all its documents are on disk; documents of
-  // jobs that never committed (killed between the two appends) are dropped, and such jobs rerun.
   const docsOnDisk = readJsonl<DocRecord>(files.docs).items;
   const docCount = new Map<string, number>();
   for (const d of docsOnDisk) docCount.set(d.key, (docCount.get(d.key) ?? 0) + 1);
@@ -181,146 +251,154 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
   if (existsSync(files.docs)) {
     writeFileAtomic(files.docs, docsOnDisk.filter((d) => okKeys.has(d.key)).map((d) => `${JSON.stringify(d)}\n`).join(''));
   }
-  const planFile: SweepPlanFile = { name: config.name, jobs: plan };
+  const planFile: SweepPlanFile = { name: setup.config.name, jobs: setup.plan };
   writeFileAtomic(files.plan, `${JSON.stringify(planFile, null, 2)}\n`);
 
-  const distinct = new Map<string, JobPlan>();
-  for (const j of plan) if (!distinct.has(j.key)) distinct.set(j.key, j);
-  const total = distinct.size;
-  const alreadyOk = [...distinct.keys()].filter((k) => okKeys.has(k));
-  let pending = [...distinct.values()].filter((j) => !okKeys.has(j.key));
+  const alreadyOk = [...setup.distinct.keys()].filter((k) => okKeys.has(k));
+  let pending = [...setup.distinct.values()].filter((j) => !okKeys.has(j.key));
   if (opts.maxJobs !== undefined) pending = pending.slice(0, Math.max(0, opts.maxJobs));
+  return { records, alreadyOk, pending };
+}
 
-  const progress = new Progress(progressOut, config.name, total, alreadyOk.length);
-  if (alreadyOk.length > 0) progress.note(`resuming: ${alreadyOk.length}/${total} jobs already done`);
-
-  const entryOf = (j: JobPlan): { variant: ResolvedEntry; task: ResolvedEntry; limit?: number } => ({
-    variant: variants[j.order[0]],
-    task: tasks[j.order[2]],
-    limit: config.tasks[j.order[2]].limit ?? config.limit,
-  });
-  const record = (j: JobPlan, reply: WorkerReply | { ok: false; threadId: number; error: { message: string } }, seconds: number): JobRecord => {
-    const base = {
-      key: j.key,
-      variant: j.variant,
-      task: j.task,
-      seed: j.seed,
-      budget: j.budget,
-      durationS: Math.round(seconds * 1000) / 1000,
-      threadId: reply.threadId,
-      packageVersion: PACKAGE_VERSION,
-      finishedAt: new Date().toISOString(),
-    };
-    if (reply.ok && reply.docs) {
-      try {
-        const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
-        appendDurable(files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, scores })}\n`).join(''));
-        return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values };
-      } catch (err) {
-        const model = { backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '' };
-        return { ...base, status: 'failed', error: (err as Error).message, ...model, n: null, values: {} };
-      }
-    }
-    const error = reply.ok ? 'worker returned no documents' : reply.error.message;
-    return { ...base, status: 'failed', error, backend: '', model: '', modelHash: '', n: null, values: {} };
-  };
-  const commit = (rec: JobRecord): void => {
-    appendDurable(files.journal, `${JSON.stringify(rec)}\n`);
-    records.set(rec.key, rec);
-  };
-
-  // 3. Prepare and run on the pool.
+/**
+ * Schedule: runs the variants' `prepare`s, then the pending jobs on the worker pool, recording
+ * each finished job in the journal as it ends (so a killed sweep loses only running jobs).
+ * Returns the number of jobs run.
+ */
+async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: SweepOptions, progress: Progress): Promise<number> {
+  const { pending } = state;
+  if (pending.length === 0 || opts.signal?.aborted) return 0;
+  const { config, variants, artifactsDir } = setup;
+  const wanted = opts.workers ?? config.workers ?? defaultWorkers();
+  const pool = new WorkerPool({ workers: Math.min(wanted, pending.length), pluginSpecs: setup.specs, baseDir: setup.baseDir, quiet: opts.quiet, workerResources: opts.workerResources });
+  progress.note(`${pending.length} job(s) to run on ${pool.size} worker(s); results in ${setup.outDir}`);
   let ran = 0;
-  if (pending.length > 0 && !opts.signal?.aborted) {
-    const wanted = opts.workers ?? config.workers ?? defaultWorkers();
-    const pool = new WorkerPool({ workers: Math.min(wanted, pending.length), pluginSpecs: specs, baseDir, quiet: opts.quiet, workerResources: opts.workerResources });
-    progress.note(`${pending.length} job(s) to run on ${pool.size} worker(s); results in ${outDir}`);
-    try {
-      const prepareFailed = await runPrepares(pending, registry, variants, config.prepareConcurrency, pool, artifactsDir, opts.signal, progress);
-      progress.startJobs();
-      let next = 0;
-      let inFlight = 0;
-      const runOne = async (): Promise<void> => {
-        while (next < pending.length && !opts.signal?.aborted) {
-          const j = pending[next++];
-          const t0 = performance.now();
-          const e = entryOf(j);
-          let reply: WorkerReply;
-          const failedPrep = prepareFailed.get(prepareKey(j, variants));
-          if (failedPrep !== undefined) {
-            reply = { ok: false, threadId: -1, error: { message: `prepare failed: ${failedPrep}`, name: 'Error' } };
-          } else {
-            const job: WorkerJob = {
-              kind: 'evaluate',
-              variant: { id: e.variant.id, options: e.variant.rawOptions },
-              task: { id: e.task.id, options: e.task.rawOptions },
-              seed: j.seed,
-              budget: (j.budget || undefined) as Budget | undefined,
-              artifactsDir,
-              limit: e.limit,
-              chunkSize: config.chunkSize,
-            };
-            inFlight++;
-            try {
-              reply = await pool.run(job, opts.signal);
-            } catch (err) {
-              if (opts.signal?.aborted) return;
-              throw err;
-            } finally {
-              inFlight--;
-            }
+  try {
+    const prepareFailed = await runPrepares(pending, setup.registry, variants, config.prepareConcurrency, pool, artifactsDir, opts.signal, progress);
+    progress.startJobs();
+    let next = 0;
+    let inFlight = 0;
+    const runOne = async (): Promise<void> => {
+      while (next < pending.length && !opts.signal?.aborted) {
+        const j = pending[next++];
+        const t0 = performance.now();
+        let reply: JobReply;
+        const failedPrep = prepareFailed.get(prepareKey(j, variants));
+        if (failedPrep !== undefined) {
+          reply = { ok: false, threadId: -1, error: { message: `prepare failed: ${failedPrep}` } };
+        } else {
+          inFlight++;
+          try {
+            reply = await pool.run(evaluateJob(setup, j), opts.signal);
+          } catch (err) {
+            if (opts.signal?.aborted) return;
+            throw err;
+          } finally {
+            inFlight--;
           }
-          const seconds = (performance.now() - t0) / 1000;
-          const rec = record(j, reply, seconds);
-          commit(rec);
-          ran++;
-          progress.job(jobLabel(j), rec.status === 'ok', seconds, pending.length - next + inFlight);
         }
-      };
-      await Promise.all(Array.from({ length: pool.size }, runOne));
-    } finally {
-      await pool.destroy();
+        const seconds = (performance.now() - t0) / 1000;
+        const rec = recordJob(setup, state.records, j, reply, seconds);
+        ran++;
+        progress.job(jobLabel(j), rec.status === 'ok', seconds, pending.length - next + inFlight);
+      }
+    };
+    await Promise.all(Array.from({ length: pool.size }, runOne));
+  } finally {
+    await pool.destroy();
+  }
+  return ran;
+}
+
+/** The worker message that evaluates job `j`. */
+function evaluateJob(setup: SweepSetup, j: JobPlan): WorkerJob {
+  const variant = setup.variants[j.order[0]];
+  const task = setup.tasks[j.order[2]];
+  return {
+    kind: 'evaluate',
+    variant: { id: variant.id, options: variant.rawOptions },
+    task: { id: task.id, options: task.rawOptions },
+    seed: j.seed,
+    budget: (j.budget || undefined) as Budget | undefined,
+    artifactsDir: setup.artifactsDir,
+    limit: setup.config.tasks[j.order[2]].limit ?? setup.config.limit,
+    chunkSize: setup.config.chunkSize,
+  };
+}
+
+/**
+ * Record (one job): aggregates a finished job's document scores, appends its documents and then
+ * its journal line (the commit point), and remembers the record in `records`. A job without
+ * documents, or whose scores fail to aggregate, is recorded as failed.
+ */
+function recordJob(setup: SweepSetup, records: Map<string, JobRecord>, j: JobPlan, reply: JobReply, seconds: number): JobRecord {
+  const rec = jobRecord(setup, j, reply, seconds);
+  appendDurable(setup.files.journal, `${JSON.stringify(rec)}\n`);
+  records.set(rec.key, rec);
+  return rec;
+}
+
+/** The journal record of job `j` (appending its documents when it succeeded). */
+function jobRecord(setup: SweepSetup, j: JobPlan, reply: JobReply, seconds: number): JobRecord {
+  const base = {
+    key: j.key,
+    variant: j.variant,
+    task: j.task,
+    seed: j.seed,
+    budget: j.budget,
+    durationS: Math.round(seconds * 1000) / 1000,
+    threadId: reply.threadId,
+    packageVersion: PACKAGE_VERSION,
+    finishedAt: new Date().toISOString(),
+  };
+  if (reply.ok && reply.docs) {
+    try {
+      const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
+      appendDurable(setup.files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, scores })}\n`).join(''));
+      return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values };
+    } catch (err) {
+      const model = { backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '' };
+      return { ...base, status: 'failed', error: (err as Error).message, ...model, n: null, values: {} };
     }
   }
+  const error = reply.ok ? 'worker returned no documents' : reply.error.message;
+  return { ...base, status: 'failed', error, backend: '', model: '', modelHash: '', n: null, values: {} };
+}
 
-  // 4. Results: rows for every planned job with a record, sorted by plan order.
+/**
+ * Record (results): rows for every planned job with a record, sorted by plan order, written as
+ * results.csv and the wide tables; docs.jsonl rewritten in plan order with only committed jobs;
+ * then the HTML report. Files derived from the records (e.g. comparisons) are written here too.
+ */
+async function recordResults(setup: SweepSetup, records: Map<string, JobRecord>, progress: Progress): Promise<{ rows: ResultRow[]; written: ReturnType<typeof writeResultFiles> }> {
+  const { plan, outDir, files } = setup;
   const rows = buildRows(plan, records);
   const written = writeResultFiles(outDir, plan, rows);
-  const planIndex = new Map<string, number>();
-  plan.forEach((j, i) => planIndex.has(j.key) || planIndex.set(j.key, i));
-  const finalOk = new Set([...records.values()].filter((r) => r.status === 'ok').map((r) => r.key));
-  const docs = readJsonl<DocRecord>(files.docs).items.filter((d) => finalOk.has(d.key));
-  docs.sort((a, b) => (planIndex.get(a.key) ?? Infinity) - (planIndex.get(b.key) ?? Infinity) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.doc - b.doc);
-  writeFileAtomic(files.docs, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+  writeDocsInPlanOrder(plan, records, files.docs);
   // Paired comparisons against the baseline (compare_<metric>.csv); like the report, a failure only warns.
   try {
-    writeComparisons(outDir, config);
+    writeComparisons(outDir, setup.config);
   } catch (err) {
     progress.note(`warning: compare_<metric>.csv not written: ${(err as Error).message}`);
   }
   // The HTML report (./report): failing to write it is a warning, never a failed sweep.
   try {
     const { writeReport } = await import('./report/index.ts');
-    progress.note(`report: ${await writeReport(outDir, { config: raw, artifactsDir })}`);
+    progress.note(`report: ${await writeReport(outDir, { config: setup.raw, artifactsDir: setup.artifactsDir })}`);
   } catch (err) {
     progress.note(`warning: report.html not written: ${(err as Error).message}`);
   }
+  return { rows, written };
+}
 
-  const done = [...distinct.keys()].filter((k) => records.has(k));
-  const failed = done.filter((k) => records.get(k)?.status === 'failed').length;
-  const complete = done.length === total;
-  progress.note(`${complete ? 'done' : 'stopped'}: ${done.length}/${total} jobs recorded, ${failed} failed; ${written.results}`);
-  if (printOut && written.wide.length > 0) printOut.write(`${renderTables(written.wide)}\n`);
-  return {
-    outDir,
-    complete,
-    total,
-    skipped: alreadyOk.length,
-    ran,
-    failed,
-    rows,
-    files: { ...files, tables: written.tables },
-  };
+/** Rewrites docs.jsonl with the documents of ok jobs only, in plan order, then by document index. */
+function writeDocsInPlanOrder(plan: readonly JobPlan[], records: ReadonlyMap<string, JobRecord>, docsPath: string): void {
+  const planIndex = new Map<string, number>();
+  plan.forEach((j, i) => planIndex.has(j.key) || planIndex.set(j.key, i));
+  const finalOk = new Set([...records.values()].filter((r) => r.status === 'ok').map((r) => r.key));
+  const docs = readJsonl<DocRecord>(docsPath).items.filter((d) => finalOk.has(d.key));
+  docs.sort((a, b) => (planIndex.get(a.key) ?? Infinity) - (planIndex.get(b.key) ?? Infinity) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.doc - b.doc);
+  writeFileAtomic(docsPath, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
 }
 
 function prepareKey(j: JobPlan, variants: readonly ResolvedEntry[]): string {

@@ -137,14 +137,63 @@ export async function upcycle(preset: string | UpcyclePreset | UpcyclePresetInpu
   }
 }
 
+/** A checked pipeline run: the preset (with overrides), the recipes and budgets, and every mixture plan. */
+interface PipelinePlan {
+  preset: UpcyclePreset;
+  ctx: StageContext;
+  /** Index of the last stage to run in `PIPELINE_STAGES`. */
+  until: number;
+  entries: ResolvedRecipeEntry[];
+  budgets: Budget[];
+  /** Each recipe's mixture config and its training plan per budget. */
+  planned: Array<{ entry: ResolvedRecipeEntry; config: ModelConfig; plans: MixturePlan[] }>;
+}
+
+/** The pipeline's running state: what it returns, filled stage by stage. */
+interface PipelineRun {
+  plan: PipelinePlan;
+  runner: JobRunner;
+  log: (line: string) => void;
+  result: UpcycleResult;
+  /** The seed stage's outcome (the branches' parent and the mixtures' last dense model). */
+  seed: StageOutcome<CheckpointStageResult>;
+  /** Records a stage artifact in `result.artifacts` (and logs a reuse). */
+  note(stage: string, name: string, o: StageOutcome): void;
+}
+
+/** Runs the stages in order up to `opts.until`, each a named step that fills the result. */
 async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts: UpcycleOptions, runner: JobRunner): Promise<UpcycleResult> {
   const t0 = performance.now();
+  const plan = planPipeline(preset, opts);
+  const { preset: p, ctx, entries, budgets } = plan;
+  const log = opts.log ?? (() => {});
+  log(`upcycle ${p.name}: N=${p.numExperts} (${p.domains.join(', ')} + general seed), recipes ${entries.map((e) => e.name).join(', ')}, budgets ${budgets.join(', ')}, artifacts in ${ctx.store.root}`);
+  const run = await runSeed(plan, runner, log);
+  const finish = () => {
+    run.result.elapsedS = Math.round((performance.now() - t0) / 100) / 10;
+    return run.result;
+  };
+  const reached = (stage: PipelineStage) => plan.until >= PIPELINE_STAGES.indexOf(stage);
+  if (!reached('branch')) return finish();
+  const branches = await runBranches(run);
+  if (!reached('experts')) return finish();
+  const experts = await runExperts(run, branches);
+  if (!reached('mix')) return finish();
+  const mixes = await runMixes(run, experts);
+  if (!reached('train-mixture')) return finish();
+  await runMixtureTrainings(run, mixes);
+  return finish();
+}
+
+/**
+ * Plan: loads the preset with the seed overrides, checks the budgets and recipes, and resolves
+ * every recipe and mixture plan up front, so a bad recipe or budget fails before any training.
+ */
+function planPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts: UpcycleOptions): PipelinePlan {
   let p = typeof preset === 'string' ? loadUpcyclePreset(preset) : parseUpcyclePreset(preset);
   if (opts.seed !== undefined) p = parseUpcyclePreset({ ...p, seed: opts.seed });
   if (opts.mixtureSeed !== undefined) p = parseUpcyclePreset({ ...p, mixtureSeed: opts.mixtureSeed });
-  const log = opts.log ?? (() => {});
-  const ctx = createStageContext(p, opts.artifactsDir, { log, signal: opts.signal });
-  const until = PIPELINE_STAGES.indexOf(opts.until ?? 'train-mixture');
+  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal });
   const entries = selectRecipes(p, opts.recipes);
   const budgets = [...new Set(opts.budgets ?? p.budgets)];
   const badBudget = budgets.find((b) => !(BUDGETS as readonly string[]).includes(b));
@@ -152,12 +201,6 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
   const dup = entries.find((e, i) => entries.findIndex((f) => f.name === e.name) !== i);
   if (dup) throw new BamError(`recipe '${dup.name}' is asked for twice`, 'E_RECIPE', 'name each recipe once');
   const n = p.numExperts;
-  const artifacts: UpcycleResult['artifacts'] = [];
-  const note = (stage: string, name: string, o: StageOutcome) => {
-    artifacts.push({ stage, name, hash: o.hash, reused: o.reused, elapsedS: o.elapsedS });
-    if (o.reused) log(`${stage} ${name}: reused ${o.dir}`);
-  };
-  // Resolve every recipe and plan up front, so a bad recipe or budget fails before any training.
   const refConfig = referenceConfig(ctx, n);
   const planned = entries.map((e) => {
     const config = recipeConfig(e.id, ctx.config, n, e.options);
@@ -166,8 +209,17 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
     );
     return { entry: e, config, plans };
   });
+  return { preset: p, ctx, until: PIPELINE_STAGES.indexOf(opts.until ?? 'train-mixture'), entries, budgets, planned };
+}
 
-  log(`upcycle ${p.name}: N=${n} (${p.domains.join(', ')} + general seed), recipes ${entries.map((e) => e.name).join(', ')}, budgets ${budgets.join(', ')}, artifacts in ${ctx.store.root}`);
+/** Stage seed: trains (or reuses) the dense seed model and starts the result with it. */
+async function runSeed(plan: PipelinePlan, runner: JobRunner, log: (line: string) => void): Promise<PipelineRun> {
+  const { preset: p, ctx } = plan;
+  const artifacts: UpcycleResult['artifacts'] = [];
+  const note = (stage: string, name: string, o: StageOutcome) => {
+    artifacts.push({ stage, name, hash: o.hash, reused: o.reused, elapsedS: o.elapsedS });
+    if (o.reused) log(`${stage} ${name}: reused ${o.dir}`);
+  };
   log(`stage seed: ${p.stages.seed.steps} steps of ${p.batchSize}×${p.seqLen} on general text`);
   const seed = await runSeedStage(ctx);
   note('seed', 'general', seed);
@@ -184,68 +236,101 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
     artifacts,
     elapsedS: 0,
   };
-  const finish = () => {
-    result.elapsedS = Math.round((performance.now() - t0) / 100) / 10;
-    return result;
-  };
-  if (until < PIPELINE_STAGES.indexOf('branch')) return finish();
+  return { plan, runner, log, result, seed, note };
+}
 
-  log(`stage branch: ${p.domains.length} copies of the seed`);
+/** Stage branch: one copy of the seed per domain (before continued pre-training). */
+async function runBranches(run: PipelineRun): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+  const { preset: p, ctx } = run.plan;
+  run.log(`stage branch: ${p.domains.length} copies of the seed`);
   const branches: Array<StageOutcome<CheckpointStageResult>> = [];
   for (const d of p.domains) {
-    const b = await runBranchStage(ctx, seed, d);
-    note('branch', d, b);
-    result.branches[d] = { checkpoint: b.checkpointDir, hash: b.hash, reused: b.reused };
+    const b = await runBranchStage(ctx, run.seed, d);
+    run.note('branch', d, b);
+    run.result.branches[d] = { checkpoint: b.checkpointDir, hash: b.hash, reused: b.reused };
     branches.push(b);
   }
-  if (until < PIPELINE_STAGES.indexOf('experts')) return finish();
+  return branches;
+}
 
-  log(`stage experts: ${p.domains.length} × ${p.stages.experts.steps} steps of continued pre-training (${Math.round(p.generalShare * 100)}% general, peak LR ${p.stages.experts.lrRatio} × the seed's)`);
+/** Stage experts: continued pre-training of each branch on its domain, in parallel on the runner. */
+async function runExperts(run: PipelineRun, branches: ReadonlyArray<StageOutcome<CheckpointStageResult>>): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+  const { preset: p, ctx } = run.plan;
+  run.log(`stage experts: ${p.domains.length} × ${p.stages.experts.steps} steps of continued pre-training (${Math.round(p.generalShare * 100)}% general, peak LR ${p.stages.experts.lrRatio} × the seed's)`);
   const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, branch: branches[i], domain }));
-  const experts = await runner.run(expertJobs);
+  const experts = await run.runner.run(expertJobs);
   p.domains.forEach((d, i) => {
-    note('expert', d, experts[i]);
-    result.experts[d] = denseArtifact(d, 'expert', experts[i]);
+    run.note('expert', d, experts[i]);
+    run.result.experts[d] = denseArtifact(d, 'expert', experts[i]);
   });
-  result.dense = [...p.domains.map((d) => result.experts[d]!), result.seed];
-  if (until < PIPELINE_STAGES.indexOf('mix')) return finish();
+  run.result.dense = [...p.domains.map((d) => run.result.experts[d]!), run.result.seed];
+  return experts;
+}
 
-  log(`stage mix: ${entries.length} recipe(s)`);
-  const dense: DenseInput[] = [...p.domains.map((d, i) => ({ domain: d, outcome: experts[i] })), { domain: 'general', outcome: seed }];
+/** Stage mix: each recipe builds its untrained mixture from the experts and the seed. */
+async function runMixes(run: PipelineRun, experts: ReadonlyArray<StageOutcome<CheckpointStageResult>>): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+  const { preset: p, ctx, planned } = run.plan;
+  run.log(`stage mix: ${planned.length} recipe(s)`);
+  const dense: DenseInput[] = [...p.domains.map((d, i) => ({ domain: d, outcome: experts[i] })), { domain: 'general', outcome: run.seed }];
   const mixes: Array<StageOutcome<CheckpointStageResult>> = [];
   for (const { entry } of planned) {
     const m = await runMixStage(ctx, entry, dense);
-    note('mix', entry.name, m);
-    result.mixes[entry.name] = { checkpoint: m.checkpointDir, hash: m.hash, reused: m.reused, recipeId: entry.id };
+    run.note('mix', entry.name, m);
+    run.result.mixes[entry.name] = { checkpoint: m.checkpointDir, hash: m.hash, reused: m.reused, recipeId: entry.id };
     mixes.push(m);
   }
-  if (until < PIPELINE_STAGES.indexOf('train-mixture')) return finish();
+  return mixes;
+}
 
-  // One job per distinct artifact: runs whose plans coincide (BTX's two budgets) train once; a
-  // frozen-experts run of the same mixture is another artifact.
+/** One wanted mixture run (recipe × budget) and the distinct training job that makes it. */
+interface WantedMixture {
+  name: string;
+  id: string;
+  budget: Budget;
+  mix: StageOutcome<CheckpointStageResult>;
+  plan: MixturePlan;
+  job: number;
+}
+
+/**
+ * One job per distinct artifact: runs whose plans coincide (BTX's two budgets) train once; a
+ * frozen-experts run of the same mixture is another artifact.
+ */
+function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<CheckpointStageResult>>): { jobs: UpcycleJob[]; wanted: WantedMixture[] } {
+  const { preset: p, ctx } = plan;
   const jobs: UpcycleJob[] = [];
   const jobIndex = new Map<string, number>();
-  const wanted: Array<{ name: string; id: string; budget: Budget; mix: StageOutcome<CheckpointStageResult>; plan: MixturePlan; job: number }> = [];
-  planned.forEach(({ entry, plans }, i) => {
-    for (const plan of plans) {
-      const key = `${mixes[i].result.contentHash}/${plan.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
+  const wanted: WantedMixture[] = [];
+  plan.planned.forEach(({ entry, plans }, i) => {
+    for (const mp of plans) {
+      const key = `${mixes[i].result.contentHash}/${mp.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
-        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: n, mix: mixes[i], plan });
+        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
       }
-      wanted.push({ name: entry.name, id: entry.id, budget: plan.budget, mix: mixes[i], plan, job: jobIndex.get(key)! });
+      wanted.push({ name: entry.name, id: entry.id, budget: mp.budget, mix: mixes[i], plan: mp, job: jobIndex.get(key)! });
     }
   });
-  log(`stage train-mixture: ${wanted.length} run(s) (${jobs.length} distinct), ${p.stages.mixture.steps} data-matched steps; compute-matched budget = ${p.reference}'s data-matched FLOPs`);
-  const trained = await runner.run(jobs);
+  return { jobs, wanted };
+}
+
+/**
+ * Stage train-mixture: trains each distinct mixture run on the runner, records every wanted
+ * (recipe, budget) in the result, and checks each trained on exactly its plan's tokens.
+ */
+async function runMixtureTrainings(run: PipelineRun, mixes: ReadonlyArray<StageOutcome<CheckpointStageResult>>): Promise<void> {
+  const { preset: p } = run.plan;
+  const { jobs, wanted } = mixtureJobs(run.plan, mixes);
+  run.log(`stage train-mixture: ${wanted.length} run(s) (${jobs.length} distinct), ${p.stages.mixture.steps} data-matched steps; compute-matched budget = ${p.reference}'s data-matched FLOPs`);
+  const trained = await run.runner.run(jobs);
   const seenJobs = new Set<number>();
   for (const w of wanted) {
     // A second run mapped onto the same artifact reuses what the first one just trained.
     const o = seenJobs.has(w.job) ? { ...trained[w.job], reused: true, elapsedS: 0 } : trained[w.job];
     seenJobs.add(w.job);
-    note('train-mixture', `${w.name} (${w.budget})`, o);
+    run.note('train-mixture', `${w.name} (${w.budget})`, o);
     const r = o.result;
-    result.mixtures.push({
+    run.result.mixtures.push({
       recipe: w.name,
       recipeId: w.id,
       budget: w.budget,
@@ -259,9 +344,8 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
       metrics: r.metrics,
       params: r.params,
     });
-    (result.checkpoints[w.name] ??= {})[w.budget] = o.checkpointDir;
+    (run.result.checkpoints[w.name] ??= {})[w.budget] = o.checkpointDir;
   }
-  const bad = result.mixtures.find((m) => m.tokensSeen !== m.plan.tokens);
+  const bad = run.result.mixtures.find((m) => m.tokensSeen !== m.plan.tokens);
   if (bad) throw new InvariantError(`train-mixture ${bad.recipe} (${bad.budget}) trained on ${bad.tokensSeen} tokens, its plan says ${bad.plan.tokens}`);
-  return finish();
 }

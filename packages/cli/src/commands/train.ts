@@ -21,6 +21,7 @@ import {
 } from '@bam/core';
 import { configHash } from '@bam/utils';
 import type { Command } from '../command.ts';
+import { trainProgressBar } from '../progress-bar.ts';
 
 const usage = `usage: bam train --preset P (--domain D | --mix "SPEC") --out DIR [options]
 
@@ -141,7 +142,7 @@ export const command: Command = {
         logEvery: intOpt(values['log-every'], 'log-every', 10, 1),
         outDir: values.out!,
         tokenizer,
-        progress: !values.json && Boolean(process.stderr.isTTY),
+        reporter: !values.json && process.stderr.isTTY ? trainProgressBar() : undefined,
         meta: { command: 'bam train', preset: values.preset, mix: formatMix(mix), backend: backend.name },
       });
       const params = countParams(model);

@@ -17,7 +17,6 @@ import { parseModelConfig, type ModelConfig } from '../model/config.ts';
 import { modelFromTensors, type BamModel } from '../model/model.ts';
 import { paramSpecs } from '../model/params.ts';
 import { bytesHash, configHash } from '@bam/utils';
-import type { AdamW, AdamWState } from '../train/adamw.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
 
 /** File names inside a checkpoint directory. */
@@ -49,6 +48,30 @@ export interface TrainState {
 
 const finiteNonNeg = z.number().finite().nonnegative();
 const FileEntrySchema = z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+
+/**
+ * Saved optimizer state as plain arrays: the update count and the two moments (`m`, `v`) of each
+ * trainable parameter, as `optimizer.safetensors` holds them. The checkpoint defines this format;
+ * the optimizer (train/adamw.ts) implements it.
+ */
+export interface OptimizerState {
+  step: number;
+  m: Map<string, SafeTensor>;
+  v: Map<string, SafeTensor>;
+}
+
+/** An optimizer a checkpoint can save and restore exactly (AdamW implements it). */
+export interface CheckpointableOptimizer {
+  /** Adam's hyper-parameters, recorded in the metadata of `optimizer.safetensors`. */
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  /** Reads the state back as plain arrays. */
+  getState(): Promise<OptimizerState>;
+  /** Restores a saved state; `file` names where it came from in errors. */
+  setState(state: OptimizerState, file?: string): void;
+}
 
 /** The schema of `checkpoint.json`. */
 export const CheckpointManifestSchema = z.strictObject({
@@ -90,7 +113,7 @@ export interface SaveCheckpointInput {
   /** Default: a fresh state (step 0, seed 0). */
   trainState?: Partial<TrainState>;
   /** The AdamW optimizer (or its state) to save beside the weights, for exact resume. */
-  optimizer?: AdamW | AdamWState;
+  optimizer?: CheckpointableOptimizer | OptimizerState;
   /** Scalar metrics (losses, perplexities); non-finite values are stored as null. */
   metrics?: Record<string, number>;
   /** Free-form JSON (e.g. the stage that made it, parent checkpoints). */
@@ -102,7 +125,7 @@ export interface RawCheckpoint {
   dir: string;
   manifest: CheckpointManifest;
   weights: Map<string, SafeTensor>;
-  optimizer?: AdamWState;
+  optimizer?: OptimizerState;
 }
 
 async function variablesToTensors(params: Map<string, tf.Variable>): Promise<Map<string, SafeTensor>> {
@@ -114,7 +137,7 @@ async function variablesToTensors(params: Map<string, tf.Variable>): Promise<Map
   return out;
 }
 
-function optimizerTensors(state: AdamWState): Map<string, SafeTensor> {
+function optimizerTensors(state: OptimizerState): Map<string, SafeTensor> {
   const out = new Map<string, SafeTensor>();
   for (const [n, t] of state.m) out.set(`m.${n}`, t);
   for (const [n, t] of state.v) out.set(`v.${n}`, t);
@@ -251,7 +274,7 @@ export function readCheckpoint(dir: string): RawCheckpoint {
   }
   const weightsPath = join(dir, CHECKPOINT_FILES.weights);
   const weights = decodeSafetensors(readChecked(dir, CHECKPOINT_FILES.weights, manifest.files['model.safetensors']), weightsPath).tensors;
-  let optimizer: AdamWState | undefined;
+  let optimizer: OptimizerState | undefined;
   const optEntry = manifest.files['optimizer.safetensors'];
   if (optEntry) {
     const optPath = join(dir, CHECKPOINT_FILES.optimizer);
@@ -293,7 +316,7 @@ export function checkWeightsMatch(weights: ReadonlyMap<string, SafeTensor>, para
  * tensors must be exactly the model's parameters with its shapes. Returns the training state.
  * The trainer resumes with this; `loadCheckpoint` builds a fresh model with it.
  */
-export function restoreCheckpoint(source: string | RawCheckpoint, model: ParamsModel, optimizer?: AdamW): TrainState {
+export function restoreCheckpoint(source: string | RawCheckpoint, model: ParamsModel, optimizer?: CheckpointableOptimizer): TrainState {
   const raw = typeof source === 'string' ? readCheckpoint(source) : source;
   const weightsPath = join(raw.dir, CHECKPOINT_FILES.weights);
   checkWeightsMatch(raw.weights, model.params, weightsPath);
@@ -343,7 +366,7 @@ export interface LoadedCheckpoint {
   tokenizer: CheckpointTokenizer;
   trainState: TrainState;
   /** AdamW state when the checkpoint holds one (feed it to `AdamW.setState`). */
-  optimizerState?: AdamWState;
+  optimizerState?: OptimizerState;
   metrics: Record<string, number | null>;
   meta: Record<string, unknown>;
   manifest: CheckpointManifest;

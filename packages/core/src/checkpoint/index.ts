@@ -30,4 +30,6 @@ export type {
   SaveCheckpointInput,
   RawCheckpoint,
   LoadedCheckpoint,
+  OptimizerState,
+  CheckpointableOptimizer,
 } from './checkpoint.ts';

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, ConfigError } from '../errors.ts';
+import type { CheckpointableOptimizer, OptimizerState } from '../checkpoint/checkpoint.ts';
 import type { SafeTensor } from '../checkpoint/safetensors.ts';
 import { adamwStep } from '../ops/adamw.ts';
 
@@ -35,12 +36,8 @@ export interface AdamWConfig {
   trainable?: TrainableSpec;
 }
 
-/** Saved optimizer state as plain arrays: step count and the two moments of each trainable parameter. */
-export interface AdamWState {
-  step: number;
-  m: Map<string, SafeTensor>;
-  v: Map<string, SafeTensor>;
-}
+/** AdamW's saved state: the checkpoint's optimizer-state format (checkpoint/checkpoint.ts). */
+export type AdamWState = OptimizerState;
 
 /** Returns the names of `params` selected by `spec`; unknown names in a list are an error. */
 export function resolveTrainable(params: ReadonlyMap<string, unknown>, spec?: TrainableSpec): string[] {
@@ -58,7 +55,7 @@ export function resolveTrainable(params: ReadonlyMap<string, unknown>, spec?: Tr
  * AdamW over a named parameter map. The optimizer owns its moment variables (`dispose()` frees
  * them); the parameters stay owned by the model. `apply` borrows the gradients.
  */
-export class AdamW {
+export class AdamW implements CheckpointableOptimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

@@ -4,4 +4,4 @@ export type { AdamWConfig, AdamWState, TrainableSpec } from './adamw.ts';
 export { learningRate } from './schedule.ts';
 export type { LrSchedule } from './schedule.ts';
 export { train, evaluateLoss } from './trainer.ts';
-export type { BatchSource, TokenBatch, LossParts, LossFn, TrainOptions, TrainProgress, TrainSummary } from './trainer.ts';
+export type { BatchSource, TokenBatch, LossParts, LossFn, TrainOptions, TrainProgress, TrainReporter, TrainSummary } from './types.ts';

@@ -51,7 +51,7 @@ describe('data-parallel training over worker threads', () => {
     const a = createModel(config, 1);
     const b = createModel(config, 1);
     const start = await weightsOf(a);
-    const one = await train({ model: a, batches, steps: 3, lr, logEvery: 1, progress: false });
+    const one = await train({ model: a, batches, steps: 3, lr, logEvery: 1 });
     const before = tf.memory().numTensors;
     const two = await trainDataParallel({ model: b, batches, steps: 3, lr, workers: 2 });
     expect(tf.memory().numTensors).toBe(before);

@@ -31,7 +31,7 @@ async function trainSteps(config: ModelConfig, init: Weights, batches: BatchSour
   const model = modelFromTensors(config, tensors);
   tf.dispose([...tensors.values()]);
   try {
-    const s = await train({ model, batches, steps: 3, lr: { peak: 1e-3, warmup: 1 }, logEvery: 1, progress: false, clipNorm: 1 });
+    const s = await train({ model, batches, steps: 3, lr: { peak: 1e-3, warmup: 1 }, logEvery: 1, clipNorm: 1 });
     return { weights: await toArrays(model.params), finalLoss: s.finalLoss };
   } finally {
     disposeModel(model);

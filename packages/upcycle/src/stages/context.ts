@@ -171,11 +171,12 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
       tokenizer,
       ...(input.trainable ? { trainable: input.trainable } : {}),
       logEvery,
-      progress: false,
       meta: input.meta,
-      onProgress: (p) => {
-        ctx.log(`${label}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} (${Math.round(p.tokensPerSecond)} tok/s)`);
-        abortCheck();
+      reporter: {
+        update: (p) => {
+          ctx.log(`${label}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} (${Math.round(p.tokensPerSecond)} tok/s)`);
+          abortCheck();
+        },
       },
     });
     if (s.resumedFrom) ctx.log(`${label}: resumed from ${s.resumedFrom}`);

@@ -1,4 +1,4 @@
-// cli-progress ships no types; this declares the part of its API the trainer's progress bar uses.
+// cli-progress ships no types; this declares the part of its API the training progress bar (progress-bar.ts) uses.
 declare module 'cli-progress' {
   interface BarOptions {
     format?: string;
