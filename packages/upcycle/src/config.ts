@@ -102,6 +102,16 @@ const UpcyclePresetObject = z.strictObject({
   clipNorm: z.number().nonnegative().default(1.0),
   /** Trainer checkpoints every this many steps, for resume (0: only at the end). */
   checkpointEvery: z.number().int().nonnegative().default(0),
+  /** Divergence thresholds of every training stage (core's `DivergenceOptions`; absent: core's defaults). */
+  divergence: z
+    .strictObject({
+      lossRatio: z.number().nonnegative().optional(),
+      minLossRise: z.number().nonnegative().optional(),
+      gradNormRatio: z.number().nonnegative().optional(),
+      emaBeta: z.number().min(0).lt(1).optional(),
+      warmupSteps: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
   /** Validation batches [B, T] per domain for each checkpoint's per-domain validation loss. */
   evalBatches: posInt.default(2),
   /** The recipes built and trained (see `recipeIds()`). */

@@ -13,11 +13,13 @@ import { runTrainMixtureStage } from './stages/train-mixture.ts';
 
 /** One parallel unit of work (plain JSON). */
 export type UpcycleJob =
-  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
+  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; resumeLrScale?: number; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
   | {
       kind: 'train-mixture';
       preset: UpcyclePreset;
       artifactsDir: string;
+      /** `StageContext.resumeLrScale`. */
+      resumeLrScale?: number;
       name: string;
       recipe: { id: string; options: Record<string, unknown> };
       numExperts: number;
@@ -32,7 +34,7 @@ export function jobLabel(job: UpcycleJob): string {
 
 /** Runs one job on this thread; `log` gets its progress lines. */
 export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void, signal?: AbortFlag): Promise<StageOutcome<CheckpointStageResult>> {
-  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal });
+  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
   const freezeExperts = resolveRecipe(job.recipe.id, job.recipe.options).options.freezeExperts === true;

@@ -41,6 +41,12 @@ export interface UpcycleOptions {
   until?: PipelineStage;
   /** Abort: the running stage stops at its next log point; its checkpoints stay for a resume. */
   signal?: AbortSignal;
+  /**
+   * A training stage that stopped on divergence continues from its last healthy checkpoint with
+   * its peak LR multiplied by this (recorded in its checkpoints); without it, such a stage refuses
+   * to run past its stop.
+   */
+  resumeLrScale?: number;
 }
 
 /** One dense model of the pipeline (the seed or a domain expert). */
@@ -193,7 +199,10 @@ function planPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts:
   let p = typeof preset === 'string' ? loadUpcyclePreset(preset) : parseUpcyclePreset(preset);
   if (opts.seed !== undefined) p = parseUpcyclePreset({ ...p, seed: opts.seed });
   if (opts.mixtureSeed !== undefined) p = parseUpcyclePreset({ ...p, mixtureSeed: opts.mixtureSeed });
-  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal });
+  if (opts.resumeLrScale !== undefined && !(opts.resumeLrScale > 0 && opts.resumeLrScale < 1)) {
+    throw new BamError(`resumeLrScale must be in (0, 1), got ${opts.resumeLrScale}`, 'E_OPTION', 'e.g. 0.1 continues a diverged stage at a tenth of its learning rate');
+  }
+  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal, resumeLrScale: opts.resumeLrScale });
   const entries = selectRecipes(p, opts.recipes);
   const budgets = [...new Set(opts.budgets ?? p.budgets)];
   const badBudget = budgets.find((b) => !(BUDGETS as readonly string[]).includes(b));
@@ -257,7 +266,7 @@ async function runBranches(run: PipelineRun): Promise<Array<StageOutcome<Checkpo
 async function runExperts(run: PipelineRun, branches: ReadonlyArray<StageOutcome<CheckpointStageResult>>): Promise<Array<StageOutcome<CheckpointStageResult>>> {
   const { preset: p, ctx } = run.plan;
   run.log(`stage experts: ${p.domains.length} × ${p.stages.experts.steps} steps of continued pre-training (${Math.round(p.generalShare * 100)}% general, peak LR ${p.stages.experts.lrRatio} × the seed's)`);
-  const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, branch: branches[i], domain }));
+  const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, branch: branches[i], domain }));
   const experts = await run.runner.run(expertJobs);
   p.domains.forEach((d, i) => {
     run.note('expert', d, experts[i]);
@@ -306,7 +315,7 @@ function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<Check
       const key = `${mixes[i].result.contentHash}/${mp.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
-        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
+        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
       }
       wanted.push({ name: entry.name, id: entry.id, budget: mp.budget, mix: mixes[i], plan: mp, job: jobIndex.get(key)! });
     }

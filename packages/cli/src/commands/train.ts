@@ -4,7 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import {
+  BamError,
   ConfigError,
+  TrainingStoppedError,
   countParams,
   createBatchSource,
   createModel,
@@ -49,7 +51,13 @@ options:
                         gpt2-<the preset's vocabSize>)
   --eval-every N        validation every N steps (default 0: at the start and the end)
   --eval-batches N      validation batches per evaluation (default 4)
-  --checkpoint-every N  checkpoint every N steps (default 0: at the end only)
+  --checkpoint-every N  checkpoint every N steps (default 0: at the end only); with N > 0 the
+                        start is saved too, so a run that diverges early keeps a healthy checkpoint
+  --resume-from CKPT    continue from this checkpoint instead of the newest in --out (e.g. the last
+                        healthy one a stopped run names, with a lower --lr); newer checkpoints in
+                        --out are moved aside (renamed *.diverged-<time>), not deleted
+  --diverge-loss-ratio X  stop when a step's loss exceeds X × its running average (default 3; 0 = off)
+  --diverge-grad-ratio X  stop when the gradient norm exceeds X × its running average (default 10; 0 = off)
   --log-every N         log line every N steps (default 10)
   --backend B           tensorflow | webgpu | wasm | cpu (default: best available)
   --json                print one final JSON line with the results`;
@@ -94,6 +102,9 @@ export const command: Command = {
         'eval-batches': { type: 'string' },
         'checkpoint-every': { type: 'string' },
         'log-every': { type: 'string' },
+        'resume-from': { type: 'string' },
+        'diverge-loss-ratio': { type: 'string' },
+        'diverge-grad-ratio': { type: 'string' },
         backend: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
@@ -126,13 +137,14 @@ export const command: Command = {
     const batches = createBatchSource({ tokenizer, mix, split: 'train', batchSize, seqLen, seed });
     const evalBatches = createBatchSource({ tokenizer, mix, split: 'validation', batchSize, seqLen, seed: seed + 1 });
     const model = createModel(config, seed);
+    const peakLr = numOpt(values.lr, 'lr', 1e-3);
     try {
       const s = await train({
         model,
         batches,
         evalBatches,
         steps,
-        lr: { peak: numOpt(values.lr, 'lr', 1e-3), warmup: intOpt(values.warmup, 'warmup', Math.round(0.05 * steps), 0) },
+        lr: { peak: peakLr, warmup: intOpt(values.warmup, 'warmup', Math.round(0.05 * steps), 0) },
         weightDecay: numOpt(values['weight-decay'], 'weight-decay', 0.1),
         clipNorm: numOpt(values['clip-norm'], 'clip-norm', 1.0),
         seed,
@@ -141,6 +153,11 @@ export const command: Command = {
         checkpointEvery: intOpt(values['checkpoint-every'], 'checkpoint-every', 0, 0),
         logEvery: intOpt(values['log-every'], 'log-every', 10, 1),
         outDir: values.out!,
+        ...(values['resume-from'] ? { resumeFrom: values['resume-from'] } : {}),
+        divergence: {
+          ...(values['diverge-loss-ratio'] !== undefined ? { lossRatio: numOpt(values['diverge-loss-ratio'], 'diverge-loss-ratio', 0) } : {}),
+          ...(values['diverge-grad-ratio'] !== undefined ? { gradNormRatio: numOpt(values['diverge-grad-ratio'], 'diverge-grad-ratio', 0) } : {}),
+        },
         tokenizer,
         reporter: !values.json && process.stderr.isTTY ? trainProgressBar() : undefined,
         meta: { command: 'bam train', preset: values.preset, mix: formatMix(mix), backend: backend.name },
@@ -182,8 +199,33 @@ export const command: Command = {
         );
       }
       return 0;
+    } catch (err) {
+      throw err instanceof TrainingStoppedError ? withContinueCommand(err, argv, peakLr) : err;
     } finally {
       disposeModel(model);
     }
   },
 };
+
+/** Quotes one argument for a POSIX shell when it needs it. */
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The stop error with a command that continues the run: the same command line with
+ * `--resume-from` the last healthy checkpoint and a 10× lower `--lr`.
+ */
+function withContinueCommand(err: TrainingStoppedError, argv: readonly string[], peakLr: number): BamError {
+  const healthy = err.record.healthyCheckpoint;
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--lr' || a === '--resume-from') i++;
+    else if (!a.startsWith('--lr=') && !a.startsWith('--resume-from=')) kept.push(a);
+  }
+  const lower = Number((peakLr / 10).toPrecision(3));
+  const command = ['bam', 'train', ...kept, ...(healthy ? ['--resume-from', healthy] : []), '--lr', String(lower)].map(shellQuote).join(' ');
+  const message = err.message.split('\n')[0];
+  return new BamError(message, err.code, healthy ? `continue from the healthy checkpoint at a 10× lower learning rate:\n    ${command}` : `start again at a 10× lower learning rate:\n    ${command}`);
+}

@@ -30,6 +30,8 @@ options:
   --budgets a,b         data-matched, compute-matched (default: the preset's)
   --seed S              override the preset's seed (new seed model, experts and mixtures)
   --mixture-seed S      seed only the mixture phase (router init, data order): reuses the experts
+  --resume-lr-scale X   a stage that stopped on divergence continues from its last healthy
+                        checkpoint at X × its learning rate (0 < X < 1, e.g. 0.1)
   --backend B           tensorflow | webgpu | wasm | cpu (default: best available)
   --quiet               no progress lines on stderr
   --json                print one JSON object (the checkpoints) instead of the table`;
@@ -42,6 +44,7 @@ const parseOptions = {
   budgets: { type: 'string' },
   seed: { type: 'string' },
   'mixture-seed': { type: 'string' },
+  'resume-lr-scale': { type: 'string' },
   backend: { type: 'string' },
   quiet: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -51,6 +54,12 @@ function intOpt(what: string, v: string | undefined, name: string, min: number):
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`${what} options`, [{ path: `--${name}`, message: `must be an integer >= ${min}, got '${v}'` }]);
+  return n;
+}
+
+function scaleOpt(what: string, v: string): number {
+  const n = Number(v);
+  if (!(n > 0 && n < 1)) throw new ConfigError(`${what} options`, [{ path: '--resume-lr-scale', message: `must be a number between 0 and 1 (exclusive), got '${v}'` }]);
   return n;
 }
 
@@ -104,6 +113,7 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
         budgets: budgets as Budget[] | undefined,
         seed: intOpt(what, values.seed, 'seed', 0),
         mixtureSeed: intOpt(what, values['mixture-seed'], 'mixture-seed', 0),
+        ...(values['resume-lr-scale'] !== undefined ? { resumeLrScale: scaleOpt(what, values['resume-lr-scale']) } : {}),
         until: stage,
         log,
       });

@@ -1,10 +1,16 @@
 /**
  * Reporting: the flush points of a run. Scalars stay on the device between flushes; a flush reads
- * the pending rows back, checks every step's loss and gradient norm are finite, writes the log
- * line and tells the reporter and `onProgress`.
+ * the pending rows back, checks every step's loss and gradient norm (finite, and no divergence:
+ * divergence.ts), confirms the checkpoints those steps prove healthy, writes the log line and
+ * tells the reporter and `onProgress`. A failed check stops the run with `TrainingStoppedError`
+ * naming the last healthy checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
 import { BamError } from '../errors.ts';
+import { writeFileAtomic } from '@bam/utils';
+import type { CheckpointKeeper } from './checkpointing.ts';
+import { describeAlarm, type DivergenceDetector } from './divergence.ts';
 import type { TrainLog } from './resume.ts';
 import type { TrainProgress, TrainReporter } from './types.ts';
 
@@ -23,8 +29,6 @@ export interface RunCounters {
   /** The newest validation NLL and the step it was measured at. */
   valLoss: number;
   valStep: number;
-  /** The newest checkpoint saved or resumed from. */
-  lastCheckpoint?: string;
 }
 
 /** Where a flush sends its numbers. */
@@ -32,6 +36,58 @@ export interface ReportSinks {
   log: TrainLog;
   reporter?: TrainReporter;
   onProgress?: (p: TrainProgress) => void;
+}
+
+/** The checks a flush runs on each step: divergence, and the checkpoints a healthy step confirms. */
+export interface StepChecks {
+  detector: DivergenceDetector;
+  keeper?: CheckpointKeeper;
+  /** Where the stop record `diverged.json` goes (the checkpoint folder). */
+  outDir?: string;
+}
+
+/** The file a stopped run leaves in its checkpoint folder: why it stopped and where to continue from. */
+export const STOP_RECORD = 'diverged.json';
+
+/** What a stopped run records (in `diverged.json`, the log's `stop` line and the error). */
+export interface StopRecord {
+  /** The step whose loss or gradient norm failed a check. */
+  step: number;
+  reason: 'non-finite' | 'divergence';
+  /** What failed, e.g. `non-finite loss`, `divergence`. */
+  what: string;
+  /** The numbers, e.g. `loss=NaN, gradNorm=NaN` or `loss 2351 is 423.2× its running baseline 5.555`. */
+  detail: string;
+  /** The last checkpoint from before the divergence (undefined when none was saved). */
+  healthyCheckpoint?: string;
+  /** Checkpoints saved after it, holding weights from the divergence. */
+  suspectCheckpoints: string[];
+  lr: number;
+  thresholds: Record<string, number>;
+}
+
+/**
+ * A run stopped by a failed check: code `E_NONFINITE` (a NaN or infinity) or `E_DIVERGED` (a
+ * finite loss or gradient norm far above its baseline). `record.healthyCheckpoint` is the
+ * checkpoint to continue from with a lower learning rate (trainer option `resumeFrom`).
+ */
+export class TrainingStoppedError extends BamError {
+  /** `earlier`: the record was found on disk by a later run (which refuses to resume past it). */
+  constructor(
+    readonly record: StopRecord,
+    earlier = false,
+  ) {
+    const { step, healthyCheckpoint, suspectCheckpoints } = record;
+    super(
+      `${earlier ? 'this run stopped earlier: ' : ''}${record.what} at step ${step} (batch ${step - 1}): ${record.detail}; training stopped` +
+        (healthyCheckpoint ? `. The last healthy checkpoint (from before the divergence) is ${healthyCheckpoint}` : ' before any healthy checkpoint was saved') +
+        (suspectCheckpoints.length ? `; the newer ${suspectCheckpoints.join(', ')} holds weights from the divergence` : ''),
+      record.reason === 'divergence' ? 'E_DIVERGED' : 'E_NONFINITE',
+      healthyCheckpoint
+        ? 'continue from the last healthy checkpoint with a lower learning rate (trainer option resumeFrom), or check the data for bad tokens'
+        : 'start again with a lower learning rate, or check the data for bad tokens',
+    );
+  }
 }
 
 const ROW = 5; // [loss, nll, loadBalance, zLoss, gradNorm]
@@ -50,6 +106,7 @@ export class StepMetrics {
   constructor(
     private readonly run: RunCounters,
     private readonly sinks: ReportSinks,
+    private readonly checks: StepChecks,
     resumedLoss: number,
   ) {
     this.finalLoss = resumedLoss;
@@ -95,20 +152,38 @@ export class StepMetrics {
     return vals;
   }
 
-  /** Checks one step's scalars (`at` is the step number, 1-based) and records its loss. */
+  /**
+   * Checks one step's scalars (`at` is the step number, 1-based): finite, then no divergence;
+   * records its loss and confirms the checkpoints saved before it.
+   */
   private accept(at: number, row: Float32Array): void {
     const [loss, , , , gradNorm] = row;
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      const last = this.run.lastCheckpoint;
-      throw new BamError(
-        `non-finite ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} at step ${at} (batch ${at - 1}): loss=${loss}, gradNorm=${gradNorm}; training stopped` +
-          (last ? `. The last good checkpoint is ${last}` : ' before any checkpoint was saved'),
-        'E_NONFINITE',
-        'lower the learning rate (--lr) or the clip norm, check the data for bad tokens, then resume from the last good checkpoint',
-      );
+      this.stop(at, 'non-finite', `non-finite ${Number.isFinite(loss) ? 'gradient norm' : 'loss'}`, `loss=${loss}, gradNorm=${gradNorm}`);
     }
+    const alarm = this.checks.detector.observe(at, loss, gradNorm);
+    if (alarm) this.stop(at, 'divergence', 'divergence', describeAlarm(alarm));
+    this.checks.keeper?.confirmThrough(at);
     this.losses.push(loss);
     if (Number.isNaN(this.initialLoss)) this.initialLoss = loss;
+  }
+
+  /** Records why the run stops (log line, `diverged.json`) and throws `TrainingStoppedError`. */
+  private stop(step: number, reason: StopRecord['reason'], what: string, detail: string): never {
+    const keeper = this.checks.keeper;
+    const record: StopRecord = {
+      step,
+      reason,
+      what,
+      detail,
+      healthyCheckpoint: keeper?.healthy?.dir,
+      suspectCheckpoints: keeper?.suspect ?? [],
+      lr: this.run.lr,
+      thresholds: { ...this.checks.detector.thresholds },
+    };
+    this.sinks.log.write({ kind: 'stop', ...record });
+    if (this.checks.outDir) writeFileAtomic(join(this.checks.outDir, STOP_RECORD), `${JSON.stringify(record, null, 2)}\n`);
+    throw new TrainingStoppedError(record);
   }
 
   /** Writes the train log line and tells the reporter and `onProgress`. */

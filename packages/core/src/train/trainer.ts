@@ -6,7 +6,8 @@
  *     resume.ts         where the run starts (newest checkpoint) and the log cut back to it
  *     step.ts           one optimizer step; one validation pass
  *     reporting.ts      flush points: read scalars back, check them, log, report progress
- *     checkpointing.ts  save a step checkpoint, rotate old ones
+ *     checkpointing.ts  save a step checkpoint, rotate old ones, keep the last healthy one
+ *     divergence.ts     stop on a loss or gradient norm far above its running baseline
  *
  * Progress display is the caller's: it passes a `TrainReporter` (the CLI draws a progress bar,
  * upcycle writes log lines); core draws nothing.
@@ -16,9 +17,9 @@
  * run therefore recomputes bit for bit what the uninterrupted run computed, on the same backend.
  *
  * Scalars are read back from the device only at flush points (log interval, evaluation,
- * checkpoint, end). Every flush checks that each step's loss and gradient norm were finite, and
- * a checkpoint is saved only after such a check, so a NaN stops the run with the last good
- * checkpoint intact.
+ * checkpoint, end). Every flush checks that each step's loss and gradient norm were finite and
+ * not diverging; a checkpoint counts as healthy once the step after it passed, and rotation never
+ * deletes the last healthy one, so a stopped run names a checkpoint from before the divergence.
  */
 import { join } from 'node:path';
 import type { ParamsModel } from '../checkpoint/checkpoint.ts';
@@ -28,9 +29,10 @@ import { ModelConfigSchema } from '../model/config.ts';
 import { computeLoss } from '../model/loss.ts';
 import type { BamModel } from '../model/model.ts';
 import { AdamW, resolveTrainable } from './adamw.ts';
-import { saveStepCheckpoint, type CheckpointPlan } from './checkpointing.ts';
-import { StepMetrics, type RunCounters } from './reporting.ts';
-import { FRESH_START, resumeFromNewest, TrainLog, type StartPoint } from './resume.ts';
+import { CheckpointKeeper, type CheckpointPlan } from './checkpointing.ts';
+import { DivergenceDetector } from './divergence.ts';
+import { StepMetrics, TrainingStoppedError, type RunCounters } from './reporting.ts';
+import { FRESH_START, readStopRecord, resumeFromChosen, resumeFromNewest, setAsideStopRecord, TrainLog, type StartPoint } from './resume.ts';
 import { learningRate } from './schedule.ts';
 import { checkBatch, evaluateLoss, trainStep, type StepRunner } from './step.ts';
 import type { LossFn, TokenBatch, TrainOptions, TrainSummary } from './types.ts';
@@ -57,6 +59,8 @@ function checkOptions<M extends ParamsModel>(o: TrainOptions<M>): void {
   if (o.flopsPerToken !== undefined && !(o.flopsPerToken >= 0)) issues.push({ path: 'flopsPerToken', message: `must be >= 0, got ${o.flopsPerToken}` });
   if (o.checkpointEvery && !o.outDir) issues.push({ path: 'checkpointEvery', message: 'needs outDir' });
   if (o.outDir && !o.tokenizer) issues.push({ path: 'tokenizer', message: 'is required with outDir (checkpoints record it)' });
+  if (o.resumeFrom && !o.outDir) issues.push({ path: 'resumeFrom', message: 'needs outDir' });
+  if (o.resumeFrom && o.resume === false) issues.push({ path: 'resumeFrom', message: 'contradicts resume: false' });
   if (issues.length) throw new ConfigError('training options', issues);
 }
 
@@ -106,6 +110,21 @@ function checkpointPlan<M extends ParamsModel>(opts: TrainOptions<M>, setup: Run
   };
 }
 
+/** Where the run starts: the chosen checkpoint, the newest in `outDir`, or step 0. */
+function startPoint<M extends ParamsModel>(opts: TrainOptions<M>, optimizer: AdamW): StartPoint {
+  const seed = opts.seed ?? 0;
+  if (opts.resumeFrom) return resumeFromChosen(opts.resumeFrom, opts.outDir!, opts.model, optimizer, seed, opts.steps);
+  if (opts.outDir && opts.resume !== false) {
+    // Resuming past a stop would continue from diverging weights: the caller must choose where.
+    const stopped = readStopRecord(opts.outDir);
+    if (stopped?.healthyCheckpoint) throw new TrainingStoppedError(stopped, true);
+    setAsideStopRecord(opts.outDir);
+    return resumeFromNewest(opts.outDir, opts.model, optimizer, seed, opts.steps);
+  }
+  if (opts.outDir) setAsideStopRecord(opts.outDir);
+  return FRESH_START;
+}
+
 /** Which flush-point actions fall on step `done`. */
 function dueAt<M extends ParamsModel>(opts: TrainOptions<M>, done: number): { flush: boolean; evaluate: boolean; checkpoint: boolean } {
   const evalEvery = opts.evalEvery ?? 0;
@@ -139,9 +158,10 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
   const { reporter } = opts;
   let metrics: StepMetrics | undefined;
   try {
-    const start: StartPoint = opts.outDir && opts.resume !== false ? resumeFromNewest(opts.outDir, model, optimizer, opts.seed ?? 0, steps) : FRESH_START;
+    const start = startPoint(opts, optimizer);
     const log = new TrainLog(opts.log ?? (opts.outDir ? join(opts.outDir, 'train.jsonl') : undefined), start);
-    const run: RunCounters = { steps, startStep: start.step, tokensSeen: start.tokensSeen, flopsSpent: start.flopsSpent, runTokens: 0, trainMs: 0, lr: 0, valLoss: NaN, valStep: -1, lastCheckpoint: start.from };
+    const run: RunCounters = { steps, startStep: start.step, tokensSeen: start.tokensSeen, flopsSpent: start.flopsSpent, runTokens: 0, trainMs: 0, lr: 0, valLoss: NaN, valStep: -1 };
+    let lastCheckpoint = start.from;
     const evalSteps = opts.evalSteps ?? 4;
     /** Validation at `step`: logged (unless already in the log) and remembered as the newest. */
     const validate = async (step: number, logIt = true): Promise<void> => {
@@ -155,8 +175,12 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
     await validate(start.step, !log.startEvalLogged);
     const initialValLoss = run.valLoss;
     if (start.step < steps) reporter?.start?.(start.step, steps);
-    metrics = new StepMetrics(run, { log, reporter, onProgress: opts.onProgress }, start.loss);
-    const ckpt = checkpointPlan(opts, setup);
+    const detector = new DivergenceDetector(opts.divergence, start.divergence);
+    const plan = checkpointPlan(opts, setup);
+    const keeper = plan && new CheckpointKeeper(plan, detector, start.from ? { step: start.step, dir: start.from } : undefined);
+    metrics = new StepMetrics(run, { log, reporter, onProgress: opts.onProgress }, { detector, keeper, outDir: opts.outDir }, start.loss);
+    // The starting point is the first healthy checkpoint, for a run that diverges before its second.
+    if (keeper && !start.from && (opts.checkpointEvery ?? 0) > 0) await keeper.save(0, model, optimizer, run, NaN);
 
     for (let s = start.step; s < steps; s++) {
       const b = checkBatch(batches.batch(s), s, 'training');
@@ -169,7 +193,7 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
       const due = dueAt(opts, done);
       if (due.flush) await metrics.flush(done);
       if (due.evaluate) await validate(done);
-      if (due.checkpoint) run.lastCheckpoint = await saveStepCheckpoint(ckpt!, done, model, optimizer, run, metrics.finalLoss);
+      if (due.checkpoint) lastCheckpoint = await keeper!.save(done, model, optimizer, run, metrics.finalLoss);
     }
     return {
       initialLoss: metrics.initialLoss,
@@ -181,7 +205,7 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
       steps,
       startStep: start.step,
       resumedFrom: start.from,
-      checkpoint: run.lastCheckpoint,
+      checkpoint: lastCheckpoint,
       losses: metrics.losses,
       flopsSpent: run.flopsSpent,
     };

@@ -3,6 +3,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { CheckpointTokenizer, ParamsModel } from '../checkpoint/checkpoint.ts';
 import type { BamModel } from '../model/model.ts';
 import type { TrainableSpec } from './adamw.ts';
+import type { DivergenceOptions } from './divergence.ts';
 import type { LrSchedule } from './schedule.ts';
 
 /** One batch of token ids, row-major [B, T] (docs/internals.md). */
@@ -90,6 +91,11 @@ export interface TrainOptions<M extends ParamsModel = BamModel> {
   tokenizer?: CheckpointTokenizer;
   /** Resume from the newest checkpoint in `outDir` (default true). */
   resume?: boolean;
+  /**
+   * Continue from this checkpoint instead of the newest (e.g. the last healthy one a stopped run
+   * named, with a lower LR); the newer step checkpoints in `outDir` are moved aside, not deleted.
+   */
+  resumeFrom?: string;
   /** JSONL log path (default `outDir/train.jsonl` when `outDir` is given, else none). */
   log?: string;
   /** Read scalars back and log every this many steps (default 10). */
@@ -109,6 +115,11 @@ export interface TrainOptions<M extends ParamsModel = BamModel> {
   flopsPerToken?: number;
   /** Extra JSON recorded in every checkpoint's `meta`. */
   meta?: Record<string, unknown>;
+  /**
+   * When a finite loss or gradient norm counts as divergence and stops the run (divergence.ts;
+   * defaults in `DIVERGENCE_DEFAULTS`). Recorded in every checkpoint and in the stop record.
+   */
+  divergence?: DivergenceOptions;
 }
 
 /** What `train` returns. Losses are means over the log interval; val losses are mean NLL. */

@@ -87,7 +87,9 @@ describe('train (smoke model on law text)', () => {
     // Step 2 (LR 1e20) blows the weights up; the loss of step 3 is the first non-finite one.
     expect(err.message).toMatch(/non-finite loss at step 3 \(batch 2\)/);
     const step = 3;
-    expect(err.message).toContain(`The last good checkpoint is ${join(out, `step-${String(step - 1).padStart(8, '0')}`)}`);
+    // Step 2's checkpoint holds the exploded weights (its loss is step 3's); the one before is the healthy one.
+    expect(err.message).toContain(`The last healthy checkpoint (from before the divergence) is ${join(out, `step-${String(step - 2).padStart(8, '0')}`)}`);
+    expect(err.message).toContain(`the newer ${join(out, `step-${String(step - 1).padStart(8, '0')}`)} holds weights from the divergence`);
     expect(latestCheckpoint(out)).toBe(join(out, `step-${String(step - 1).padStart(8, '0')}`));
     const loaded = loadCheckpoint(latestCheckpoint(out)!);
     expect(loaded.trainState.step).toBe(step - 1);

@@ -4,7 +4,7 @@
  * and the helpers that train a model into a stage directory or save plain tensors as a checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BamError,
@@ -20,8 +20,10 @@ import {
   paramCounts,
   parseModelConfig,
   readCheckpoint,
+  readStopRecord,
   saveCheckpoint,
   train,
+  TrainingStoppedError,
   type BamModel,
   type BatchSource,
   type DataMixture,
@@ -31,7 +33,7 @@ import {
   type Tokenizer,
   type TrainState,
 } from '@bam/core';
-import { configHash } from '@bam/utils';
+import { configHash, writeFileAtomic } from '@bam/utils';
 import { parseUpcyclePreset, presetModelConfig, presetTokenizer, type UpcyclePreset, type UpcyclePresetInput } from '../config.ts';
 import { ArtifactStore, type AbortFlag, type StageResult } from '../store.ts';
 import type { TensorMap } from '../tensors.ts';
@@ -46,17 +48,31 @@ export interface StageContext {
   store: ArtifactStore;
   log: (line: string) => void;
   signal?: AbortFlag;
+  /**
+   * A training stage that stopped on divergence continues from its last healthy checkpoint with
+   * its peak LR multiplied by this (`bam upcycle --resume-lr-scale`); without it such a stage
+   * refuses to run and says so.
+   */
+  resumeLrScale?: number;
 }
 
 /** Builds the stage context of a preset (parsed again if given as JSON) and an artifacts directory. */
 export function createStageContext(
   preset: UpcyclePreset | UpcyclePresetInput,
   artifactsDir: string,
-  opts: { log?: (line: string) => void; signal?: AbortFlag } = {},
+  opts: { log?: (line: string) => void; signal?: AbortFlag; resumeLrScale?: number } = {},
 ): StageContext {
   const p = parseUpcyclePreset(preset);
   const config = presetModelConfig(p);
-  return { preset: p, config, tokenizer: presetTokenizer(p, config), store: new ArtifactStore(artifactsDir), log: opts.log ?? (() => {}), signal: opts.signal };
+  return {
+    preset: p,
+    config,
+    tokenizer: presetTokenizer(p, config),
+    store: new ArtifactStore(artifactsDir),
+    log: opts.log ?? (() => {}),
+    signal: opts.signal,
+    ...(opts.resumeLrScale !== undefined ? { resumeLrScale: opts.resumeLrScale } : {}),
+  };
 }
 
 /** A non-negative 31-bit seed derived from the preset seed and a purpose (e.g. `'expert', 'law'`). */
@@ -100,9 +116,41 @@ export interface CheckpointStageResult extends StageResult {
   configHash: string;
 }
 
-/** Removes the trainer's step checkpoints once the stage's own checkpoint is written (keeps the log). */
+/** Removes the trainer's step checkpoints (and those set aside after a divergence) once the stage's own checkpoint is written (keeps the log). */
 function pruneTrainerCheckpoints(trainDir: string): void {
-  for (const name of readdirSync(trainDir)) if (/^step-\d+$/.test(name)) rmSync(join(trainDir, name), { recursive: true, force: true });
+  for (const name of readdirSync(trainDir)) if (/^step-\d+(\.diverged-.+)?$/.test(name)) rmSync(join(trainDir, name), { recursive: true, force: true });
+}
+
+/** The LR multiplier a stage trains with, in its trainer folder (written when it continued after a divergence). */
+const LR_SCALE_FILE = 'lr-scale.json';
+
+/**
+ * How the stage's training continues: normally (resume from the newest checkpoint, the recorded
+ * LR scale), or, after a divergence stop and with `ctx.resumeLrScale`, from the last healthy
+ * checkpoint with the LR scale multiplied by it (recorded, so later resumes keep it).
+ */
+function stageResume(ctx: StageContext, trainDir: string, label: string): { lrScale: number; resumeFrom?: string } {
+  const scalePath = join(trainDir, LR_SCALE_FILE);
+  const recorded = existsSync(scalePath) ? (JSON.parse(readFileSync(scalePath, 'utf8')) as { lrScale: number }).lrScale : 1;
+  const stopped = readStopRecord(trainDir);
+  if (!stopped?.healthyCheckpoint || ctx.resumeLrScale === undefined) return { lrScale: recorded };
+  const lrScale = recorded * ctx.resumeLrScale;
+  writeFileAtomic(scalePath, `${JSON.stringify({ lrScale })}\n`);
+  ctx.log(`${label}: continuing from ${stopped.healthyCheckpoint} at ${lrScale}× the preset's learning rate`);
+  return { lrScale, resumeFrom: stopped.healthyCheckpoint };
+}
+
+/** A stage's training stop, with the upcycle command that continues it at a lower LR. */
+function stageStopError(err: TrainingStoppedError, label: string): BamError {
+  const message = `${label}: ${err.message.split('\n')[0]}`;
+  const healthy = err.record.healthyCheckpoint;
+  return new BamError(
+    message,
+    err.code,
+    healthy
+      ? `run the same command again with --resume-lr-scale 0.1: ${label} continues from ${healthy} at a 10× lower learning rate (the earlier stages are reused)`
+      : `lower the stage's learning rate in the preset (a new stage hash: it starts again), or set "checkpointEvery" so a healthy checkpoint is kept`,
+  );
 }
 
 /** What `trainIntoStage` trains. */
@@ -152,6 +200,8 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
     const base = createBatchSource({ tokenizer, mix: input.mix, split: 'train', batchSize, seqLen, seed: input.dataSeed });
     const batches = input.batches ? input.batches(base) : base;
     const trainDir = join(dir, 'train');
+    const resume = stageResume(ctx, trainDir, label);
+    const meta = resume.lrScale === 1 ? input.meta : { ...input.meta, lrScale: resume.lrScale };
     const logEvery = Math.max(1, Math.min(10, Math.ceil(input.steps / 10)));
     const abortCheck = () => {
       if (ctx.signal?.aborted) throw new BamError(`${label}: aborted`, 'E_ABORTED', 'run the same command again to resume from the last checkpoint');
@@ -162,7 +212,9 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
       model,
       batches,
       steps: input.steps,
-      lr: input.lr,
+      lr: { ...input.lr, peak: input.lr.peak * resume.lrScale },
+      ...(resume.resumeFrom ? { resumeFrom: resume.resumeFrom } : {}),
+      ...(ctx.preset.divergence ? { divergence: ctx.preset.divergence } : {}),
       weightDecay: preset.weightDecay,
       clipNorm: preset.clipNorm,
       seed: input.dataSeed,
@@ -171,19 +223,21 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
       tokenizer,
       ...(input.trainable ? { trainable: input.trainable } : {}),
       logEvery,
-      meta: input.meta,
+      meta,
       reporter: {
         update: (p) => {
           ctx.log(`${label}: step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} (${Math.round(p.tokensPerSecond)} tok/s)`);
           abortCheck();
         },
       },
+    }).catch((err: unknown) => {
+      throw err instanceof TrainingStoppedError ? stageStopError(err, label) : err;
     });
     if (s.resumedFrom) ctx.log(`${label}: resumed from ${s.resumedFrom}`);
     const val = await domainValidationLosses(model, tokenizer, batchSize, seqLen, preset.evalBatches);
     const metrics = { trainLoss: s.finalLoss, ...val };
     const trainState: TrainState = { step: s.steps, tokensSeen: s.tokensSeen, flopsSpent: s.flopsSpent, seed: input.dataSeed, dataPosition: s.steps };
-    const manifest = await saveCheckpoint(join(dir, 'model'), { model, tokenizer, trainState, metrics, meta: input.meta });
+    const manifest = await saveCheckpoint(join(dir, 'model'), { model, tokenizer, trainState, metrics, meta });
     pruneTrainerCheckpoints(trainDir);
     const elapsed = (performance.now() - t0) / 1000;
     ctx.log(`${label}: trained ${s.steps} steps, ${s.tokensSeen.toLocaleString('en')} tokens in ${elapsed.toFixed(1)}s; val.mean ${val['val.mean'].toFixed(3)}`);
