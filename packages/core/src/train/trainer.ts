@@ -135,6 +135,30 @@ function dueAt<M extends ParamsModel>(opts: TrainOptions<M>, done: number): { fl
   return { flush: done % (opts.logEvery ?? 10) === 0 || last || evaluate || checkpoint, evaluate, checkpoint };
 }
 
+/** Validation at `step`: logged (unless `logIt` is false) and kept in `run` as the newest. */
+async function validateAt<M extends ParamsModel>(opts: TrainOptions<M>, lossFn: LossFn<M>, log: TrainLog, run: RunCounters, step: number, logIt: boolean): Promise<void> {
+  if (!opts.evalBatches) return;
+  const evalSteps = opts.evalSteps ?? 4;
+  const r = await evaluateLoss(opts.model, opts.evalBatches, evalSteps, lossFn);
+  if (logIt) log.write({ kind: 'eval', step, valLoss: num(r.nll), valTotalLoss: num(r.loss), batches: evalSteps });
+  run.valLoss = r.nll;
+  run.valStep = step;
+}
+
+/**
+ * The run's divergence detector (continuing the resumed checkpoint's baselines) and checkpoint
+ * keeper (the resumed checkpoint counts as healthy). A fresh run that checkpoints saves its start
+ * as the first healthy checkpoint, for a run that diverges before its second.
+ */
+async function startChecks<M extends ParamsModel>(opts: TrainOptions<M>, setup: RunSetup<M>, start: StartPoint, run: RunCounters): Promise<{ detector: DivergenceDetector; keeper?: CheckpointKeeper }> {
+  const detector = new DivergenceDetector(opts.divergence, start.divergence);
+  const plan = checkpointPlan(opts, setup);
+  if (!plan) return { detector };
+  const keeper = new CheckpointKeeper(plan, detector, start.from ? { step: start.step, dir: start.from } : undefined);
+  if (!start.from && (opts.checkpointEvery ?? 0) > 0) await keeper.save(0, opts.model, setup.optimizer, run, NaN);
+  return { detector, keeper };
+}
+
 /** Counts one step's tokens and FLOPs. */
 function countStep(run: RunCounters, b: TokenBatch, flopsPerToken: number): void {
   const tokens = b.batchSize * b.seqLen;
@@ -162,25 +186,13 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
     const log = new TrainLog(opts.log ?? (opts.outDir ? join(opts.outDir, 'train.jsonl') : undefined), start);
     const run: RunCounters = { steps, startStep: start.step, tokensSeen: start.tokensSeen, flopsSpent: start.flopsSpent, runTokens: 0, trainMs: 0, lr: 0, valLoss: NaN, valStep: -1 };
     let lastCheckpoint = start.from;
-    const evalSteps = opts.evalSteps ?? 4;
-    /** Validation at `step`: logged (unless already in the log) and remembered as the newest. */
-    const validate = async (step: number, logIt = true): Promise<void> => {
-      if (!opts.evalBatches) return;
-      const r = await evaluateLoss(model, opts.evalBatches, evalSteps, setup.lossFn);
-      if (logIt) log.write({ kind: 'eval', step, valLoss: num(r.nll), valTotalLoss: num(r.loss), batches: evalSteps });
-      run.valLoss = r.nll;
-      run.valStep = step;
-    };
+    const validate = (step: number, logIt = true) => validateAt(opts, setup.lossFn, log, run, step, logIt);
     // A resumed run re-evaluates its starting point but does not log it twice.
     await validate(start.step, !log.startEvalLogged);
     const initialValLoss = run.valLoss;
     if (start.step < steps) reporter?.start?.(start.step, steps);
-    const detector = new DivergenceDetector(opts.divergence, start.divergence);
-    const plan = checkpointPlan(opts, setup);
-    const keeper = plan && new CheckpointKeeper(plan, detector, start.from ? { step: start.step, dir: start.from } : undefined);
+    const { detector, keeper } = await startChecks(opts, setup, start, run);
     metrics = new StepMetrics(run, { log, reporter, onProgress: opts.onProgress }, { detector, keeper, outDir: opts.outDir }, start.loss);
-    // The starting point is the first healthy checkpoint, for a run that diverges before its second.
-    if (keeper && !start.from && (opts.checkpointEvery ?? 0) > 0) await keeper.save(0, model, optimizer, run, NaN);
 
     for (let s = start.step; s < steps; s++) {
       const b = checkBatch(batches.batch(s), s, 'training');
