@@ -3,6 +3,7 @@ export * from './errors.ts';
 export type * from './api/model.ts';
 export * from './api/context.ts';
 export * from './api/task.ts';
+export * from './api/multiple-choice.ts';
 export * from './api/variant.ts';
 export { validateTask, validateVariant, isPluginLike, noOptions } from './api/validate.ts';
 export * from './metrics.ts';

@@ -19,28 +19,14 @@
  * `3.7`, ...), drawn with a PRNG seeded by (`seed`, expression), as is the gold position.
  */
 import { z } from 'zod';
-import { defineTask } from '@bam/eval';
+import { defineMultipleChoiceTask } from '@bam/eval';
 import { InvariantError, arithmeticProblems, arithmeticSplitOf, generateArithmetic, type ArithmeticProblem } from '@bam/core';
-import {
-  MULTIPLE_CHOICE_METRICS,
-  memoByOptions,
-  limitOption,
-  multipleChoiceRequests,
-  placeGold,
-  rngFor,
-  scoreMultipleChoiceDoc,
-  seedOption,
-  shuffled,
-  splitOption,
-  type MultipleChoiceDoc,
-} from './common.ts';
+import { memoByOptions, placeGold, rngFor, sampleOptions, shuffled, type MultipleChoiceDoc } from './common.ts';
 
 /** Options of `arithmetic`. */
 export const ArithmeticOptionsSchema = z
   .object({
-    limit: limitOption(100),
-    split: splitOption,
-    seed: seedOption,
+    ...sampleOptions(100),
     /** Show the worked steps (the training format) before the answer. */
     showSteps: z.boolean().default(true),
   })
@@ -129,13 +115,10 @@ export function arithmeticDocs(opts: ArithmeticOptions): ArithmeticDoc[] {
 }
 
 /** `arithmetic`: choose the value of a generated expression among four close numbers. */
-export const arithmetic = defineTask<ArithmeticOptions, ArithmeticDoc>({
+export const arithmetic = defineMultipleChoiceTask<ArithmeticOptions, ArithmeticDoc>({
   id: 'arithmetic',
   version: 1,
   description: 'Math: the value of a generated multi-step expression (held-out by the corpus split hash), a choice among 4 close numbers. acc, acc_norm.',
   options: ArithmeticOptionsSchema,
-  metrics: MULTIPLE_CHOICE_METRICS,
   documents: memoByOptions(arithmeticDocs),
-  requests: (doc) => multipleChoiceRequests(doc),
-  score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -17,29 +17,14 @@
  * line), as is the gold position.
  */
 import { z } from 'zod';
-import { defineTask } from '@bam/eval';
+import { defineMultipleChoiceTask } from '@bam/eval';
 import { DataError, loadDomain } from '@bam/core';
-import {
-  MULTIPLE_CHOICE_METRICS,
-  memoByOptions,
-  hashOrder,
-  limitOption,
-  multipleChoiceRequests,
-  pickDistinct,
-  placeGold,
-  rngFor,
-  scoreMultipleChoiceDoc,
-  seedOption,
-  splitOption,
-  type MultipleChoiceDoc,
-} from './common.ts';
+import { hashOrder, memoByOptions, pickDistinct, placeGold, rngFor, sampleOptions, type MultipleChoiceDoc } from './common.ts';
 
 /** Options of `code-completion`. */
 export const CodeCompletionOptionsSchema = z
   .object({
-    limit: limitOption(100),
-    split: splitOption,
-    seed: seedOption,
+    ...sampleOptions(100),
     /** Lines of context before the target line. */
     contextLines: z.number().int().min(1).max(64).default(8),
     /** At most this many documents from one file. */
@@ -132,13 +117,10 @@ function nearestByLength(pool: readonly Candidate[], len: number, count: number,
 }
 
 /** `code-completion`: choose the next line of a held-out `effect` source file among four. */
-export const codeCompletion = defineTask<CodeCompletionOptions, CodeCompletionDoc>({
+export const codeCompletion = defineMultipleChoiceTask<CodeCompletionOptions, CodeCompletionDoc>({
   id: 'code-completion',
   version: 1,
   description: 'Code: given the previous lines (8 by default) of a held-out effect source file, choose the true next line among 4 (similar-length lines of other held-out files). acc, acc_norm.',
   options: CodeCompletionOptionsSchema,
-  metrics: MULTIPLE_CHOICE_METRICS,
   documents: memoByOptions(codeCompletionDocs),
-  requests: (doc) => multipleChoiceRequests(doc),
-  score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -1,8 +1,8 @@
 /**
  * Pieces shared by the built-in tasks: option fields, deterministic sampling (hash-keyed, so a
  * document set depends only on the task's options, never on the job seed or the machine),
- * text excerpts, and the multiple-choice document shape scored like lm-evaluation-harness
- * (`acc`, and `acc_norm` = argmax of loglikelihood / UTF-8 byte length of the choice).
+ * text excerpts, and the multiple-choice document shape (scored by @bam/eval's
+ * `defineMultipleChoiceTask`: `acc`, and `acc_norm` = argmax of loglikelihood / UTF-8 byte length).
  *
  * Why the job seed is not used: a sweep's seeds measure the variance of *training*; every variant
  * and seed must see the same test documents, as in lm-eval. The `seed` option of a task picks a
@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { loglikelihood, mulberry32, scoreMultipleChoice, type MetricSpec, type TaskRequest, type TaskResponse } from '@bam/eval';
+import { mulberry32, type MultipleChoiceFields } from '@bam/eval';
 import { DataError } from '@bam/core';
 import { fmix32 } from '@bam/utils';
 
@@ -29,6 +29,11 @@ export function limitOption(def: number) {
 
 /** Option `seed`: the construction seed (document sample, distractors, answer positions). Not the job seed. */
 export const seedOption = z.number().int().min(0).default(0);
+
+/** The options every built-in multiple-choice task starts with: `limit` (default `limit`), `split`, `seed`, in that order. */
+export function sampleOptions(limit: number) {
+  return { limit: limitOption(limit), split: splitOption, seed: seedOption };
+}
 
 /** First 32 bits of sha256 of `parts` joined by NUL: a stable key for sampling. */
 export function hash32(...parts: Array<string | number>): number {
@@ -87,35 +92,13 @@ export function excerpt(text: string, maxChars: number): string {
 }
 
 /**
- * One multiple-choice document: `choices` are continuations of `context` (each starting with
- * the separator it needs, e.g. a space), exactly one of them (`gold`) right.
+ * One document of a built-in multiple-choice task (scored by @bam/eval's
+ * `defineMultipleChoiceTask`): `choices` are continuations of `context` (each starting with the
+ * separator it needs, e.g. a space), exactly one of them (`gold`) right.
  */
-export interface MultipleChoiceDoc {
+export interface MultipleChoiceDoc extends MultipleChoiceFields {
   /** Stable id naming the source, e.g. `spdx/BSL-1.0` or `wordnet/noun/00217701`. */
   id: string;
-  context: string;
-  choices: string[];
-  gold: number;
-}
-
-/** `acc` and `acc_norm` (lm-eval semantics; acc_norm divides by the choice's UTF-8 byte length). */
-export const MULTIPLE_CHOICE_METRICS: Record<'acc' | 'acc_norm', MetricSpec> = {
-  acc: { aggregation: 'mean', higherIsBetter: true, description: 'the gold choice has the highest loglikelihood' },
-  acc_norm: {
-    aggregation: 'mean',
-    higherIsBetter: true,
-    description: 'the gold choice has the highest loglikelihood per UTF-8 byte of the choice (lm-eval acc_norm)',
-  },
-};
-
-/** One `loglikelihood(context, choice)` request per choice, in order. */
-export function multipleChoiceRequests(doc: MultipleChoiceDoc): TaskRequest[] {
-  return doc.choices.map((c) => loglikelihood(doc.context, c));
-}
-
-/** `{ acc, acc_norm }` of one document from its choices' loglikelihood responses. */
-export function scoreMultipleChoiceDoc(doc: MultipleChoiceDoc, responses: TaskResponse[]): { acc: number; acc_norm: number } {
-  return scoreMultipleChoice(responses, doc.choices, doc.gold);
 }
 
 /**

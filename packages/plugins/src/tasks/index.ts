@@ -29,7 +29,7 @@ export { WordnetClozeOptionsSchema, inGeneralTraining, splitLastWord, wordnetClo
 export { LicenseIdOptionsSchema, licenseId, licenseIdDocs, spdxNames, type LicenseIdDoc, type LicenseIdOptions } from './license-id.ts';
 export { ArithmeticOptionsSchema, arithmetic, arithmeticDocs, arithmeticEvalProblems, arithmeticEvalSeed, closeDistractors, inTrainingArithmetic, type ArithmeticDoc, type ArithmeticOptions } from './arithmetic.ts';
 export { CodeCompletionOptionsSchema, codeCompletion, codeCompletionDocs, inCodeTraining, isTargetLine, type CodeCompletionDoc, type CodeCompletionOptions } from './code-completion.ts';
-export { MULTIPLE_CHOICE_METRICS, EVAL_SPLITS, excerpt, type EvalSplit, type MultipleChoiceDoc } from './common.ts';
+export { EVAL_SPLITS, excerpt, type EvalSplit, type MultipleChoiceDoc } from './common.ts';
 export { WORDNET_POS, loadSynsets, parseSynsetLine, synsetSplit, type Synset, type WordNetPos } from './wordnet.ts';
 
 /**

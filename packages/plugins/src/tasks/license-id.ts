@@ -18,32 +18,16 @@
  */
 import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { defineTask } from '@bam/eval';
+import { defineMultipleChoiceTask } from '@bam/eval';
 import { DataError, loadDomain } from '@bam/core';
-import {
-  MULTIPLE_CHOICE_METRICS,
-  memoByOptions,
-  excerpt,
-  hashOrder,
-  limitOption,
-  multipleChoiceRequests,
-  pickDistinct,
-  placeGold,
-  rngFor,
-  scoreMultipleChoiceDoc,
-  seedOption,
-  splitOption,
-  type MultipleChoiceDoc,
-} from './common.ts';
+import { excerpt, hashOrder, memoByOptions, pickDistinct, placeGold, rngFor, sampleOptions, type MultipleChoiceDoc } from './common.ts';
 
 const require = createRequire(import.meta.url);
 
 /** Options of `license-id`. */
 export const LicenseIdOptionsSchema = z
   .object({
-    limit: limitOption(100),
-    split: splitOption,
-    seed: seedOption,
+    ...sampleOptions(100),
     /** Characters of the licence's opening shown (cut at a word boundary). */
     excerptChars: z.number().int().min(50).default(400),
   })
@@ -94,13 +78,10 @@ export function licenseIdDocs(opts: LicenseIdOptions): LicenseIdDoc[] {
 }
 
 /** `license-id`: choose a held-out licence's name from the opening of its text. */
-export const licenseId = defineTask<LicenseIdOptions, LicenseIdDoc>({
+export const licenseId = defineMultipleChoiceTask<LicenseIdOptions, LicenseIdDoc>({
   id: 'license-id',
   version: 1,
   description: 'Law: from the opening of a held-out SPDX licence text, choose its name among 4 (other families as distractors). acc, acc_norm.',
   options: LicenseIdOptionsSchema,
-  metrics: MULTIPLE_CHOICE_METRICS,
   documents: memoByOptions(licenseIdDocs),
-  requests: (doc) => multipleChoiceRequests(doc),
-  score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

@@ -24,30 +24,15 @@
  * or to any word of the synset.
  */
 import { z } from 'zod';
-import { defineTask } from '@bam/eval';
+import { defineMultipleChoiceTask } from '@bam/eval';
 import { DataError, loadDomain } from '@bam/core';
-import {
-  MULTIPLE_CHOICE_METRICS,
-  memoByOptions,
-  hashOrder,
-  limitOption,
-  multipleChoiceRequests,
-  pickDistinct,
-  placeGold,
-  rngFor,
-  scoreMultipleChoiceDoc,
-  seedOption,
-  splitOption,
-  type MultipleChoiceDoc,
-} from './common.ts';
+import { hashOrder, memoByOptions, pickDistinct, placeGold, rngFor, sampleOptions, type MultipleChoiceDoc } from './common.ts';
 import { WORDNET_POS, loadSynsets, synsetSplit, type Synset } from './wordnet.ts';
 
 /** Options of `wordnet-cloze`. */
 export const WordnetClozeOptionsSchema = z
   .object({
-    limit: limitOption(100),
-    split: splitOption,
-    seed: seedOption,
+    ...sampleOptions(100),
   })
   .strict();
 
@@ -122,13 +107,10 @@ export function wordnetClozeDocs(opts: WordnetClozeOptions): WordnetClozeDoc[] {
 }
 
 /** `wordnet-cloze`: choose the last word of a WordNet example sentence among four. */
-export const wordnetCloze = defineTask<WordnetClozeOptions, WordnetClozeDoc>({
+export const wordnetCloze = defineMultipleChoiceTask<WordnetClozeOptions, WordnetClozeDoc>({
   id: 'wordnet-cloze',
   version: 1,
   description: 'LAMBADA-style cloze: the last word of a WordNet example sentence (context: synset words + definition), a choice among 4. acc, acc_norm.',
   options: WordnetClozeOptionsSchema,
-  metrics: MULTIPLE_CHOICE_METRICS,
   documents: memoByOptions(wordnetClozeDocs),
-  requests: (doc) => multipleChoiceRequests(doc),
-  score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

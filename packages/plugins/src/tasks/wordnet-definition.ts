@@ -14,30 +14,15 @@
  * exactly one choice is right. The gold position is drawn the same way.
  */
 import { z } from 'zod';
-import { defineTask } from '@bam/eval';
+import { defineMultipleChoiceTask } from '@bam/eval';
 import { DataError } from '@bam/core';
-import {
-  MULTIPLE_CHOICE_METRICS,
-  memoByOptions,
-  hashOrder,
-  limitOption,
-  multipleChoiceRequests,
-  pickDistinct,
-  placeGold,
-  rngFor,
-  scoreMultipleChoiceDoc,
-  seedOption,
-  splitOption,
-  type MultipleChoiceDoc,
-} from './common.ts';
+import { hashOrder, memoByOptions, pickDistinct, placeGold, rngFor, sampleOptions, type MultipleChoiceDoc } from './common.ts';
 import { WORDNET_POS, loadSynsets, synsetSplit, synsetsByWord, type Synset } from './wordnet.ts';
 
 /** Options of `wordnet-definition`. */
 export const WordnetDefinitionOptionsSchema = z
   .object({
-    limit: limitOption(100),
-    split: splitOption,
-    seed: seedOption,
+    ...sampleOptions(100),
     /** Parts of speech to draw words from (distractors come from the word's own part of speech). */
     partsOfSpeech: z.array(z.enum(WORDNET_POS)).min(1).default(['noun', 'verb']),
   })
@@ -94,13 +79,10 @@ export function wordnetDefinitionDocs(opts: WordnetDefinitionOptions): WordnetDe
 }
 
 /** `wordnet-definition`: choose a word's WordNet definition among four. */
-export const wordnetDefinition = defineTask<WordnetDefinitionOptions, WordnetDefinitionDoc>({
+export const wordnetDefinition = defineMultipleChoiceTask<WordnetDefinitionOptions, WordnetDefinitionDoc>({
   id: 'wordnet-definition',
   version: 1,
   description: 'Given a word, choose its WordNet definition among 4 (distractors: other synsets of its part of speech). acc, acc_norm.',
   options: WordnetDefinitionOptionsSchema,
-  metrics: MULTIPLE_CHOICE_METRICS,
   documents: memoByOptions(wordnetDefinitionDocs),
-  requests: (doc) => multipleChoiceRequests(doc),
-  score: (doc, responses) => scoreMultipleChoiceDoc(doc, responses),
 });

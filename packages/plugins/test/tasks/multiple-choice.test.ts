@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateScores, evaluateTask, fakeLanguageModel, fakeTextLogprob, type TaskPlugin } from '@bam/eval';
+import { MULTIPLE_CHOICE_METRICS, aggregateScores, evaluateTask, fakeLanguageModel, fakeTextLogprob, type TaskPlugin } from '@bam/eval';
 import {
   arithmetic,
   arithmeticDocs,
@@ -13,7 +13,6 @@ import {
   wordnetClozeDocs,
   wordnetDefinition,
   wordnetDefinitionDocs,
-  MULTIPLE_CHOICE_METRICS,
   type MultipleChoiceDoc,
 } from '../../src/index.ts';
 import { ctx, docsOf } from './helpers.ts';
