@@ -56,7 +56,8 @@ export interface MultipleChoiceTaskBase<O, D> extends Pick<TaskDefinition<O, D>,
  * `context`, `choices` and `gold` themselves, and required otherwise.
  */
 export type MultipleChoiceTaskDefinition<O = any, D = any> = MultipleChoiceTaskBase<O, D> &
-  ([D] extends [MultipleChoiceFields] ? Partial<MultipleChoiceAccessors<O, D>> : MultipleChoiceAccessors<O, D>);
+  Partial<MultipleChoiceAccessors<O, D>> &
+  ([D] extends [MultipleChoiceFields] ? unknown : Pick<MultipleChoiceAccessors<O, D>, 'context' | 'choices' | 'gold'>);
 
 /**
  * Makes a multiple-choice task plugin: one `loglikelihood(context, continuation)` request per

@@ -99,6 +99,7 @@ export function excerpt(text: string, maxChars: number): string {
 export interface MultipleChoiceDoc extends MultipleChoiceFields {
   /** Stable id naming the source, e.g. `spdx/BSL-1.0` or `wordnet/noun/00217701`. */
   id: string;
+  choices: string[];
 }
 
 /**
