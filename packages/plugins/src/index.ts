@@ -1,9 +1,8 @@
 // Public API of @bam/plugins. Other packages import only from here.
 export {};
 export * from './tasks/index.ts';
-import { builtinTasks as tasksForBuiltinPlugins } from './tasks/index.ts';
-import { builtinVariants as variantsForBuiltinPlugins } from './variants/index.ts';
-import { routingTasks as routingTasksForBuiltinPlugins, studyVariants as studyVariantsForBuiltinPlugins } from './study/index.ts';
+import { builtinTasks as tasksForBuiltinPlugins, routingTasks as routingTasksForBuiltinPlugins } from './tasks/index.ts';
+import { builtinVariants as variantsForBuiltinPlugins, studyVariants as studyVariantsForBuiltinPlugins } from './variants/index.ts';
 /**
  * Every built-in plugin of @bam/plugins; `bam sweep` registers this list (by the name
  * `builtinPlugins`): the built-in tasks, the routing-analysis tasks, the study variants, then the
@@ -17,4 +16,3 @@ export const builtinPlugins: ReadonlyArray<import('@bam/eval').TaskPlugin | impo
 ];
 export * from './lm/index.ts';
 export * from './variants/index.ts';
-export * from './study/index.ts';

@@ -32,7 +32,7 @@ import type {
   RoutingStatsResult,
 } from '@bam/eval';
 import { documentStartToken, encodePair, rollingWindows } from './requests.ts';
-import { hasRouters, routeTokens } from '../study/routing-stats.ts';
+import { hasRouters, routeTokens } from './routing-stats.ts';
 
 /** Options of `coreLanguageModel`. */
 export interface CoreLanguageModelOptions {

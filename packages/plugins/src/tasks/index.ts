@@ -1,6 +1,7 @@
 /**
- * The built-in task plugins: perplexity per domain (the paper's Table 1 columns) and five
- * downstream multiple-choice tasks built from offline, held-out data.
+ * The built-in task plugins: perplexity per domain (the paper's Table 1 columns), five
+ * downstream multiple-choice tasks built from offline, held-out data, and the routing analysis
+ * per domain (`routing-<domain>`, issue 7: what a mixture's routers decide on each domain).
  */
 import type { TaskPlugin } from '@bam/eval';
 import { perplexityTasks } from './perplexity.ts';
@@ -30,6 +31,17 @@ export { LicenseIdOptionsSchema, licenseId, licenseIdDocs, spdxNames, type Licen
 export { ArithmeticOptionsSchema, arithmetic, arithmeticDocs, arithmeticEvalProblems, arithmeticEvalSeed, closeDistractors, inTrainingArithmetic, type ArithmeticDoc, type ArithmeticOptions } from './arithmetic.ts';
 export { CodeCompletionOptionsSchema, codeCompletion, codeCompletionDocs, inCodeTraining, isTargetLine, type CodeCompletionDoc, type CodeCompletionOptions } from './code-completion.ts';
 export { EVAL_SPLITS, excerpt, type EvalSplit, type MultipleChoiceDoc } from './common.ts';
+export {
+  DEFAULT_ROUTING_GRID,
+  ROUTING_DOMAINS,
+  RoutingAnalysisOptionsSchema,
+  routingAnalysisTask,
+  routingTasks,
+  scoreRouting,
+  type RoutingAnalysisDefinition,
+  type RoutingAnalysisOptions,
+  type RoutingDoc,
+} from './routing-analysis.ts';
 export { WORDNET_POS, loadSynsets, parseSynsetLine, synsetSplit, type Synset, type WordNetPos } from './wordnet.ts';
 
 /**

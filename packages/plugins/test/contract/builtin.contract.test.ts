@@ -35,7 +35,7 @@ const VARIANT_CONTRACT_OPTIONS: Record<string, VariantContractOptions> = {
   'bam-moa-top1': { options: { preset: 'smoke' }, artifactsDir: CONTRACT_ARTIFACTS },
   'bam-moa-top2': { options: { preset: 'smoke' }, budget: 'compute-matched', artifactsDir: CONTRACT_ARTIFACTS },
   'sparse-upcycle': { options: { preset: 'smoke' }, artifactsDir: CONTRACT_ARTIFACTS },
-  // The study variants (src/study) on the smoke preset cut to bam-full (the recipe they vary) and
+  // The study variants (src/variants/oracle.ts, ablations.ts) on the smoke preset cut to bam-full (the recipe they vary) and
   // one budget: each adds one 6-step mixture; the seed and experts are the smoke ones (same hashes).
   // The oracle outside a sweep has no task, so it is given a domain.
   'oracle-specialist': { options: { preset: 'smoke', domain: 'law' }, artifactsDir: CONTRACT_ARTIFACTS },
@@ -137,7 +137,7 @@ describe('loading @bam/plugins the way bam sweep does', () => {
   it('registers every built-in task id from the package entry', async () => {
     const registry = new PluginRegistry();
     const loaded = await registry.load(createRequire(import.meta.url).resolve('@bam/plugins'));
-    // The ten tasks first, then the routing-analysis tasks (src/study).
+    // The ten tasks first, then the routing-analysis tasks (src/tasks/routing-analysis.ts).
     expect(loaded.tasks).toEqual(builtinPlugins.filter((p) => p.kind === 'task').map((t) => t.id));
     expect(loaded.tasks.slice(0, builtinTasks.length)).toEqual(builtinTasks.map((t) => t.id));
     expect(registry.task('ppl-law')).toBe(builtinTasks[2]);

@@ -35,7 +35,7 @@ import {
   type RoutingStatsResult,
   type TaskPlugin,
 } from '@bam/eval';
-import { PERPLEXITY_DOMAINS, PerplexityOptionsSchema, perplexityDocs, type PerplexityDoc, type PerplexityOptions } from '../tasks/index.ts';
+import { PERPLEXITY_DOMAINS, PerplexityOptionsSchema, perplexityDocs, type PerplexityDoc, type PerplexityOptions } from './perplexity.ts';
 
 /** The domains that get a routing task (those of the perplexity tasks: general, code, law, math, ood). */
 export const ROUTING_DOMAINS = PERPLEXITY_DOMAINS;
