@@ -10,6 +10,8 @@ export * from './metrics.ts';
 export { PluginRegistry, resolvePluginSpec, isFileSpec, type LoadedModule } from './registry.ts';
 export { evaluateTask, parseOptions, type DocScores, type EvaluateOptions } from './evaluate.ts';
 export { WorkerPool, type PoolOptions } from './pool.ts';
+export { sharePackagesWithPlugins, sharedPackages } from './plugin-imports.ts';
+export { exampleTaskSource, TASK_ID } from './examples.ts';
 export { runJob, createWorkerState, type WorkerJob, type WorkerReply, type WorkerSetup, type PluginRef, type JobError } from './worker.ts';
 export * from './config.ts';
 export { runSweep, runSweepFile, planJobs, PACKAGE_VERSION, type SweepOptions, type SweepSummary } from './sweep.ts';

@@ -9,6 +9,7 @@ import { defaultWorkers } from '@bam/utils';
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WorkerJob, WorkerReply, WorkerSetup } from './worker.ts';
+import { sharedPackages } from './plugin-imports.ts';
 
 /** Options of WorkerPool. */
 export interface PoolOptions {
@@ -64,7 +65,12 @@ export class WorkerPool {
 
   constructor(opts: PoolOptions) {
     this.size = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
-    const workerData: WorkerSetup & { resources?: WorkerResourceData } = { pluginSpecs: [...opts.pluginSpecs], baseDir: opts.baseDir ?? process.cwd(), quiet: opts.quiet };
+    const workerData: WorkerSetup & { resources?: WorkerResourceData } = {
+      pluginSpecs: [...opts.pluginSpecs],
+      baseDir: opts.baseDir ?? process.cwd(),
+      quiet: opts.quiet,
+      sharedPackages: sharedPackages(),
+    };
     if (opts.workerResources && opts.workerResources.env.length > 0) {
       const owners = new SharedArrayBuffer(4 * opts.workerResources.env.length);
       workerData.resources = { env: opts.workerResources.env.map((e) => ({ ...e })), owners, quiet: opts.quiet };

@@ -13,6 +13,7 @@ import type { TaskPlugin } from './api/task.ts';
 import type { VariantPlugin } from './api/variant.ts';
 import { isPluginLike, validateTask, validateVariant } from './api/validate.ts';
 import { BamError, nearestMatch } from '@bam/utils';
+import { shareEvalWithPlugins } from './plugin-imports.ts';
 
 /** What one loaded module contributed. */
 export interface LoadedModule {
@@ -127,6 +128,8 @@ export class PluginRegistry {
   /**
    * Imports the module named by `spec` (relative to `baseDir`) and registers its plugins. A module
    * that exports no plugin, or a malformed one, fails with a PluginError naming the file and field.
+   * The module may import @bam/eval and zod (and what the caller shared, see plugin-imports.ts)
+   * without installing them beside it.
    */
   async load(spec: string, baseDir: string = process.cwd()): Promise<LoadedModule> {
     const path = resolvePluginSpec(spec, baseDir);
@@ -134,6 +137,7 @@ export class PluginRegistry {
     if (seen) return seen;
     const entry: LoadedModule = { spec, path, tasks: [], variants: [] };
     this.modules.set(path, entry);
+    shareEvalWithPlugins();
     let mod: Record<string, unknown>;
     try {
       mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;

@@ -10,6 +10,7 @@ import { PluginRegistry } from './registry.ts';
 import { evaluateTask, parseOptions, type DocScores } from './evaluate.ts';
 import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext } from './api/context.ts';
 import { claimWorkerSlot } from './pool.ts';
+import { sharePackagesWithPlugins } from './plugin-imports.ts';
 
 /** A plugin named by id with its raw options (as written in the sweep config). */
 export interface PluginRef {
@@ -49,6 +50,8 @@ export interface WorkerSetup {
   pluginSpecs: string[];
   baseDir: string;
   quiet?: boolean;
+  /** Packages the main thread shares with plugin files (name → URL they resolve from; see plugin-imports.ts). */
+  sharedPackages?: Record<string, string>;
 }
 
 /** Per-process (per-worker) state: the registry and which variants have run `setup()`. */
@@ -61,6 +64,7 @@ export interface WorkerState {
 /** Creates worker state that loads `setup.pluginSpecs` into a fresh registry. */
 export function createWorkerState(setup: WorkerSetup): WorkerState {
   const registry = (async () => {
+    for (const [name, from] of Object.entries(setup.sharedPackages ?? {})) sharePackagesWithPlugins([name], from);
     const r = new PluginRegistry();
     await r.loadAll(setup.pluginSpecs, setup.baseDir);
     return r;

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregateScores, evaluateTask, fakeLanguageModel, runSweepFile, silentLogger, type TaskPlugin } from '../src/index.ts';
@@ -13,14 +14,37 @@ function readmeExample(): string {
   return m[1];
 }
 
-/** A user's project outside the repo: package.json (ESM) and @bam/eval + zod installed (symlinked). */
-function userProject(): string {
-  const dir = tmp('bam-user-');
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'my-evals', private: true, type: 'module' }));
-  mkdirSync(join(dir, 'node_modules', '@bam'), { recursive: true });
-  symlinkSync(EVAL_ROOT, join(dir, 'node_modules', '@bam', 'eval'));
-  symlinkSync(join(REPO_ROOT, 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'));
-  return dir;
+/** The `bam` command as a user runs it, in `cwd`. */
+function bam(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'packages', 'cli', 'bin', 'bam.mjs'), ...args], { cwd, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A variant file a user writes beside the task: it imports @bam/eval, zod and @bam/core, and says whether its zod is bam's. */
+const USER_VARIANT = `import { z } from 'zod';
+import { SweepConfigSchema, defineVariant, fakeLanguageModel } from '@bam/eval';
+import { BACKEND_NAMES } from '@bam/core';
+
+export default defineVariant({
+  id: 'my-fake',
+  description: 'the fake model, from a user folder',
+  options: z.object({}).strict(),
+  create: () => fakeLanguageModel({ backend: \`zod-shared=\${SweepConfigSchema instanceof z.ZodObject} core-backends=\${BACKEND_NAMES.includes('wasm')}\` }),
+});
+`;
+
+/** The README task evaluated in this thread on the fake model: results.csv's rows must carry the same numbers. */
+async function checkAgainstInThread(rows: Record<string, string>[], dir: string): Promise<void> {
+  const task = (await import(join(EVAL_ROOT, 'examples', 'arith-choice.ts'))).default as TaskPlugin;
+  const docs = await evaluateTask(task, { n: 12 }, fakeLanguageModel(), { artifactsDir: dir, seed: 3, logger: silentLogger });
+  const agg = aggregateScores(task.metrics, docs, { seed: 3, bootstrapIters: 1000 });
+  expect(rows.map((r) => Number(r.value))).toEqual([agg.acc.value, agg.acc_norm.value]);
+  expect(rows.map((r) => Number(r.stderr))).toEqual([agg.acc.stderr, agg.acc_norm.stderr]);
+  // the fake scores " 12" by its characters: the answer with the largest Σ logprob wins; check one document by hand
+  const first = [...(task.documents({ n: 1, max: 20 }, { artifactsDir: dir, seed: 3, logger: silentLogger }) as Iterable<{ choices: string[]; gold: number }>)][0];
+  const charLp = (s: string): number => [...s].reduce((t, c) => t - (1 + ((c.codePointAt(0) ?? 0) % 10)) / 10, 0);
+  const lls = first.choices.map(charLp);
+  expect(docs[0].acc).toBe(lls.indexOf(Math.max(...lls)) === first.gold ? 1 : 0);
 }
 
 const quiet = { progress: false, print: false, quiet: true } as const;
@@ -32,34 +56,34 @@ describe('custom plugins from outside the packages', () => {
     expect(example.trimEnd().split('\n').length).toBeLessThan(40);
   });
 
-  it('runs the README example task from a user project in worker threads', async () => {
-    const dir = userProject();
+  it('runs the README example task and a variant from a bare folder outside the repo with bam sweep, nothing installed or linked there', async () => {
+    // What the README says: the file anywhere, a package.json with "type": "module" beside it, named in "plugins".
+    const dir = tmp('bam-user-');
+    expect(dir.startsWith(REPO_ROOT)).toBe(false);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'my-evals', private: true, type: 'module' }));
     writeFileSync(join(dir, 'my-task.ts'), readmeExample());
-    const config = writeJson(dir, 'sweep.json', {
+    writeFileSync(join(dir, 'my-variant.ts'), USER_VARIANT);
+    writeJson(dir, 'sweep.json', {
       name: 'readme',
       seeds: [3],
-      plugins: ['./my-task.ts', FAKE_PLUGINS],
+      plugins: ['./my-task.ts', './my-variant.ts'],
       artifactsDir: './artifacts',
-      variants: [{ id: 'fake' }],
+      variants: [{ id: 'my-fake' }],
       tasks: [{ id: 'arith-choice', options: { n: 12 } }],
+      workers: 1,
     });
-    const s = await runSweepFile(config, { outDir: join(dir, 'out'), workers: 1, ...quiet });
-    expect(s.failed).toBe(0);
+    const r = bam(dir, 'sweep', '--config', 'sweep.json', '--out', 'out', '--quiet');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(existsSync(join(dir, 'node_modules'))).toBe(false);
     const rows = readCsv(join(dir, 'out', 'results.csv'));
-    expect(rows.map((r) => r.metric)).toEqual(['acc', 'acc_norm']);
+    expect(rows.map((x) => x.metric)).toEqual(['acc', 'acc_norm']);
     expect(rows[0]).toMatchObject({ task: 'arith-choice', n: '12', task_version: '1', status: 'ok', seed: '3' });
+    // the worker's plugin files got bam's own zod (a schema of @bam/eval is an instance of their z.ZodObject) and @bam/core
+    expect(rows[0].backend).toBe('zod-shared=true core-backends=true');
 
-    // the same task evaluated in this thread with the same fake model gives the same numbers
-    const task = (await import(join(dir, 'my-task.ts'))).default as TaskPlugin;
-    const docs = await evaluateTask(task, { n: 12 }, fakeLanguageModel(), { artifactsDir: dir, seed: 3, logger: silentLogger });
-    const agg = aggregateScores(task.metrics, docs, { seed: 3, bootstrapIters: 1000 });
-    expect(rows.map((r) => Number(r.value))).toEqual([agg.acc.value, agg.acc_norm.value]);
-    expect(rows.map((r) => Number(r.stderr))).toEqual([agg.acc.stderr, agg.acc_norm.stderr]);
-    // the fake scores " 12" by its characters: the answer with the largest Σ logprob wins; check one document by hand
-    const first = [...(task.documents({ n: 1, max: 20 }, { artifactsDir: dir, seed: 3, logger: silentLogger }) as Iterable<{ choices: string[]; gold: number }>)][0];
-    const charLp = (s: string): number => [...s].reduce((t, c) => t - (1 + ((c.codePointAt(0) ?? 0) % 10)) / 10, 0);
-    const lls = first.choices.map(charLp);
-    expect(docs[0].acc).toBe(lls.indexOf(Math.max(...lls)) === first.gold ? 1 : 0);
+    // the same task (examples/arith-choice.ts is the README's text) evaluated in this thread with the same fake model gives the same numbers
+    await checkAgainstInThread(rows, dir);
   });
 
   it('runs a plain .mjs task object that imports nothing, from a bare folder', async () => {

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { SweepConfigError, runSweepFile, type ConfigIssue, type SweepOptions } from '@bam/eval';
+import { SweepConfigError, runSweepFile, sharePackagesWithPlugins, type ConfigIssue, type SweepOptions } from '@bam/eval';
 import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core';
 import type { Command } from '../command.ts';
 
@@ -108,6 +108,8 @@ export const command: Command = {
 
     // Plugin files in CommonJS packages need tsx's require hook too (bin/bam.mjs registers the ESM one).
     registerCjs();
+    // Variant files anywhere on disk import @bam/core as bam runs it, with nothing installed beside them.
+    sharePackagesWithPlugins(['@bam/core'], import.meta.url);
     const controller = new AbortController();
     const onSigint = (): void => {
       process.stderr.write('bam sweep: interrupted; stopping (finished jobs are kept, --resume continues)\n');
