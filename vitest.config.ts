@@ -1,4 +1,13 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import ComponentsReporter from './tools/test/components-reporter.ts';
+import { MISSING_DIR_ENV } from './tools/test/components.ts';
+
+// Test processes note the system components they did not find here (tools/test/components.ts);
+// the components reporter prints them in one line at the end.
+const missingDir = mkdtempSync(join(tmpdir(), 'bam-test-missing-'));
 
 // One test run for the whole monorepo; each package keeps its tests in `test/`.
 // Model tests run on the wasm backend in forked processes (one per core), so keep
@@ -8,9 +17,9 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'tools/test/**/*.test.ts'],
     pool: 'forks',
     // The forks already take one core each; OpenBLAS threads on top would oversubscribe them.
-    env: { BAM_BLAS_THREADS: '1' },
+    env: { BAM_BLAS_THREADS: '1', [MISSING_DIR_ENV]: missingDir },
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    reporters: ['default', new ComponentsReporter(missingDir)],
   },
 });

@@ -1,14 +1,15 @@
 /**
  * The PyTorch peer (benchmarks/peers/torch_peer.py) is an independent implementation of bam's
  * architecture: it reads bam's safetensors checkpoints and must produce the same logits to 1e-4.
- * This is a correctness test (nothing is timed). It needs Debian's python3-torch; when that is
- * missing every test fails with the install command (CI installs it in .ci/run).
+ * This is a correctness test (nothing is timed). It needs Debian's python3-torch: when that is
+ * missing it is skipped and named in the run's last line (under CI=true it fails with the install command).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { createModel, disposeModel, parseModelConfig, selectBackend, type ModelConfigInput } from '@bam/core';
 import { mixtureOf, VARIANTS } from '../lib/common.ts';
 import { compareLogits, peerInfo, PEER_INSTALL, runPeer } from '../lib/peer.ts';
+import { needs } from '../../tools/test/components.ts';
 
 // initStd 0.35 (not the usual 0.02) so logits are O(1–10) and routers make sharp, varied choices:
 // a match to 1e-4 then means something.
@@ -16,6 +17,9 @@ const BASE: ModelConfigInput = { vocabSize: 64, dModel: 16, nHeads: 2, nLayers: 
 const B = 2;
 const T = 8;
 const TOKENS = Int32Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % 64);
+
+// Skipped without pytorch (the run's last line names it; CI=true fails instead): tools/test/components.ts.
+const hasPyTorch = await needs('pytorch');
 
 beforeAll(async () => {
   await selectBackend({ prefer: 'wasm', log: () => {} });
@@ -35,7 +39,7 @@ async function check(config: ModelConfigInput, seed = 3) {
   }
 }
 
-describe('the PyTorch peer reproduces bam logits from a saved checkpoint', () => {
+describe.runIf(hasPyTorch)('the PyTorch peer reproduces bam logits from a saved checkpoint', () => {
   for (const variant of VARIANTS) {
     it(`matches ${variant} (soft attention routing, top-1 FFN routing) to 1e-4`, async () => {
       const m = await check(mixtureOf(parseModelConfig(BASE), variant));

@@ -68,7 +68,8 @@ export interface BlasStatus {
   detail: string;
 }
 
-const AUTO_LIBRARIES = ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.0.dylib', 'libopenblas.dylib'];
+/** The libraries BAM_BLAS=auto tries, in order (the test suite's OpenBLAS detector tries the same). */
+export const AUTO_LIBRARIES = ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.0.dylib', 'libopenblas.dylib'];
 
 let lib: BlasLib | undefined;
 let status: BlasStatus = { active: false, detail: 'BLAS not enabled (selectBackend has not started wasm)' };

@@ -6,4 +6,4 @@ export { registerWasmKernels, setWasmSliceKernels, SOFTMAX_XENT_GRAD, ADAMW_STEP
 export { adamwStep, type AdamWStepOptions } from './adamw.ts';
 export { opsSettings, setOpsSettings } from './settings.ts';
 export type { OpsSettings } from './settings.ts';
-export { enableBlas, blasActive, blasStatus, gemmBatch, GEMM_BATCH, type BlasStatus, type EnableBlasOptions, type GemmBatchOptions } from './blas.ts';
+export { enableBlas, blasActive, blasStatus, gemmBatch, GEMM_BATCH, AUTO_LIBRARIES as BLAS_AUTO_LIBRARIES, type BlasStatus, type EnableBlasOptions, type GemmBatchOptions } from './blas.ts';

@@ -1,8 +1,8 @@
 /**
  * wasm's matrix products on OpenBLAS (ops/blas.ts): the kernels against products computed here in
  * float64, the model's loss and gradients against XNNPACK's, thread counts, and the errors a
- * wrong BAM_BLAS gives. These need OpenBLAS (Debian `libopenblas0-pthread`, installed by .ci/run);
- * without it every test fails with that install hint instead of passing vacuously.
+ * wrong BAM_BLAS gives. These need OpenBLAS (Debian `libopenblas0-pthread`): without it they are
+ * skipped and named in the run's last line, and under CI=true the file fails with the install command.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,10 @@ import { selectBackend } from '../../src/backend/index.ts';
 import { blasActive, blasStatus, enableBlas, gemmBatch } from '../../src/ops/index.ts';
 import { computeLossAndGrads, createModel, disposeModel, parseModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
 import { variantConfig, type Variant } from '../model/variants.ts';
+import { needs } from '../../../../tools/test/components.ts';
+
+// Skipped without openblas (the run's last line names it; CI=true fails instead): tools/test/components.ts.
+const hasOpenBlas = await needs('openblas');
 
 beforeAll(async () => {
   await selectBackend({ prefer: 'wasm', log: () => {} });
@@ -50,7 +54,7 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   expect(worst).toBeLessThan(tol);
 }
 
-describe('BatchMatMul on OpenBLAS', () => {
+describe.runIf(hasOpenBlas)('BatchMatMul on OpenBLAS', () => {
   it('says which library runs the products', () => {
     const s = blasStatus();
     expect(s.active).toBe(true);
@@ -121,7 +125,7 @@ describe('BatchMatMul on OpenBLAS', () => {
   });
 });
 
-describe('gemmBatch', () => {
+describe.runIf(hasOpenBlas)('gemmBatch', () => {
   it('sums the products that share an output slot, scales by alpha and zeroes unwritten slots', () => {
     const [M, N, K] = [3, 4, 5];
     const av = values(3 * K * M, 7); // a: 3 matrices stored [K, M] (read transposed)
@@ -152,7 +156,7 @@ describe('gemmBatch', () => {
   });
 });
 
-describe('a model on OpenBLAS against the same model on XNNPACK', () => {
+describe.runIf(hasOpenBlas)('a model on OpenBLAS against the same model on XNNPACK', () => {
   const BASE: ModelConfigInput = { vocabSize: 96, dModel: 32, nHeads: 4, nLayers: 2, dFF: 48, maxSeqLen: 16, initStd: 0.2 };
   for (const variant of ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as Variant[]) {
     it(`${variant}: same loss and gradients`, () => {
@@ -186,7 +190,7 @@ describe('a model on OpenBLAS against the same model on XNNPACK', () => {
   }
 });
 
-describe('choosing the library', () => {
+describe.runIf(hasOpenBlas)('choosing the library', () => {
   it('BAM_BLAS=off keeps XNNPACK and says so', () => {
     const s = enableBlas({ env: { BAM_BLAS: 'off' } });
     expect(s).toEqual({ active: false, detail: 'matrix products on XNNPACK (BAM_BLAS=off)' });

@@ -17,6 +17,10 @@ import {
 } from '../../src/backend/index.ts';
 import { BamError } from '../../src/errors.ts';
 import { useWebGpu } from './helpers.ts';
+import { needs } from '../../../../tools/test/components.ts';
+
+// Skipped without mesa-egl (the run's last line names it; CI=true fails instead): tools/test/components.ts.
+const hasMesa = await needs('mesa-egl');
 
 describe('softwareAdapterReason', () => {
   it('names the CPU drivers Dawn can find and passes real GPUs', () => {
@@ -29,7 +33,7 @@ describe('softwareAdapterReason', () => {
   });
 });
 
-describe('the webgpu backend on this machine', () => {
+describe.runIf(hasMesa)('the webgpu backend on this machine', () => {
   let adapter: WebGpuAdapterReport;
 
   beforeAll(async () => {
