@@ -6,11 +6,11 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SweepConfigError, TASK_ID, exampleTaskSource, type ConfigIssue } from '@bam/eval';
 import { writeFileAtomic } from '@bam/core';
 import type { Command } from '../command.ts';
+import { bamInvocation } from '../invocation.ts';
 
 const usage = `usage: bam new-task NAME [--dir DIR] [--preset P] [--force]
 
@@ -40,14 +40,6 @@ export function newTaskSweepConfig(id: string, preset: string): object {
     tasks: [{ id, options: { n: 50 }, limit: 20 }],
     outDir: './results',
   };
-}
-
-/** How to call bam from the current folder: `npx bam` inside the repository, its bin script elsewhere. */
-function bamInvocation(): string {
-  const bin = fileURLToPath(new URL('../../bin/bam.mjs', import.meta.url));
-  const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-  const rel = relative(repo, process.cwd());
-  return rel.startsWith('..') || resolve(rel) === rel ? `node ${bin}` : 'npx bam';
 }
 
 export const command: Command = {

@@ -7,9 +7,10 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { SweepConfigError, runSweepFile, sharePackagesWithPlugins, type ConfigIssue, type SweepOptions } from '@bam/eval';
+import { SweepConfigError, runSweepFile, sharePackagesWithPlugins, sweepNextSteps, type ConfigIssue, type SweepOptions } from '@bam/eval';
 import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core';
 import type { Command } from '../command.ts';
+import { bamInvocation } from '../invocation.ts';
 
 const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--max-jobs N] [--backend B] [--quiet]
 
@@ -128,6 +129,7 @@ export const command: Command = {
         quiet: values.quiet,
       });
       if (controller.signal.aborted) return 130;
+      if (!values.quiet) process.stdout.write(`\n${sweepNextSteps({ outDir: summary.outDir, configPath: values.config as string, rows: summary.rows, bam: bamInvocation() })}\n`);
       return summary.failed > 0 ? 1 : 0;
     } finally {
       process.off('SIGINT', onSigint);
