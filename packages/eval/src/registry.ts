@@ -13,7 +13,7 @@ import type { TaskPlugin } from './api/task.ts';
 import type { VariantPlugin } from './api/variant.ts';
 import { isPluginLike, validateTask, validateVariant } from './api/validate.ts';
 import { BamError, nearestMatch } from '@bam/utils';
-import { shareEvalWithPlugins } from './plugin-imports.ts';
+import { shareEvalWithPlugins, sharedPackages } from './plugin-imports.ts';
 
 /** What one loaded module contributed. */
 export interface LoadedModule {
@@ -145,7 +145,10 @@ export class PluginRegistry {
       this.modules.delete(path);
       if (err instanceof PluginError) throw new PluginError(`${path} → ${err.file}`, err.field, err.detail, err.hint);
       if (err instanceof BamError) throw err;
-      throw new PluginError(path, undefined, `failed to import: ${(err as Error)?.message ?? String(err)}`);
+      // require() (a TypeScript file in a CommonJS folder) does not go through the hooks that lend bam's packages.
+      const cjs = (err as { code?: unknown })?.code === 'MODULE_NOT_FOUND' && !/\.m[tj]s$/.test(path);
+      const hint = cjs ? `bam lends ${Object.keys(sharedPackages()).join(', ')} to ES modules only: put a package.json with "type": "module" beside the file, or name it .mts` : undefined;
+      throw new PluginError(path, undefined, `failed to import: ${(err as Error)?.message ?? String(err)}`, hint);
     }
     try {
       await this.registerExports(mod, path, entry);

@@ -86,6 +86,16 @@ describe('custom plugins from outside the packages', () => {
     await checkAgainstInThread(rows, dir);
   });
 
+  it('tells what to add when the README task sits in a folder without the package.json it asks for', () => {
+    const dir = tmp('bam-user-cjs-');
+    writeFileSync(join(dir, 'my-task.ts'), readmeExample());
+    writeJson(dir, 'sweep.json', { name: 'cjs', seeds: [0], plugins: ['./my-task.ts'], variants: [{ id: 'dense' }], tasks: [{ id: 'arith-choice' }] });
+    const r = bam(dir, 'sweep', '--config', 'sweep.json', '--out', 'out', '--quiet');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`plugin ${join(dir, 'my-task.ts')}: failed to import: Cannot find module 'zod'`);
+    expect(r.stderr).toMatch(/hint: bam lends .*@bam\/eval.* to ES modules only: put a package.json with "type": "module" beside the file, or name it \.mts/);
+  });
+
   it('runs a plain .mjs task object that imports nothing, from a bare folder', async () => {
     const dir = tmp('bam-bare-');
     writeFileSync(
