@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { averageHeadline, comparisonHeadline, type WideTable } from '../src/index.ts';
+import { averageHeadline, comparisonHeadline, defaultBaseline, type JobPlan, type WideTable } from '../src/index.ts';
 import { tmp } from './helpers.ts';
 
 const ppl: WideTable = {
@@ -24,6 +24,15 @@ describe("a sweep's closing comparison line", () => {
     expect(averageHeadline([acc, ppl])).toBe(
       'average token_perplexity over 2 tasks (lower is better): best bam-full [data-matched] 240.0 vs baseline seed 400.0 (−40.0%)',
     );
+  });
+
+  it("compares with bam compare's default baseline: the first variant that is not dense, at its first budget", () => {
+    const job = (variant: string, variantId: string, budget: string, order: [number, number, number, number]) => ({ variant, variantId, budget, order }) as JobPlan;
+    const plan = [job('bam-full', 'bam-full', 'data-matched', [2, 1, 0, 0]), job('btx', 'btx', 'compute-matched', [1, 2, 0, 0]), job('btx', 'btx', 'data-matched', [1, 1, 0, 0]), job('seed', 'dense', '', [0, 0, 0, 0])];
+    expect(defaultBaseline(plan)).toBe('btx [data-matched]');
+    expect(defaultBaseline([plan[3]])).toBeUndefined();
+    // (240 − 250) / 250 = −4%
+    expect(averageHeadline([ppl], 'btx')).toBe('average token_perplexity over 2 tasks (lower is better): best bam-full [data-matched] 240.0 vs baseline btx 250.0 (−4.0%)');
   });
 
   it('falls back to the first task of the first table when no table has an average, higher being better there', () => {
