@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SweepConfigError, TASK_ID, exampleTaskSource, type ConfigIssue } from '@bam/eval';
-import { writeFileAtomic } from '@bam/core';
+import { writeFileAtomic } from '@bam/utils';
 import type { Command } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
 
