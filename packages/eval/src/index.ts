@@ -12,7 +12,7 @@ export { evaluateTask, parseOptions, type DocScores, type EvaluateOptions } from
 export { WorkerPool, type PoolOptions } from './pool.ts';
 export { sharePackagesWithPlugins, sharedPackages } from './plugin-imports.ts';
 export { exampleTaskSource, TASK_ID } from './examples.ts';
-export { sweepNextSteps, comparisonHeadline, averageHeadline, defaultBaseline, type NextStepsInput } from './next-steps.ts';
+export { sweepNextSteps, comparisonHeadline, averageHeadline, type NextStepsInput } from './next-steps.ts';
 export { runJob, createWorkerState, type WorkerJob, type WorkerReply, type WorkerSetup, type PluginRef, type JobError } from './worker.ts';
 export * from './config.ts';
 export { runSweep, runSweepFile, planJobs, PACKAGE_VERSION, type SweepOptions, type SweepSummary } from './sweep.ts';

@@ -34,13 +34,14 @@ describe('bam sweep (spawned CLI)', () => {
     expect(readCsv(join(dir, 'out', 'results.csv')).map((row) => `${row.variant} ${row.metric} ${row.value}`)).toEqual([
       'fake acc 0.75', 'fake acc_norm 0.25', 'fake-1 acc 0.75', 'fake-1 acc_norm 0.25',
     ]);
-    // the closing lines: the report, the comparison (a tie keeps the baseline), the CSVs, how to rerun one variant
+    // the closing lines: the report, the paired comparison's headline, the CSVs, how to rerun one variant
     const out = join(dir, 'out');
     const cfg = config; // outside the repository: printed in full
     expect(r.stdout.trimEnd().split('\n').slice(-4)).toEqual([
       `report:     ${join(out, 'report.html')}  (open it in a browser)`,
-      'comparison: acc on fake-mc (higher is better): baseline fake 0.7500 is the best of 2 row(s)',
-      `CSVs:       ${out}/ results.csv, table_acc.csv, table_acc_norm.csv (per-document scores in docs.jsonl)`,
+      // fake-1's bias lowers every choice's logprob alike: the same answers, so Δ 0 and a McNemar p of 1
+      `comparison: acc, on fake-mc (higher is better): best fake-1 0.7500 vs baseline fake 0.7500, 0.0%, Holm p 1.00 — every variant: npx bam compare ${out}`,
+      `CSVs:       ${out}/ results.csv, table_acc.csv, compare_acc.csv, table_acc_norm.csv, compare_acc_norm.csv (per-document scores in docs.jsonl)`,
       `rerun one variant: edit its entry in ${cfg} (a failed one needs no edit), then npx bam sweep --config ${cfg} --out ${out} --resume — only failed jobs and jobs whose config changed run again`,
     ]);
   });
