@@ -39,7 +39,7 @@ describe('bam new-task', () => {
     for (const r of rows) expect(Number(r.value) * 20).toBeCloseTo(Math.round(Number(r.value) * 20), 9); // a share of 20 documents
     expect(existsSync(join(dir, 'results', 'report.html'))).toBe(true);
     expect(existsSync(join(dir, 'node_modules'))).toBe(false);
-  });
+  }, 300_000); // builds the smoke seed: ~15 s alone, minutes on a loaded 2-core machine
 
   it('refuses to overwrite without --force and rejects a name that is not a task id, with exit 2 and no stack trace', () => {
     const again = bam('new-task', 'count-words');
