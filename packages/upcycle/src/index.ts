@@ -38,7 +38,7 @@ export {
   type RouterInit,
 } from './recipes/index.ts';
 export { planMixtureTraining, plannedBatches, type MixturePlan, type PlanInput } from './budget.ts';
-export { ArtifactStore, STAGE_VERSIONS, stageHash, type AbortFlag, type DoneRecord, type RunStageOptions, type StageKey, type StageName, type StageOutcome, type StageResult } from './store.ts';
+export { ArtifactStore, STAGE_VERSIONS, gcStore, scanStore, stageHash, type AbortFlag, type ArtifactCheck, type ArtifactFile, type ArtifactStoreOptions, type DoneRecord, type RunStageOptions, type StageKey, type StageName, type StageOutcome, type StageResult, type StoreEntry } from './store.ts';
 export { cloneTensor, cloneTensorMaps, meanTensor, randomNormalTensor, tensorsEqual, toF32, asSafeTensors, type F32Tensor, type TensorMap } from './tensors.ts';
 export {
   VALIDATION_SEED,
