@@ -33,6 +33,8 @@ options:
   --resume-lr-scale X   a stage that stopped on divergence continues from its last healthy
                         checkpoint at X × its learning rate (0 < X < 1, e.g. 0.1)
   --backend B           tensorflow | webgpu | wasm | cpu (default: best available)
+  --verify              hash every file of each reused artifact against its DONE.json (default: sizes,
+                        and hashes of files changed since; env BAM_STORE_VERIFY=1 does the same)
   --quiet               no progress lines on stderr
   --json                print one JSON object (the checkpoints) instead of the table`;
 
@@ -46,6 +48,7 @@ const parseOptions = {
   'mixture-seed': { type: 'string' },
   'resume-lr-scale': { type: 'string' },
   backend: { type: 'string' },
+  verify: { type: 'boolean', default: false },
   quiet: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
@@ -102,6 +105,8 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
       if (issues.length) throw new ConfigError(`${what} options`, issues, `see bam ${name} --help`);
       // Parse the preset before anything slow, so a bad one fails first.
       const preset = loadUpcyclePreset(values.preset!);
+      // Through the environment, so the stages' worker threads verify too.
+      if (values.verify) process.env.BAM_STORE_VERIFY = '1';
       const quiet = values.quiet || values.json;
       await selectBackend({ prefer: values.backend as BackendName | undefined, log: quiet ? () => {} : undefined });
       const t0 = performance.now();
