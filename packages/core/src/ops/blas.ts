@@ -23,9 +23,12 @@
  * (default: the first of libopenblas.so.0, libopenblas.so, libopenblas.dylib that loads; on Debian
  * `apt-get install libopenblas0-pthread`), `off`, or a path to a CBLAS library. Threads: env
  * `BAM_BLAS_THREADS`, else every core on the main thread and 1 in worker threads (eval pools and
- * data-parallel replicas already put one worker on each core). If the library or koffi cannot be
- * loaded, wasm keeps XNNPACK and the reason is reported. Results differ from XNNPACK's by float32
- * rounding only (tests compare both).
+ * data-parallel replicas already put one worker on each core). The threads are bam's, not
+ * OpenBLAS's (which always runs single-threaded): every product is cut into blocks fixed by its
+ * shape and each block is one sgemm call on one thread (./blas-threads.ts), so a product has the
+ * same bytes with any thread count, and so does every artifact built from it. If the library or
+ * koffi cannot be loaded, wasm keeps XNNPACK and the reason is reported. Results differ from
+ * XNNPACK's by float32 rounding only (tests compare both).
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
@@ -34,22 +37,15 @@ import { isMainThread } from 'node:worker_threads';
 // Registers the wasm backend's own kernels first, so ours replace them (not the reverse).
 import '@tensorflow/tfjs-backend-wasm';
 import { BamError, errorLine, ShapeError } from '../errors.ts';
+import { BlasThreads, planProduct, ProductPlan, runPlanInline, type SgemmAt } from './blas-threads.ts';
 import { sizeOf, type KernelArgs, type WasmBackend } from './kernels.ts';
-
-const ROW_MAJOR = 101;
-const NO_TRANS = 111;
-const TRANS = 112;
-
-type Sgemm = (
-  order: number, ta: number, tb: number, m: number, n: number, k: number,
-  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
-  beta: number, c: Float32Array, ldc: number,
-) => void;
 
 interface BlasLib {
   path: string;
-  sgemm: Sgemm;
-  getThreads?: () => number;
+  /** cblas_sgemm with addresses for the matrices (what bam's block plans call). */
+  sgemm: SgemmAt;
+  /** The address of a typed array's first element (libc's memmove(p, p, 0) returns p). */
+  addressOf: (view: Float32Array) => number;
   setThreads?: (n: number) => void;
   /** e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH … SkylakeX", when the library says. */
   config?: string;
@@ -75,12 +71,15 @@ let lib: BlasLib | undefined;
 let status: BlasStatus = { active: false, detail: 'BLAS not enabled (selectBackend has not started wasm)' };
 let threads = 1;
 let xnnpackBatchMatMul: tf.KernelConfig | undefined;
+/** Helper threads of this thread's products (none with 1 thread). */
+let pool: BlasThreads | undefined;
+const require = createRequire(import.meta.url);
 
 /** Loads koffi and the first library of `candidates` that exports cblas_sgemm; throws with every reason. */
 function loadLibrary(candidates: readonly string[]): BlasLib {
   let koffi: typeof import('koffi');
   try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    koffi = require('koffi') as typeof import('koffi');
   } catch (err) {
     throw new Error(`koffi (the C FFI) did not load: ${errorLine(err)}`);
   }
@@ -89,8 +88,9 @@ function loadLibrary(candidates: readonly string[]): BlasLib {
     try {
       const so = koffi.load(path);
       const sgemm = so.func(
-        'void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, float *a, int lda, float *b, int ldb, float beta, float *c, int ldc)',
-      ) as Sgemm;
+        'void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, uintptr_t a, int lda, uintptr_t b, int ldb, float beta, uintptr_t c, int ldc)',
+      ) as SgemmAt;
+      const memmove = so.func('uintptr_t memmove(float *dst, float *src, size_t n)') as (d: Float32Array, s: Float32Array, n: number) => number;
       const optional = <T>(decl: string): T | undefined => {
         try {
           return so.func(decl) as T;
@@ -102,7 +102,7 @@ function loadLibrary(candidates: readonly string[]): BlasLib {
       return {
         path,
         sgemm,
-        getThreads: optional<() => number>('int openblas_get_num_threads()'),
+        addressOf: (view) => memmove(view, view, 0),
         setThreads: optional<(n: number) => void>('void openblas_set_num_threads(int n)'),
         config: getConfig ? getConfig() : undefined,
       };
@@ -122,10 +122,15 @@ function parseThreads(value: string | undefined): number | undefined {
   return n;
 }
 
-/** Sets the library's thread count for this thread's next product (OpenBLAS's count is process-wide). */
-function useThreads(): void {
-  if (lib?.setThreads && lib.getThreads && lib.getThreads() !== threads) lib.setThreads(threads);
+/** Runs a plan's sgemm calls on the wasm heap that `view` lies in, on this thread's helpers too. */
+function runPlan(plan: ProductPlan, view: Float32Array): void {
+  const base = lib!.addressOf(new Float32Array(view.buffer, 0, 1));
+  if (pool && plan.tasks > 1) pool.run(plan, lib!.sgemm, base);
+  else runPlanInline(plan, lib!.sgemm, base);
 }
+
+/** Offset in floats of a heap view from the heap's start. */
+const offsetOf = (view: Float32Array) => view.byteOffset / 4;
 
 function backendOf(args: KernelArgs): WasmBackend {
   return args.backend as WasmBackend;
@@ -179,17 +184,14 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const bv = be.typedArrayFromHeap(b) as Float32Array;
   const sameA = sizeOf(aBatch) === G;
   const sameB = sizeOf(bBatch) === G;
-  useThreads();
+  const plan = new ProductPlan();
+  const shape = { ta: transposeA, tb: transposeB, m: M, n: N, k: K, lda: aCols, ldb: bCols, ldc: N, alpha: 1 };
   for (let g = 0; g < G; g++) {
     const ia = sameA ? g : broadcastIndex(g, outBatch, aBatch);
     const ib = sameB ? g : broadcastIndex(g, outBatch, bBatch);
-    lib.sgemm(
-      ROW_MAJOR, transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, M, N, K, 1,
-      av.subarray(ia * M * K, (ia + 1) * M * K), aCols,
-      bv.subarray(ib * K * N, (ib + 1) * K * N), bCols,
-      0, out.subarray(g * M * N, (g + 1) * M * N), N,
-    );
+    planProduct(plan, shape, [{ a: offsetOf(av) + ia * M * K, b: offsetOf(bv) + ib * K * N }], offsetOf(out) + g * M * N);
   }
+  runPlan(plan, out);
   return outInfo;
 }
 
@@ -225,21 +227,16 @@ function gemmBatchKernel(args: KernelArgs): tf.TensorInfo {
   const out = be.typedArrayFromHeap(outInfo) as Float32Array;
   const av = be.typedArrayFromHeap(a) as Float32Array;
   const bv = be.typedArrayFromHeap(b) as Float32Array;
-  const written = new Uint8Array(o.outCount);
-  useThreads();
-  for (let i = 0; i < o.aIndex.length; i++) {
-    const ia = o.aIndex[i];
-    const ib = o.bIndex[i];
-    const io = o.outIndex[i];
-    lib!.sgemm(
-      ROW_MAJOR, o.transA ? TRANS : NO_TRANS, o.transB ? TRANS : NO_TRANS, M, N, K, o.alpha,
-      av.subarray(ia * M * K, (ia + 1) * M * K), aCols,
-      bv.subarray(ib * K * N, (ib + 1) * K * N), bCols,
-      written[io] ? 1 : 0, out.subarray(io * M * N, (io + 1) * M * N), N,
-    );
-    written[io] = 1;
+  // The products of each output slot, in order: one thread sums them (see planProduct).
+  const terms: Array<Array<{ a: number; b: number }>> = Array.from({ length: o.outCount }, () => []);
+  for (let i = 0; i < o.aIndex.length; i++) terms[o.outIndex[i]].push({ a: offsetOf(av) + o.aIndex[i] * M * K, b: offsetOf(bv) + o.bIndex[i] * K * N });
+  const plan = new ProductPlan();
+  const shape = { ta: o.transA, tb: o.transB, m: M, n: N, k: K, lda: aCols, ldb: bCols, ldc: N, alpha: o.alpha };
+  for (let io = 0; io < o.outCount; io++) {
+    if (terms[io].length === 0) out.fill(0, io * M * N, (io + 1) * M * N);
+    else planProduct(plan, shape, terms[io], offsetOf(out) + io * M * N);
   }
-  for (let io = 0; io < o.outCount; io++) if (!written[io]) out.fill(0, io * M * N, (io + 1) * M * N);
+  runPlan(plan, out);
   return outInfo;
 }
 
@@ -315,6 +312,8 @@ export function enableBlas(opts: EnableBlasOptions = {}): BlasStatus {
   const wanted = (opts.library ?? env.BAM_BLAS ?? 'auto').trim() || 'auto';
   threads = opts.threads ?? parseThreads(env.BAM_BLAS_THREADS) ?? (isMainThread ? availableParallelism() : 1);
   if (wanted === 'off') {
+    pool?.close();
+    pool = undefined;
     restoreXnnpack();
     status = { active: false, detail: 'matrix products on XNNPACK (BAM_BLAS=off)' };
     return status;
@@ -333,6 +332,12 @@ export function enableBlas(opts: EnableBlasOptions = {}): BlasStatus {
     return status;
   }
   registerBlasKernels();
+  // OpenBLAS's own threads would make a product's bits depend on their count (see the module comment).
+  lib.setThreads?.(1);
+  if (pool?.threads !== threads) {
+    pool?.close();
+    pool = threads > 1 ? new BlasThreads(threads, require.resolve('koffi'), lib.path) : undefined;
+  }
   const name = lib.config ? lib.config.split(' ').slice(0, 2).join(' ') : lib.path;
   status = {
     active: true,

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
 import { blasActive, blasStatus, enableBlas, gemmBatch } from '../../src/ops/index.ts';
+import { productBlocks } from '../../src/ops/blas-threads.ts';
 import { computeLossAndGrads, createModel, disposeModel, parseModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
 import { variantConfig, type Variant } from '../model/variants.ts';
 import { needs } from '../../../../tools/test/components.ts';
@@ -106,22 +107,60 @@ describe.runIf(hasOpenBlas)('BatchMatMul on OpenBLAS', () => {
     a.dispose();
   });
 
-  it('gives bit-identical products with 1 and 2 threads (so resumed runs reproduce)', () => {
-    const [M, N, K] = [256, 384, 128];
-    const a = tf.tensor2d(values(M * K, 5), [M, K]);
-    const b = tf.tensor2d(values(K * N, 6), [K, N]);
+  // bam's threads run fixed blocks of each product on a single-threaded OpenBLAS (ops/blas-threads.ts):
+  // OpenBLAS's own threading gave other bits for 200×300×700 with 2 threads even on Intel (SkylakeX).
+  for (const [M, N, K] of [[256, 384, 128], [200, 300, 700], [33, 1000, 129]]) {
+    it(`gives bit-identical products with 1, 2 and 3 threads (${M}×${N}×${K}, plain and transposed)`, () => {
+      const a = tf.tensor2d(values(M * K, 5), [M, K]);
+      const at = tf.tensor2d(values(M * K, 5), [K, M]);
+      const b = tf.tensor2d(values(K * N, 6), [K, N]);
+      const run = (threads: number) => {
+        enableBlas({ threads });
+        expect(blasStatus().threads).toBe(threads);
+        const c = tf.tidy(() => tf.concat([tf.matMul(a, b), tf.matMul(at, b, true, false)]));
+        const out = c.dataSync().slice();
+        c.dispose();
+        return Buffer.from(out.buffer);
+      };
+      const one = run(1);
+      expect(run(2).equals(one)).toBe(true);
+      expect(run(3).equals(one)).toBe(true);
+      const want = naive(a.dataSync() as Float32Array, b.dataSync() as Float32Array, M, N, K, false, false);
+      expectClose(new Float32Array(one.buffer, one.byteOffset, M * N), want, 1e-4);
+      enableBlas();
+      tf.dispose([a, at, b]);
+    });
+  }
+
+  it('gives bit-identical grouped products (gemmBatch sums) with 1 and 2 threads', () => {
+    const [G, M, N, K] = [6, 96, 80, 300];
+    const a = tf.tensor3d(values(G * M * K, 9), [G, M, K]);
+    const b = tf.tensor3d(values(G * K * N, 10), [G, N, K]);
     const run = (threads: number) => {
       enableBlas({ threads });
-      const c = tf.matMul(a, b);
-      const out = c.dataSync().slice();
+      const c = gemmBatch(a, b, { transB: true, outIndex: [0, 0, 0, 1, 1, 1], outCount: 2, alpha: 0.25 });
+      const out = Buffer.from(c.dataSync().slice().buffer);
       c.dispose();
       return out;
     };
-    const one = run(1);
-    const two = run(2);
-    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+    expect(run(2).equals(run(1))).toBe(true);
     enableBlas();
     tf.dispose([a, b]);
+  });
+});
+
+describe('the fixed blocks of a product', () => {
+  it('depend on the shape alone, cover the longer output side exactly on multiples of 16, and never split the inner dimension', () => {
+    expect(productBlocks(8, 8, 8)).toEqual({ axis: 'm', ranges: [[0, 8]] });
+    // 2·200·300·700 = 84 MFLOP → 20 blocks wanted, 300 columns → 19 blocks of 16 columns.
+    const wide = productBlocks(200, 300, 700);
+    expect(wide.axis).toBe('n');
+    expect(wide.ranges).toHaveLength(19);
+    expect(wide.ranges[0]).toEqual([0, 16]);
+    expect(wide.ranges.at(-1)).toEqual([288, 300]);
+    for (let i = 1; i < wide.ranges.length; i++) expect(wide.ranges[i][0]).toBe(wide.ranges[i - 1][1]);
+    // 2·4096·64·512 = 268 MFLOP → capped at 32 blocks of 128 rows.
+    expect(productBlocks(4096, 64, 512)).toEqual({ axis: 'm', ranges: Array.from({ length: 32 }, (_, i) => [128 * i, 128 * (i + 1)]) });
   });
 });
 
