@@ -86,7 +86,7 @@ describe('parallel stages', () => {
     const trainDirs = readdirSync(join(dir, 'train-mixture'));
     expect(trainDirs).toHaveLength(2);
     for (const h of trainDirs) {
-      expect(existsSync(join(dir, 'train-mixture', h, 'LOCK'))).toBe(false);
+      expect(existsSync(join(dir, 'train-mixture', `${h}.lock`))).toBe(false);
       expect(existsSync(join(dir, 'train-mixture', h, 'DONE.json'))).toBe(false);
     }
     // Same process, same artifacts: nothing is left locked, and the run resumes where it stopped.

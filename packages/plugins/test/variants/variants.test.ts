@@ -217,7 +217,7 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     const attempt = btxVariant.create(btxVariant.options.parse({ preset: MINI }), context(capture(), { artifactsDir: empty, budget: 'data-matched' }));
     await expect(attempt).rejects.toThrow(/the checkpoints of upcycle mini seed 0 are not all built in .*never-prepared[\s\S]*run the variant's prepare first/);
     await expect(denseVariant.create(denseVariant.options.parse({ preset: MINI }), context(capture(), { artifactsDir: empty }))).rejects.toMatchObject({ code: 'E_VARIANT_NOT_PREPARED' });
-    expect(readdirSync(empty, { recursive: true }).filter((f) => String(f).endsWith('DONE.json') || String(f).endsWith('LOCK'))).toEqual([]);
+    expect(readdirSync(empty, { recursive: true }).filter((f) => String(f).endsWith('DONE.json') || String(f).endsWith('.lock'))).toEqual([]);
   });
 
   it('names the domains a preset has when asked for an expert it does not train', async () => {
