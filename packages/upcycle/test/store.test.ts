@@ -165,7 +165,8 @@ describe('reusing a finished artifact checks its content against DONE.json', () 
     writeFileSync(weights(a), bytes);
     utimesSync(weights(a), before.atime, new Date(Date.now() + 2000));
     expect(store.check('mix', a.hash)).toMatchObject({ status: 'damaged', reason: expect.stringMatching(/^model\/model\.safetensors has sha256 [0-9a-f]{12}…, DONE\.json records [0-9a-f]{12}…$/) });
-    utimesSync(weights(a), before.atime, before.mtime);
+    // Put back to before DONE.json (a second early: stat's Date rounds to the millisecond, which may be later).
+    utimesSync(weights(a), before.atime, new Date(before.mtimeMs - 1000));
     expect(store.check('mix', a.hash)).toMatchObject({ status: 'ok' });
     expect(new ArtifactStore(root, { verify: true }).check('mix', a.hash).status).toBe('damaged');
   });
@@ -214,7 +215,7 @@ describe('scanning and pruning a store', () => {
       [`seed/${ok.hash}.damaged-20260101T000000Z`]: ['damaged-aside', '-', true],
     });
     const planned = gcStore(dir, { dryRun: true });
-    expect(planned.map((e) => e.path).sort()).toEqual([`branch/${staleLock}.lock`, `expert/${bad.hash}`, `expert/${unfinished}`, `seed/${ok.hash}.damaged-20260101T000000Z`]);
+    expect(planned.map((e) => e.path).sort()).toEqual([`branch/${staleLock}.lock`, `expert/${bad.hash}`, `expert/${unfinished}`, `seed/${ok.hash}.damaged-20260101T000000Z`].sort());
     expect(planned.find((e) => e.path === `expert/${unfinished}`)!.bytes).toBe(100);
     expect(existsSync(join(dir, 'expert', unfinished))).toBe(true);
     gcStore(dir);
