@@ -270,7 +270,6 @@ export class ArtifactStore {
         pollMs: opts.pollMs,
         timeoutMs: opts.lockTimeoutMs,
         leaseMs: this.leaseMs,
-        breakHint: `or run bam store gc ${this.root} --yes`,
       });
     } catch (err) {
       if (err instanceof LockAbortedError) throw new BamError(`${stage}: ${err.message}`, 'E_ABORTED');
