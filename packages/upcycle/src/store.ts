@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BamError, CHECKPOINT_FILES } from '@bam/core';
-import { acquireLock, configHash, inspectLock, LockAbortedError, LockTimeoutError, writeFileAtomic, type HeldLock } from '@bam/utils';
+import { acquireLock, configHash, errorLine, inspectLock, LockAbortedError, LockTimeoutError, writeFileAtomic, type HeldLock } from '@bam/utils';
 
 /**
  * The code version of each stage. Bump one when a change alters what the stage produces: every
@@ -272,8 +272,7 @@ export class ArtifactStore {
         leaseMs: this.leaseMs,
       });
     } catch (err) {
-      if (err instanceof LockAbortedError) throw new BamError(`${stage}: ${err.message}`, 'E_ABORTED');
-      if (err instanceof LockTimeoutError) throw new BamError(`${stage}: ${err.message.split('\n')[0]}`, 'E_LOCKED', err.hint);
+      if (err instanceof LockAbortedError || err instanceof LockTimeoutError) throw new BamError(`${stage}: ${errorLine(err)}`, err.code, err.hint);
       throw err;
     }
     try {

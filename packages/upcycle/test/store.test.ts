@@ -92,6 +92,16 @@ describe('the artifact store', () => {
     expect(lines).toEqual([expect.stringMatching(/^expert: taking over the lock .*\.lock of pid 4194305 on host .*: pid 4194305 is not running$/)]);
   });
 
+  it('gives up waiting after lockTimeoutMs with an error naming the holder and the lock file to delete', async () => {
+    const store = new ArtifactStore(root);
+    const { hash } = stageHash('seed', { timeout: 1 });
+    mkdirSync(join(root, 'seed'), { recursive: true });
+    writeFileSync(join(root, 'seed', `${hash}.lock`), lockRecord(77, { host: 'elsewhere' }));
+    const err = await store.run('seed', { timeout: 1 }, fakeBuild({ n: 0 }), { pollMs: 20, lockTimeoutMs: 100 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'E_LOCK_TIMEOUT', hint: `if that process is gone or stuck, delete ${join(root, 'seed', `${hash}.lock`)}` });
+    expect(err.message.split('\n')[0]).toMatch(/^seed: gave up after 0s waiting for the lock .*\.lock, held by pid 77 on host elsewhere since /);
+  });
+
   it('waits while a live process holds the lock, then reuses what it built', async () => {
     const store = new ArtifactStore(root);
     const { hash } = stageHash('train-mixture', { e: 1 });

@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
+import { BamError } from './errors.ts';
 
 /** What a lock file records. */
 export interface LockHolder {
@@ -73,23 +74,16 @@ export interface HeldLock {
 }
 
 /** Waiting for a lock ran past `timeoutMs`; says who holds it and how to break it. */
-export class LockTimeoutError extends Error {
-  readonly code = 'E_LOCK_TIMEOUT';
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(`${message}\n  hint: ${hint}`);
-    this.name = 'LockTimeoutError';
+export class LockTimeoutError extends BamError {
+  constructor(message: string, hint: string) {
+    super(message, 'E_LOCK_TIMEOUT', hint);
   }
 }
 
 /** The wait was aborted through `signal`. */
-export class LockAbortedError extends Error {
-  readonly code = 'E_ABORTED';
+export class LockAbortedError extends BamError {
   constructor(message: string) {
-    super(message);
-    this.name = 'LockAbortedError';
+    super(message, 'E_ABORTED');
   }
 }
 
