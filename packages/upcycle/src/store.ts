@@ -24,7 +24,7 @@ import { acquireLock, configHash, errorLine, inspectLock, LockAbortedError, Lock
  * artifact of that stage (and, through the parent hashes, everything built on it) is rebuilt.
  */
 export const STAGE_VERSIONS = {
-  // 2: products of ≥ 4 MFLOP are computed in fixed blocks (core's ops/blas-threads.ts), which
+  // 2: products of ≥ 8 MFLOP are computed in fixed blocks (core's ops/blas-threads.ts), which
   // changes their last bits; artifacts built before hold other bytes.
   seed: 2,
   branch: 2,

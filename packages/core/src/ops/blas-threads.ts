@@ -24,12 +24,15 @@ export const CALL_FIELDS = 13;
 const NO_TRANS = 111;
 const TRANS = 112;
 
-/** Products smaller than this run as one block (about 40 µs on one core: more than handing a block over costs). */
+/** Every block holds at least this many FLOPs (about 40 µs on one core: more than handing a block over costs); a product of less than twice this is one block. */
 const BLOCK_FLOPS = 1 << 22;
-/** At most this many blocks per product. */
-const MAX_BLOCKS = 32;
-/** Block edges fall on multiples of this (OpenBLAS's sgemm tiles are 4–16 wide), so blocks hit few edge tiles. */
-const ALIGN = 16;
+/** At most this many blocks per product (enough to keep 2–16 threads busy). */
+const MAX_BLOCKS = 16;
+/**
+ * Block edges fall on multiples of this: whole OpenBLAS tiles (4–16 wide), and blocks wide enough
+ * that packing the other operand again for each block (every sgemm call packs both) costs little.
+ */
+const ALIGN = 64;
 
 /**
  * sgemm calls grouped into tasks: a task's calls run in order on one thread (products summed into
