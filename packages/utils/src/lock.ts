@@ -10,8 +10,8 @@
  * processes never both hold it and nobody reads half a lock that bam wrote.
  *
  * A lock is stale, and is taken over with one line saying why, when
- * - its holder is on this host and its pid is dead, or the pid now belongs to a process that
- *   started at another time (a recycled pid);
+ * - its holder is on this host (same hostname and pid namespace) and its pid is dead, or the pid
+ *   now belongs to a process that started at another time (a recycled pid);
  * - its holder is on another host (a shared disk, a restarted container) and its heartbeat is
  *   older than its lease;
  * - the file is not a lock bam can read (half-written by a crash, garbage) and has not changed
@@ -24,7 +24,7 @@
  * find the lock stale cannot both remove it and both take it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { BamError } from './errors.ts';
@@ -37,6 +37,8 @@ export interface LockHolder {
   threadId: number;
   /** The process's start time (`<boot id>:<ticks since boot>` on Linux), null where unknown. */
   processStart: string | null;
+  /** The pid namespace (Linux: `pid:[4026531836]`), null where unknown: containers may share a hostname. */
+  pidNamespace?: string | null;
   /** Unique per acquisition: a holder renews and releases only its own lock. */
   token: string;
   /** What is being done under the lock (for the waiting message). */
@@ -90,6 +92,19 @@ export class LockAbortedError extends BamError {
 const DEFAULT_LEASE_MS = 60_000;
 
 let bootId: string | null | undefined;
+let pidNs: string | null | undefined;
+
+/** This process's pid namespace (`readlink /proc/self/ns/pid`), null where there is none to read. */
+function pidNamespace(): string | null {
+  if (pidNs === undefined) {
+    try {
+      pidNs = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      pidNs = null;
+    }
+  }
+  return pidNs;
+}
 
 /** `/proc/sys/kernel/random/boot_id` (Linux), null elsewhere. */
 function readBootId(): string | null {
@@ -156,7 +171,10 @@ function parseHolder(text: string): LockHolder | undefined {
 export function staleReason(holder: LockHolder, now = Date.now()): string | undefined {
   const beatAge = now - Date.parse(holder.heartbeatAt);
   const silent = `no heartbeat for ${Math.round(beatAge / 1000)}s (lease ${Math.round(holder.leaseMs / 1000)}s)`;
-  if (holder.host === hostname()) {
+  // Pids are only comparable within one pid namespace (two containers may share a hostname).
+  const ns = pidNamespace();
+  const sameNamespace = holder.pidNamespace == null || ns === null || holder.pidNamespace === ns;
+  if (holder.host === hostname() && sameNamespace) {
     if (!pidAlive(holder.pid)) return `pid ${holder.pid} is not running`;
     const start = processStartTime(holder.pid);
     if (holder.processStart !== null && start !== null) {
@@ -266,6 +284,7 @@ export function tryAcquireLock(file: string, opts: LockOptions = {}): HeldLock |
       pid: process.pid,
       threadId,
       processStart: processStartTime(process.pid),
+      pidNamespace: pidNamespace(),
       token: randomBytes(8).toString('hex'),
       ...(opts.purpose ? { purpose: opts.purpose } : {}),
       acquiredAt: now,

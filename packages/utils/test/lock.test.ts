@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ const lockFile = () => join(root, `L${n++}`);
 /** A lock record as another holder would have written it. */
 function foreign(over: Partial<LockHolder>): string {
   const now = new Date().toISOString();
-  const h: LockHolder = { format: 'bam-lock', host: hostname(), pid: process.pid, threadId: 0, processStart: null, token: 'f0f0f0f0', acquiredAt: now, heartbeatAt: now, leaseMs: 60_000, ...over };
+  const h: LockHolder = { format: 'bam-lock', host: hostname(), pid: process.pid, threadId: 0, processStart: null, pidNamespace: readlinkSync('/proc/self/ns/pid'), token: 'f0f0f0f0', acquiredAt: now, heartbeatAt: now, leaseMs: 60_000, ...over };
   return JSON.stringify(h);
 }
 
@@ -131,6 +131,15 @@ describe('stale locks', () => {
     expect(err.hint).toBe(`if that process is gone or stuck, delete ${file} (or run bam store gc)`);
     expect(lines).toEqual([`waiting for the lock ${file}: held by pid 77 on host elsewhere since ${acquiredAt} (building expert/abc); if that process is gone or stuck, delete ${file} (or run bam store gc)`]);
     expect(JSON.parse(readFileSync(file, 'utf8')).token).toBe('f0f0f0f0');
+  });
+
+  it('does not judge a pid of another pid namespace under the same hostname (another container): its fresh heartbeat is waited for', () => {
+    const file = lockFile();
+    writeFileSync(file, foreign({ pid: 4_194_305, pidNamespace: 'pid:[1]' }));
+    expect(inspectLock(file)).toMatchObject({ state: 'held' });
+    expect(tryAcquireLock(file)).toBeUndefined();
+    writeFileSync(file, foreign({ pid: 4_194_305, pidNamespace: 'pid:[1]', heartbeatAt: ago(61_000) }));
+    expect(inspectLock(file)).toMatchObject({ state: 'stale', reason: 'no heartbeat for 61s (lease 60s)' });
   });
 
   it('waits for a live holder on this host, then takes the lock once it is released', async () => {
