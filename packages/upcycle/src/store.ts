@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { BamError, CHECKPOINT_FILES } from '@bam/core';
+import { BamError, CHECKPOINT_FILES, blasStatus } from '@bam/core';
 import { acquireLock, configHash, errorLine, inspectLock, LockAbortedError, LockTimeoutError, writeFileAtomic, type HeldLock } from '@bam/utils';
 
 /**
@@ -70,6 +70,12 @@ export interface DoneRecord<R extends StageResult = StageResult> {
   result: R;
   /** Every file of the output checkpoint, `model/model.safetensors` → size and sha256 (absent in records before files were recorded). */
   files?: Record<string, ArtifactFile>;
+  /**
+   * What ran the matrix products (core's `blasStatus()`: OpenBLAS's build and CPU kernel, else the
+   * one-line detail): the bytes do not depend on the thread count, but another CPU kernel (e.g.
+   * OpenBLAS's Zen vs SkylakeX) may round differently.
+   */
+  builtWith?: string;
   completedAt: string;
   elapsedS: number;
 }
@@ -285,7 +291,7 @@ export class ArtifactStore {
       const result = await build(dir);
       const elapsedS = Math.round((performance.now() - t0) / 100) / 10;
       const files = describeFiles(dir, result.checkpoint);
-      const rec: DoneRecord<R> = { format: 'bam-artifact', stage, hash, key, result, files, completedAt: new Date().toISOString(), elapsedS };
+      const rec: DoneRecord<R> = { format: 'bam-artifact', stage, hash, key, result, files, builtWith: blasStatus().config ?? blasStatus().detail, completedAt: new Date().toISOString(), elapsedS };
       writeFileAtomic(join(dir, 'DONE.json'), `${JSON.stringify(rec, null, 2)}\n`);
       return this.outcome(rec, false, elapsedS);
     } finally {

@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { blasStatus } from '@bam/core';
 import { ArtifactStore, STAGE_VERSIONS, gcStore, scanStore, stageHash } from '../src/index.ts';
 import { tempDir } from './helpers.ts';
 
@@ -47,7 +48,7 @@ describe('the artifact store', () => {
     const first = await store.run('seed', { a: 1 }, fakeBuild(c));
     expect(first).toMatchObject({ stage: 'seed', reused: false, dir: join(root, 'seed', first.hash), checkpointDir: join(root, 'seed', first.hash, 'model'), result: { contentHash: 'hash-x' } });
     const done = JSON.parse(readFileSync(join(first.dir, 'DONE.json'), 'utf8'));
-    expect(done).toMatchObject({ format: 'bam-artifact', stage: 'seed', hash: first.hash, key: { stage: 'seed', inputs: { a: 1 } } });
+    expect(done).toMatchObject({ format: 'bam-artifact', stage: 'seed', hash: first.hash, key: { stage: 'seed', inputs: { a: 1 } }, builtWith: blasStatus().config ?? blasStatus().detail });
     expect(JSON.parse(readFileSync(join(first.dir, 'key.json'), 'utf8')).inputs).toEqual({ a: 1 });
     const second = await new ArtifactStore(root).run('seed', { a: 1 }, fakeBuild(c));
     expect(second).toMatchObject({ reused: true, hash: first.hash, elapsedS: 0 });
