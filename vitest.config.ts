@@ -11,7 +11,7 @@ const missingDir = mkdtempSync(join(tmpdir(), 'bam-test-missing-'));
 
 // One test run for the whole monorepo; each package keeps its tests in `test/`.
 // Model tests run on the wasm backend in forked processes (one per core), so keep
-// configs tiny (D=16, T=8, E=4) as STYLE.md asks.
+// configs tiny (D=16, T=8, E=4) as docs/style.md asks.
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'tools/test/**/*.test.ts'],

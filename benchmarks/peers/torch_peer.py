@@ -3,7 +3,7 @@
 used only for side-by-side numbers (benchmarks/train.ts) and as an independent check of bam's
 model code (benchmarks/test/pytorch-peer.test.ts compares logits to 1e-4).
 
-Architecture (BAM paper, Zhang et al. 2024, arXiv:2408.08274, section 3; DESIGN.md): decoder-only,
+Architecture (BAM paper, Zhang et al. 2024, arXiv:2408.08274, section 3; docs/method.md): decoder-only,
 parallel blocks h = RMSNorm(x); y = x + Attn(h) + FFN(h) (sequential as an option), scale-only
 RMSNorm, RoPE with the half-split (GPT-NeoX / HF Llama) layout, SwiGLU FFN, untied LM head unless
 tieEmbeddings. Mixtures: soft or top-k MoA (BAM-full: own Wq, Wk, Wv, Wo per expert; BAM-KV-shared:

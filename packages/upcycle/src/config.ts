@@ -3,8 +3,8 @@
  * steps and learning rates, batch shape, N, recipes, budgets), with the defaults in the schema
  * and the JSON presets in `presets/` (smoke, tiny, small) validated by the same schema.
  *
- * The recipe follows the BAM paper (Zhang et al. 2024, arXiv:2408.08274, §4 and DESIGN.md "The
- * method"): pre-train a dense seed on general text; branch it N−1 times; continue pre-training each
+ * The recipe follows the BAM paper (Zhang et al. 2024, arXiv:2408.08274, §4 and docs/method.md,
+ * "Phases"): pre-train a dense seed on general text; branch it N−1 times; continue pre-training each
  * copy on one domain with 10% general text at 50% of the seed's peak LR; mix the N dense models
  * (the untrained-further seed is the N-th, general expert) and train the mixture on 25% of each
  * domain.

@@ -1,5 +1,5 @@
 /**
- * The whole upcycling pipeline (BAM paper §4.1; DESIGN.md "The method"): seed → branch → experts
+ * The whole upcycling pipeline (BAM paper §4.1; docs/method.md): seed → branch → experts
  * → mix (one per recipe) → train-mixture (one per recipe × budget), every stage content-addressed
  * in the artifact store, so a second run with the same preset trains nothing, and an interrupted
  * run resumes inside the stage it stopped in. The experts, and the mixture trainings, run in

@@ -1,7 +1,7 @@
 /**
  * Plain-array tensors for upcycling: recipes average and copy weights by name on Float32Arrays
  * (no TF.js, so nothing to dispose and no backend in the loop), and every output array is freshly
- * allocated, so a mixture never aliases the dense models it came from (STYLE.md: branching
+ * allocated, so a mixture never aliases the dense models it came from (docs/style.md: branching
  * clones, never aliases).
  */
 import { InvariantError, ShapeError, paramSeed, type SafeTensor } from '@bam/core';

@@ -11,7 +11,7 @@ export async function useWasm(): Promise<void> {
   await selectBackend({ prefer: 'wasm', log: () => {} });
 }
 
-/** The tiny dense config of STYLE.md: V=64, D=16, H=2, L=2, F=32, T=8. */
+/** The tiny dense config of docs/style.md: V=64, D=16, H=2, L=2, F=32, T=8. */
 export function tinyDense(overrides: Partial<ModelConfigInput> = {}): ModelConfig {
   return parseModelConfig({ vocabSize: 64, dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, maxSeqLen: 8, ...overrides });
 }

@@ -1,6 +1,6 @@
 /**
  * Router auxiliary losses. Pure functions of router outputs; each returns a scalar owned by the
- * caller. The model adds Σ_layers (α·loadBalance + β·zLoss) to the NLL (DESIGN.md, Loss).
+ * caller. The model adds Σ_layers (α·loadBalance + β·zLoss) to the NLL (docs/method.md, Loss).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';

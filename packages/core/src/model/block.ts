@@ -5,7 +5,7 @@
  * branches, y = x + Attn(h) + FFN(h) with h = Norm(x).
  * Sequential block (for ablations): y' = x + Attn(Norm1(x)); y = y' + FFN(Norm2(y')).
  *
- * Every layer returns `{ output, aux, stats }` (STYLE.md): `aux` carries router losses (null for
+ * Every layer returns `{ output, aux, stats }` (docs/style.md): `aux` carries router losses (null for
  * dense layers), `stats` routing statistics; the model sums the aux over layers.
  */
 import * as tf from '@tensorflow/tfjs';

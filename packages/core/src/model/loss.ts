@@ -1,5 +1,5 @@
 /**
- * The training objective (DESIGN.md, "Loss"): L = NLL + α·Σ_layers L_LB + β·Σ_layers L_z, with
+ * The training objective (docs/method.md, "Loss"): L = NLL + α·Σ_layers L_LB + β·Σ_layers L_z, with
  * the Switch load-balance loss (Fedus et al. 2021, eq. 4) and the ST-MoE router z-loss (Zoph et
  * al. 2022, eq. 5) computed by the mixture layers; α, β from `config.aux`. For a dense model both
  * router terms are 0 and L = NLL.

@@ -1,6 +1,6 @@
 /**
  * Data-parallel training over worker threads: the second core of a CPU machine, for the wasm
- * backend whose Node build is single-threaded (DESIGN.md, runtime facts).
+ * backend whose Node build is single-threaded (docs/method.md, runtime facts).
  *
  * W replicas (./dp-worker.ts) each hold a copy of the model and an AdamW. Every step the
  * coordinator (this thread) splits the batch's rows into W shards; each replica computes the

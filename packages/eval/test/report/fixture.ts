@@ -1,6 +1,6 @@
 /**
  * A hand-written results folder shaped like the paper's small-scale sweep: the perplexities of
- * PAPER.md's Table 1 (seed, three dense experts, BTX, BAM expert-KV / shared-KV in DM and CM)
+ * docs/paper.md's Table 1 (seed, three dense experts, BTX, BAM expert-KV / shared-KV in DM and CM)
  * on five perplexity tasks, three downstream tasks, routing-analysis rows, one failed job and
  * training logs. Everything else (stderrs, accuracies, routing shares) comes from a seeded
  * generator, so the tests compare the report against these rows, not against constants.

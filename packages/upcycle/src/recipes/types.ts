@@ -5,7 +5,7 @@
  * averaging and router init for every recipe the same way.
  *
  * Source order (every recipe): sources 0..N−2 are the branched domain experts in the preset's
- * domain order, source N−1 is the seed — the N-th, general expert (DESIGN.md "The method").
+ * domain order, source N−1 is the seed — the N-th, general expert (docs/method.md, "Phases").
  */
 import { z } from 'zod';
 import { FfnRouterSchema, AttentionRouterSchema, RoutingConfigSchema, type CheckpointTokenizer, type ModelConfig, type SafeTensor } from '@bam/core';

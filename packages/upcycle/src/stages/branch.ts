@@ -1,7 +1,7 @@
 /**
  * Stage `branch`: N−1 deep copies of the seed, one per domain (BAM paper §4.1, phase 2). Every
  * tensor is cloned into a fresh array, never aliased, so training one branch cannot touch the seed
- * or a sibling (STYLE.md).
+ * or a sibling (docs/style.md).
  */
 import { basename, join } from 'node:path';
 import { readCheckpoint, type SafeTensor } from '@bam/core';
