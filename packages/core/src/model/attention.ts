@@ -17,16 +17,20 @@
  * is then offset by P; without a cache S = T and everything is the training computation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { groupedCausalAttention, linear, matmul, opsSettings } from '../ops/index.ts';
+import { affine, groupedCausalAttention, linear, matmul, opsSettings } from '../ops/index.ts';
 import { applyRope } from './rope.ts';
 import type { LayerKv } from './kv-cache.ts';
 
-/** Weights of one attention (stored [in, out]). */
+/** Weights of one attention (stored [in, out]); biases only for imported models that have them. */
 export interface AttentionWeights {
   wq: tf.Tensor2D; // [D, H·Dh]
   wk: tf.Tensor2D; // [D, Hkv·Dh]
   wv: tf.Tensor2D; // [D, Hkv·Dh]
   wo: tf.Tensor2D; // [H·Dh, D]
+  bq?: tf.Tensor1D; // [H·Dh]
+  bk?: tf.Tensor1D; // [Hkv·Dh]
+  bv?: tf.Tensor1D; // [Hkv·Dh]
+  bo?: tf.Tensor1D; // [D]
 }
 
 /** Sizes an attention needs besides its weights. */
@@ -132,7 +136,8 @@ export function causalAttentionReference(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.T
  * attends to the cached positions too (slot 0). Call inside the forward's tidy.
  */
 export function multiHeadAttention(h: tf.Tensor2D, w: AttentionWeights, d: AttentionDims, rope: RopeTables, kv?: LayerKv): tf.Tensor2D {
-  return attentionFromProjections(linear(h, w.wq), linear(h, w.wk), linear(h, w.wv), w.wo, d, rope, kv); // [N, D]
+  const out = attentionFromProjections(affine(h, w.wq, w.bq), affine(h, w.wk, w.bk), affine(h, w.wv, w.bv), w.wo, d, rope, kv); // [N, D]
+  return w.bo ? (tf.add(out, w.bo) as tf.Tensor2D) : out; // [N, D]
 }
 
 /**

@@ -4,6 +4,8 @@
  * Parallel block (the BAM paper's seed, §3; PaLM / GPT-J): one scale-only norm shared by both
  * branches, y = x + Attn(h) + FFN(h) with h = Norm(x).
  * Sequential block (for ablations): y' = x + Attn(Norm1(x)); y = y' + FFN(Norm2(y')).
+ * Parallel block with separate norms (GPT-NeoX's use_parallel_residual; `parallelNorms:
+ * 'separate'`): y = x + Attn(Norm1(x)) + FFN(Norm2(x)).
  *
  * Every layer returns `{ output, aux, stats }` (docs/style.md): `aux` carries router losses (null for
  * dense layers), `stats` routing statistics; the model sums the aux over layers.
@@ -11,11 +13,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvariantError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import { paramName, type AttnWeight, type FfnWeight, type LayerParamKey, type ParamKey } from './param-names.ts';
+import { paramName, type AttnWeight, type FfnWeight, type LayerParamKey, type NormWeight, type ParamKey } from './param-names.ts';
 import { attentionFromProjections, multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
-import { swiglu, swigluFromProjections } from './ffn.ts';
+import { ffnForward, ffnWeightNames, swigluFromProjections, type AnyFfnWeights } from './ffn.ts';
 import type { LayerKv } from './kv-cache.ts';
-import { rmsNorm } from './norm.ts';
+import { applyNorm, type NormWeights } from './norm.ts';
 import { linear, opsSettings } from '../ops/index.ts';
 import {
   attentionRoute,
@@ -76,6 +78,25 @@ export function layerParam<R extends tf.Rank = tf.Rank>(ctx: LayerContext, key: 
   return getParam<R>(ctx.params, { ...key, layer: ctx.layer } as ParamKey);
 }
 
+/** The weights of a norm (`layers.{l}.{norm|norm1|norm2}` or `final_norm`): its scale, and its bias for LayerNorm. */
+export function normWeights(params: Map<string, tf.Variable>, key: Extract<ParamKey, { part: 'norm' | 'final_norm' }>): NormWeights {
+  const scale = getParam<tf.Rank.R1>(params, key);
+  const bias = params.get(paramName({ ...key, bias: true })) as tf.Variable<tf.Rank.R1> | undefined;
+  return bias ? { scale, bias } : { scale };
+}
+
+/** The layer's norm `weight` applied to x [N, D] under the config's `norm`. */
+function layerNorm(x: tf.Tensor2D, ctx: LayerContext, weight: NormWeight): tf.Tensor2D {
+  return applyNorm(x, normWeights(ctx.params, { part: 'norm', layer: ctx.layer, weight }), ctx.config.norm, ctx.config.normEps); // [N, D]
+}
+
+/** The weights of the layer's dense FFN or of expert `expert`, per the config's `mlp` and `ffnBias`. */
+function ffnWeights(ctx: LayerContext, expert?: number): AnyFfnWeights {
+  const w: Partial<Record<FfnWeight, tf.Variable>> = {};
+  for (const weight of ffnWeightNames(ctx.config)) w[weight] = layerParam(ctx, { part: 'ffn', expert, weight });
+  return w as unknown as AnyFfnWeights;
+}
+
 /**
  * Router logits [N, E] of h for the `ffn` or `attn` router: the layer's own router
  * (`layers.{l}.{part}.router`) or the one shared by all layers (`routers.{part}`), per token or,
@@ -103,6 +124,10 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
             wk: layerParam(ctx, { part: 'attn', weight: 'wk' }),
             wv: layerParam(ctx, { part: 'attn', weight: 'wv' }),
             wo: layerParam(ctx, { part: 'attn', weight: 'wo' }),
+            ...(ctx.config.qkvBias
+              ? { bq: layerParam(ctx, { part: 'attn', weight: 'bq' }), bk: layerParam(ctx, { part: 'attn', weight: 'bk' }), bv: layerParam(ctx, { part: 'attn', weight: 'bv' }) }
+              : {}),
+            ...(ctx.config.attnOutBias ? { bo: layerParam(ctx, { part: 'attn', weight: 'bo' }) } : {}),
           },
           ctx.dims,
           ctx.rope,
@@ -131,24 +156,16 @@ export function attentionLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
   }
 }
 
-/** The FFN sub-layer of h [N, D] (already normed): dense SwiGLU, or a mixture of experts. */
+/** The FFN sub-layer of h [N, D] (already normed): dense (SwiGLU, or the config's `mlp`), or a mixture of experts. */
 export function ffnLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
   const f = ctx.config.ffn;
   switch (f.kind) {
     case 'dense':
-      return {
-        output: swiglu(h, {
-          w_gate: layerParam(ctx, { part: 'ffn', weight: 'w_gate' }),
-          w_up: layerParam(ctx, { part: 'ffn', weight: 'w_up' }),
-          w_down: layerParam(ctx, { part: 'ffn', weight: 'w_down' }),
-        }),
-        aux: null,
-      };
+      return { output: ffnForward(h, ffnWeights(ctx), ctx.config.mlp), aux: null };
     case 'moe': {
       const experts: ExpertFn[] = Array.from({ length: f.numExperts }, (_, e) => {
-        const weight = (w: FfnWeight) => layerParam<tf.Rank.R2>(ctx, { part: 'ffn', expert: e, weight: w });
-        const w = { w_gate: weight('w_gate'), w_up: weight('w_up'), w_down: weight('w_down') };
-        return (x: tf.Tensor2D) => swiglu(x, w);
+        const w = ffnWeights(ctx, e);
+        return (x: tf.Tensor2D) => ffnForward(x, w, ctx.config.mlp);
       });
       // Hash routing reads the token ids (the same fixed hash in every layer); the others a router.
       const routing =
@@ -190,25 +207,30 @@ function fusedDenseSubLayers(h: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D[] {
   return [attentionFromProjections(q, k, v, a('wo'), ctx.dims, ctx.rope, ctx.kv), swigluFromProjections(gate, up, f('w_down'))];
 }
 
+/** Whether the config is the paper's dense parallel block, whose projections `fusedDenseSubLayers` may fuse. */
+function fusable(c: ModelConfig): boolean {
+  return c.attention.kind === 'dense' && c.ffn.kind === 'dense' && (c.mlp ?? 'swiglu') === 'swiglu' && !c.qkvBias && !c.attnOutBias && !c.ffnBias;
+}
+
 /** One block on x [N, D] → [N, D] (residual stream), parallel or sequential per the config. */
 export function block(x: tf.Tensor2D, ctx: LayerContext): LayerResult {
-  const eps = ctx.config.normEps;
   if (ctx.config.block === 'parallel') {
-    const h = rmsNorm(x, { scale: layerParam(ctx, { part: 'norm', weight: 'norm' }) }, eps); // [N, D]
-    if (ctx.config.attention.kind === 'dense' && ctx.config.ffn.kind === 'dense' && opsSettings().parallelProjections === 'fused') {
+    const separate = ctx.config.parallelNorms === 'separate';
+    const h = layerNorm(x, ctx, separate ? 'norm1' : 'norm'); // [N, D]
+    if (!separate && fusable(ctx.config) && opsSettings().parallelProjections === 'fused') {
       return { output: tf.addN([x, ...fusedDenseSubLayers(h, ctx)]) as tf.Tensor2D, aux: null }; // [N, D]
     }
     const attn = attentionLayer(h, ctx);
-    const ffn = ffnLayer(h, ctx);
+    const ffn = ffnLayer(separate ? layerNorm(x, ctx, 'norm2') : h, ctx);
     return {
       output: tf.addN([x, attn.output, ffn.output]) as tf.Tensor2D, // [N, D]
       aux: sumAux(attn.aux, ffn.aux),
       stats: mergeStats(attn, ffn),
     };
   }
-  const attn = attentionLayer(rmsNorm(x, { scale: layerParam(ctx, { part: 'norm', weight: 'norm1' }) }, eps), ctx);
+  const attn = attentionLayer(layerNorm(x, ctx, 'norm1'), ctx);
   const mid = tf.add(x, attn.output) as tf.Tensor2D; // [N, D]
-  const ffn = ffnLayer(rmsNorm(mid, { scale: layerParam(ctx, { part: 'norm', weight: 'norm2' }) }, eps), ctx);
+  const ffn = ffnLayer(layerNorm(mid, ctx, 'norm2'), ctx);
   return {
     output: tf.add(mid, ffn.output) as tf.Tensor2D, // [N, D]
     aux: sumAux(attn.aux, ffn.aux),

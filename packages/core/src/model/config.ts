@@ -93,6 +93,24 @@ const ModelConfigObject = z.strictObject({
   normEps: z.number().positive().default(1e-6),
   initStd: z.number().positive().default(0.02),
   tieEmbeddings: z.boolean().default(false),
+  // Architecture options for imported models (docs/internals.md "Imported architectures"). They
+  // are optional with no schema default, so a config that leaves them out parses to the same
+  // object, hashes to the same configHash and runs the same code as before they existed; absent
+  // means the paper's architecture (the value named first in each comment).
+  /** 'rms' (scale-only RMSNorm) or 'layernorm' (mean-centred, with a bias), for every norm. */
+  norm: z.enum(['rms', 'layernorm']).optional(),
+  /** FFN of every layer and expert: 'swiglu', or a two-matrix MLP with exact ('gelu') or tanh GeLU. */
+  mlp: z.enum(['swiglu', 'gelu', 'gelu-tanh']).optional(),
+  /** Biases on the query, key and value projections (Qwen2, GPT-NeoX); default false. */
+  qkvBias: z.boolean().optional(),
+  /** A bias on the attention output projection (GPT-NeoX); default false. */
+  attnOutBias: z.boolean().optional(),
+  /** Biases on the FFN's matrices (GPT-NeoX); default false. */
+  ffnBias: z.boolean().optional(),
+  /** Fraction of each head's dimensions RoPE rotates (GPT-NeoX rotary_pct); default 1. */
+  rotaryFraction: z.number().gt(0).max(1).optional(),
+  /** Parallel block: one norm shared by both branches ('shared'), or one each ('separate', GPT-NeoX). */
+  parallelNorms: z.enum(['shared', 'separate']).optional(),
   attention: AttentionConfigSchema.prefault({ kind: 'dense' }),
   ffn: FfnConfigSchema.prefault({ kind: 'dense' }),
   routing: RoutingConfigSchema.prefault({}),
@@ -111,6 +129,18 @@ function crossFieldIssues(c: ModelConfigObjectOut): { path: string[]; message: s
       path: ['nHeads'],
       message: `head width dModel/nHeads = ${c.dModel / c.nHeads} must be even for RoPE (it rotates pairs)`,
     });
+  }
+  if (c.dModel % c.nHeads === 0 && c.rotaryFraction !== undefined) {
+    const rot = Math.floor((c.dModel / c.nHeads) * c.rotaryFraction);
+    if (rot < 2 || rot % 2 !== 0) {
+      issues.push({ path: ['rotaryFraction'], message: `rotary dims ⌊headDim·rotaryFraction⌋ = ${rot} must be even and at least 2` });
+    }
+  }
+  if (c.parallelNorms !== undefined && c.block !== 'parallel') {
+    issues.push({ path: ['parallelNorms'], message: 'only applies to block "parallel"' });
+  }
+  if ((c.qkvBias || c.attnOutBias) && c.attention.kind !== 'dense') {
+    issues.push({ path: ['qkvBias'], message: 'attention biases are implemented for attention.kind "dense" only' });
   }
   if (c.nHeads % nKv !== 0) {
     issues.push({ path: ['nKvHeads'], message: `nKvHeads (${nKv}) must divide nHeads (${c.nHeads})` });
@@ -189,6 +219,14 @@ export type AuxConfig = ModelConfig['aux'];
 /** Head width Dh = dModel / nHeads. */
 export function headDim(config: ModelConfig): number {
   return config.dModel / config.nHeads;
+}
+
+/**
+ * Dimensions of each head that RoPE rotates: ⌊Dh · rotaryFraction⌋ (all of them by default). The
+ * rest pass through unrotated (GPT-NeoX's partial rotary).
+ */
+export function ropeDims(config: ModelConfig): number {
+  return config.rotaryFraction === undefined ? headDim(config) : Math.floor(headDim(config) * config.rotaryFraction);
 }
 
 /**

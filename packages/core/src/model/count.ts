@@ -180,13 +180,15 @@ export function layerFlops(c: ModelConfig, contextLength = c.maxSeqLen): LayerFl
       if (key.layer === undefined || key.layer === 0) routerParams += s;
     } else if ((key.part === 'attn' || key.part === 'ffn') && key.layer === 0) {
       const expert = isExpertKey(key);
+      // A matrix costs a multiply and an add per parameter; a bias (imported models) one add.
+      const perParam = shape.length === 1 ? 1 : 2;
       if (key.part === 'attn') {
         // Every expert's K and V are computed for every token; Q, O and the scores only for the experts used.
         const perUse = key.weight === 'wq' || key.weight === 'wo';
-        attention.add(2 * s, expert && perUse);
+        attention.add(perParam * s, expert && perUse);
         if (key.weight === 'wq') attention.add(2 * n * shape[1], expert); // scores and weighted sum over qDim
       } else {
-        ffn.add(2 * s, expert);
+        ffn.add(perParam * s, expert);
         if (key.weight === 'w_gate') ffn.add(3 * shape[1], expert); // SwiGLU element-wise work over F
       }
     }

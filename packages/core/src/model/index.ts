@@ -11,10 +11,11 @@ export {
   loadPreset,
   presetNames,
   headDim,
+  ropeDims,
 } from './config.ts';
 export type { ModelConfig, ModelConfigInput, AttentionConfig, FfnConfig, RoutingConfig, AuxConfig } from './config.ts';
-export { rmsNorm } from './norm.ts';
-export type { RmsNormWeights } from './norm.ts';
+export { rmsNorm, layerNorm, applyNorm } from './norm.ts';
+export type { RmsNormWeights, NormWeights } from './norm.ts';
 export { ropeTables, applyRope } from './rope.ts';
 export {
   multiHeadAttention,
@@ -28,9 +29,9 @@ export {
   kvHeadOf,
 } from './attention.ts';
 export type { AttentionWeights, AttentionDims, RopeTables } from './attention.ts';
-export { swiglu, swigluFromProjections } from './ffn.ts';
-export type { FfnWeights } from './ffn.ts';
-export { block, attentionLayer, ffnLayer, getParam, layerParam } from './block.ts';
+export { swiglu, swigluFromProjections, ffnForward, ffnWeightNames } from './ffn.ts';
+export type { FfnWeights, AnyFfnWeights } from './ffn.ts';
+export { block, attentionLayer, ffnLayer, getParam, layerParam, normWeights } from './block.ts';
 export type { LayerAux, LayerResult, LayerContext } from './block.ts';
 export { paramSpecs, paramSeed, initParam } from './params.ts';
 export type { ParamSpec, ParamInit } from './params.ts';

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError, InvariantError } from '../errors.ts';
-import { headDim, type ModelConfig } from './config.ts';
+import { headDim, ropeDims, type ModelConfig } from './config.ts';
 import { ropeTables } from './rope.ts';
 
 /** Cached keys and values of one attention (one expert's, or the layer's shared ones). */
@@ -83,7 +83,7 @@ export function createKvCache(config: ModelConfig, batch: number): KvCache {
     length: 0,
     capacity: config.maxSeqLen,
     layers: Array.from({ length: config.nLayers }, () => Array.from({ length: slots }, () => null)),
-    rope: ropeTables(config.maxSeqLen, headDim(config), config.ropeBase),
+    rope: ropeTables(config.maxSeqLen, ropeDims(config), config.ropeBase),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The decoder-only language model of the BAM paper (Zhang et al. 2024, arXiv:2408.08274, §3 and
  * Table 8): token embedding → nLayers blocks (parallel by default) → final RMSNorm → LM head
- * (untied by default; tied = embedding transposed).
+ * (untied by default; tied = embedding transposed). Imported architectures (Llama, Qwen2, GPT-NeoX)
+ * run through the same code with the config's optional architecture fields (model/config.ts).
  *
  * A model is `{ config, params }`: one flat map of named variables (docs/internals.md). The
  * forward pass is one `tf.tidy`; its outputs belong to the caller. Generation passes it a KV cache
@@ -11,10 +12,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
 import { embeddingLookup, linear, matmulBt } from '../ops/index.ts';
-import { headDim, type ModelConfig } from './config.ts';
-import { block, getParam, type LayerAux, type LayerContext } from './block.ts';
+import { headDim, ropeDims, type ModelConfig } from './config.ts';
+import { block, getParam, normWeights, type LayerAux, type LayerContext } from './block.ts';
 import { beginKvStep, commitKvStep, discardKvStep, kvStepRope, layerKv, type KvCache } from './kv-cache.ts';
-import { rmsNorm } from './norm.ts';
+import { applyNorm } from './norm.ts';
 import { initParam, paramSpecs } from './params.ts';
 import { ropeTables } from './rope.ts';
 
@@ -176,7 +177,7 @@ export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOption
     const embed = getParam<tf.Rank.R2>(params, { part: 'embed' });
     let x = embeddingLookup(embed, tf.reshape(tokens, [B * T])) as tf.Tensor2D; // [N, D]
     // With a cache the new tokens sit at positions P..P+T-1: their rows of the cache's tables.
-    const rope = step ? kvStepRope(step) : ropeTables(T, headDim(config), config.ropeBase); // [T, Dh/2] each
+    const rope = step ? kvStepRope(step) : ropeTables(T, ropeDims(config), config.ropeBase); // [T, R/2] each
     const dims = { batch: B, seqLen: T, nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: headDim(config) };
     let loadBalance: tf.Scalar = tf.scalar(0);
     let zLoss: tf.Scalar = tf.scalar(0);
@@ -192,7 +193,7 @@ export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOption
       }
       if (opts.collectStats && r.stats) for (const [k, v] of Object.entries(r.stats)) stats[`layers.${l}.${k}`] = v;
     }
-    const h = rmsNorm(x, { scale: getParam<tf.Rank.R1>(params, { part: 'final_norm' }) }, config.normEps); // [N, D]
+    const h = applyNorm(x, normWeights(params, { part: 'final_norm' }), config.norm, config.normEps); // [N, D]
     const logits2d = config.tieEmbeddings
       ? matmulBt(h, embed) // [N, V]
       : linear(h, getParam<tf.Rank.R2>(params, { part: 'lm_head' })); // [N, V]

@@ -6,30 +6,32 @@
  *
  *   embed.weight                          { part: 'embed' }
  *   layers.{l}.{norm|norm1|norm2}.scale   { part: 'norm', layer, weight }
+ *   layers.{l}.{norm|norm1|norm2}.bias    { part: 'norm', layer, weight, bias: true }   (LayerNorm)
  *   layers.{l}.attn.{wq|wk|wv|wo}         { part: 'attn', layer, weight }             (dense or shared K, V)
+ *   layers.{l}.attn.{bq|bk|bv|bo}         { part: 'attn', layer, weight }             (biases of imported models)
  *   layers.{l}.attn.experts.{e}.{w}       { part: 'attn', layer, expert, weight }     (an attention expert)
- *   layers.{l}.ffn.{w_gate|w_up|w_down}   { part: 'ffn', layer, weight }
+ *   layers.{l}.ffn.{w_gate|w_up|w_down}   { part: 'ffn', layer, weight }             (and b_gate|b_up|b_down)
  *   layers.{l}.ffn.experts.{e}.{w}        { part: 'ffn', layer, expert, weight }      (an FFN expert)
  *   layers.{l}.{attn|ffn}.router          { part: 'router', layer, of }
  *   routers.{attn|ffn}                    { part: 'router', of }                      (shared by all layers)
- *   final_norm.scale                      { part: 'final_norm' }
+ *   final_norm.scale / final_norm.bias    { part: 'final_norm' } / { part: 'final_norm', bias: true }
  *   lm_head.weight                        { part: 'lm_head' }
  */
 import { BamError } from '../errors.ts';
 
-/** The weights of an attention block (dense, one expert, or the K, V shared by all experts). */
-export type AttnWeight = 'wq' | 'wk' | 'wv' | 'wo';
-/** The weights of a SwiGLU FFN (dense or one expert). */
-export type FfnWeight = 'w_gate' | 'w_up' | 'w_down';
+/** The weights of an attention block (dense, one expert, or the K, V shared by all experts); biases only in imported models. */
+export type AttnWeight = 'wq' | 'wk' | 'wv' | 'wo' | 'bq' | 'bk' | 'bv' | 'bo';
+/** The weights of an FFN (dense or one expert): SwiGLU's three, the GeLU MLP's w_up and w_down, and their biases in imported models. */
+export type FfnWeight = 'w_gate' | 'w_up' | 'w_down' | 'b_gate' | 'b_up' | 'b_down';
 /** A layer's norms: `norm` in a parallel block, `norm1` (before attention) and `norm2` (before the FFN) in a sequential one. */
 export type NormWeight = 'norm' | 'norm1' | 'norm2';
 
 /** One parameter of a model, addressed by what it is rather than by its name. */
 export type ParamKey =
   | { part: 'embed' }
-  | { part: 'final_norm' }
+  | { part: 'final_norm'; bias?: true }
   | { part: 'lm_head' }
-  | { part: 'norm'; layer: number; weight: NormWeight }
+  | { part: 'norm'; layer: number; weight: NormWeight; bias?: true }
   | { part: 'attn'; layer: number; expert?: number; weight: AttnWeight }
   | { part: 'ffn'; layer: number; expert?: number; weight: FfnWeight }
   /** A router's weight [D, E]: of the layer `layer`, or shared by all layers when `layer` is absent. */
@@ -40,8 +42,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** A key of a layer's own parameter without its layer (what a block asks its layer for). */
 export type LayerParamKey = DistributiveOmit<Extract<ParamKey, { part: 'norm' | 'attn' | 'ffn' | 'router' }>, 'layer'>;
 
-const ATTN_WEIGHTS: readonly string[] = ['wq', 'wk', 'wv', 'wo'] satisfies AttnWeight[];
-const FFN_WEIGHTS: readonly string[] = ['w_gate', 'w_up', 'w_down'] satisfies FfnWeight[];
+const ATTN_WEIGHTS: readonly string[] = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] satisfies AttnWeight[];
+const FFN_WEIGHTS: readonly string[] = ['w_gate', 'w_up', 'w_down', 'b_gate', 'b_up', 'b_down'] satisfies FfnWeight[];
 const NORM_WEIGHTS: readonly string[] = ['norm', 'norm1', 'norm2'] satisfies NormWeight[];
 
 /** The tensor name of a key (the inverse of `parseParamName`). */
@@ -50,11 +52,11 @@ export function paramName(key: ParamKey): string {
     case 'embed':
       return 'embed.weight';
     case 'final_norm':
-      return 'final_norm.scale';
+      return key.bias ? 'final_norm.bias' : 'final_norm.scale';
     case 'lm_head':
       return 'lm_head.weight';
     case 'norm':
-      return `layers.${key.layer}.${key.weight}.scale`;
+      return `layers.${key.layer}.${key.weight}.${key.bias ? 'bias' : 'scale'}`;
     case 'attn':
     case 'ffn':
       return key.expert === undefined
@@ -75,6 +77,7 @@ function layerKey(layer: number, rest: string): ParamKey | null {
   const head = rest.slice(0, dot);
   const tail = rest.slice(dot + 1);
   if (NORM_WEIGHTS.includes(head) && tail === 'scale') return { part: 'norm', layer, weight: head as NormWeight };
+  if (NORM_WEIGHTS.includes(head) && tail === 'bias') return { part: 'norm', layer, weight: head as NormWeight, bias: true };
   if (head === 'attn' || head === 'ffn') {
     if (tail === 'router') return { part: 'router', layer, of: head };
     const weights = head === 'attn' ? ATTN_WEIGHTS : FFN_WEIGHTS;
@@ -96,6 +99,7 @@ export function parseParamName(name: string): ParamKey {
   let key: ParamKey | null = null;
   if (name === 'embed.weight') key = { part: 'embed' };
   else if (name === 'final_norm.scale') key = { part: 'final_norm' };
+  else if (name === 'final_norm.bias') key = { part: 'final_norm', bias: true };
   else if (name === 'lm_head.weight') key = { part: 'lm_head' };
   else if (name === 'routers.attn' || name === 'routers.ffn') key = { part: 'router', of: name === 'routers.attn' ? 'attn' : 'ffn' };
   else {

@@ -3,10 +3,17 @@
  * seed models. We rotate the two halves of each head (the GPT-NeoX / Hugging Face Llama layout):
  * for i < Dh/2, the pair (x[i], x[i + Dh/2]) is rotated by angle t·base^(-2i/Dh) at position t.
  * The PyTorch peer must use the same half-split layout (not the interleaved one).
+ *
+ * Partial rotary (GPT-NeoX's rotary_pct; config `rotaryFraction`): only the first R = `ropeDims`
+ * dimensions of each head are rotated, with the same half-split over those R (angles
+ * t·base^(-2i/R)); dimensions R..Dh-1 pass through. The tables' width R/2 tells `applyRope` R.
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** cos and sin tables for positions 0..T-1, each [T, Dh/2]; plain numbers, no gradient. */
+/**
+ * cos and sin tables for positions 0..T-1, each [T, R/2] for R = `rotaryDims` (Dh, or fewer
+ * under partial rotary: `ropeDims(config)`); plain numbers, no gradient.
+ */
 export function ropeTables(seqLen: number, headDim: number, base: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   const half = headDim / 2;
   const cos = new Float32Array(seqLen * half);
@@ -23,12 +30,20 @@ export function ropeTables(seqLen: number, headDim: number, base: number): { cos
 }
 
 /**
- * Rotates x [B, T, H, Dh] by position (positions 0..T-1 along axis 1). cos/sin are [T, Dh/2]
- * from `ropeTables`. Returns a new tensor [B, T, H, Dh]; norms of every head vector are kept.
+ * Rotates x [B, T, H, Dh] by position (positions 0..T-1 along axis 1). cos/sin are [T, R/2]
+ * from `ropeTables`; with R < Dh only the first R dimensions rotate. Returns a new tensor
+ * [B, T, H, Dh]; norms of every head vector are kept.
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  const [B, T, H, Dh] = x.shape;
+  const rotary = 2 * cos.shape[1];
+  if (rotary < Dh) {
+    return tf.tidy(() => {
+      const rotated = applyRope(tf.slice(x, [0, 0, 0, 0], [B, T, H, rotary]), cos, sin); // [B, T, H, R]
+      return tf.concat([rotated, tf.slice(x, [0, 0, 0, rotary], [B, T, H, Dh - rotary])], 3) as tf.Tensor4D; // [B, T, H, Dh]
+    });
+  }
   return tf.tidy(() => {
-    const [B, T, H, Dh] = x.shape;
     const half = Dh / 2;
     const c = tf.reshape(cos, [1, T, 1, half]); // [1, T, 1, Dh/2]
     const s = tf.reshape(sin, [1, T, 1, half]); // [1, T, 1, Dh/2]

@@ -1,5 +1,5 @@
 /** Ops that are fast (or exist at all) on the tfjs wasm backend. */
-export { matmul, matmulBt, linear, batchMatmul } from './matmul.ts';
+export { matmul, matmulBt, linear, affine, batchMatmul } from './matmul.ts';
 export { embeddingLookup } from './embedding.ts';
 export { groupedCausalAttention, type GroupedAttentionOptions } from './attention.ts';
 export { registerWasmKernels, setWasmSliceKernels, SOFTMAX_XENT_GRAD, ADAMW_STEP } from './kernels.ts';

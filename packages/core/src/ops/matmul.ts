@@ -68,6 +68,12 @@ export function linear<R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor2D): tf.T
   return tf.reshape(matmul(x2, w), [...lead, w.shape[1]]) as unknown as tf.Tensor<R>; // [..., Dout]
 }
 
+/** x·W + b for x [..., in], W [in, out], b [out] (`linear` plus a bias; no add without one). */
+export function affine<R extends tf.Rank>(x: tf.Tensor<R>, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor<R> {
+  const y = linear(x, w); // [..., out]
+  return b ? (tf.add(y, b) as tf.Tensor<R>) : y;
+}
+
 const bmm3d = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
