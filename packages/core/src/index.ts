@@ -15,7 +15,8 @@ export {
   type BatchSourceOptions, type MixBatch, type MixBatchSource, type ArithmeticProblem,
 } from './data/index.ts';
 export {
-  createTokenizer, tokenizerIdOf, tokenizerSpecFromId, tokenizerSpecFromName, TokenizerSpecSchema,
+  createTokenizer, tokenizerIdOf, tokenizerSpecFromId, tokenizerSpecFromName, tokenizerSpecForCheckpoint, TokenizerSpecSchema,
+  TOKENIZER_FILES, createHfTokenizer, createLlama2cTokenizer, parseLlama2cTokenizer, fileTokenizerId, fileTokenizerKind, rememberTokenizerFile, tokenizerFileOf, type FileTokenizerKind,
   type Tokenizer, type TokenizerSpec, type TokenizerSpecInput,
 } from './tokenizer/index.ts';
 export * from './inference/index.ts';

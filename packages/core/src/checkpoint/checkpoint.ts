@@ -1,7 +1,8 @@
 /**
  * Checkpoint directories: `model.safetensors` (weights by parameter name, docs/internals.md),
  * optional `optimizer.safetensors` (AdamW moments `m.<name>`, `v.<name>`, step in metadata) and
- * `checkpoint.json` (config, tokenizer, training state, metrics, hashes, version, time).
+ * `checkpoint.json` (config, tokenizer, training state, metrics, hashes, version, time), and for
+ * an imported model its Hugging Face `tokenizer.json`.
  *
  * A save writes the whole directory under a temporary name and renames it into place, so a
  * crash never leaves a half-written checkpoint under the real name. A load re-checks everything:
@@ -17,6 +18,7 @@ import { parseModelConfig, type ModelConfig } from '../model/config.ts';
 import { modelFromTensors, type BamModel } from '../model/model.ts';
 import { paramSpecs } from '../model/params.ts';
 import { bytesHash, configHash } from '@bam/utils';
+import { TOKENIZER_FILES, fileTokenizerId, fileTokenizerKind, rememberTokenizerFile, tokenizerFileOf } from '../tokenizer/files.ts';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
 
 /** File names inside a checkpoint directory. */
@@ -28,10 +30,15 @@ export const CHECKPOINT_FILES = {
 
 const CORE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
-/** What a checkpoint records about the tokenizer; `tokenizerSpecFromId(id)` rebuilds it. */
+/**
+ * What a checkpoint records about the tokenizer; `tokenizerSpecForCheckpoint(dir, id)` rebuilds
+ * it. `file` is the tokenizer's own file (an `hf` tokenizer's tokenizer.json), saved beside the
+ * weights; for an `hf` id without it, the file this process read under that id is saved.
+ */
 export interface CheckpointTokenizer {
   id: string;
   vocabSize: number;
+  readonly file?: { name: string; bytes: Uint8Array };
 }
 
 /**
@@ -92,7 +99,12 @@ export const CheckpointManifestSchema = z.strictObject({
   metrics: z.record(z.string(), z.number().nullable()),
   /** sha256 of `model.safetensors` (the weights' content address). */
   contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-  files: z.strictObject({ 'model.safetensors': FileEntrySchema, 'optimizer.safetensors': FileEntrySchema.optional() }),
+  files: z.strictObject({
+    'model.safetensors': FileEntrySchema,
+    'optimizer.safetensors': FileEntrySchema.optional(),
+    'tokenizer.json': FileEntrySchema.optional(),
+    'tokenizer.bin': FileEntrySchema.optional(),
+  }),
   meta: z.record(z.string(), z.unknown()),
 });
 
@@ -161,6 +173,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     }
     optBytes = encodeSafetensors(optimizerTensors(state), meta);
   }
+  const tokFile = tokenizerFileToSave(input.tokenizer, dir);
   const given = input.trainState ?? {};
   const step = given.step ?? 0;
   const ts: TrainState = {
@@ -187,6 +200,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     files: {
       'model.safetensors': { sha256: contentHash, bytes: weights.length },
       ...(optBytes ? { 'optimizer.safetensors': { sha256: bytesHash(optBytes), bytes: optBytes.length } } : {}),
+      ...(tokFile ? { [tokFile.name]: { sha256: bytesHash(tokFile.bytes), bytes: tokFile.bytes.length } } : {}),
     },
     meta: input.meta ?? {},
   };
@@ -206,6 +220,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     mkdirSync(tmp);
     writeFileSync(join(tmp, CHECKPOINT_FILES.weights), weights);
     if (optBytes) writeFileSync(join(tmp, CHECKPOINT_FILES.optimizer), optBytes);
+    if (tokFile) writeFileSync(join(tmp, tokFile.name), tokFile.bytes);
     writeFileSync(join(tmp, CHECKPOINT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
     if (existsSync(dir)) {
       const old = join(parent, `.${basename(dir)}.old-${stamp}`);
@@ -220,6 +235,19 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     throw err;
   }
   return manifest;
+}
+
+/** The tokenizer file a save must write (tokenizer/files.ts): the tokenizer's own, or the one read under its id. */
+function tokenizerFileToSave(tokenizer: CheckpointTokenizer, dir: string): { name: 'tokenizer.json' | 'tokenizer.bin'; bytes: Uint8Array } | undefined {
+  const kind = fileTokenizerKind(tokenizer.id);
+  if (!kind) return undefined;
+  const name = TOKENIZER_FILES[kind];
+  const bytes = tokenizer.file?.bytes ?? tokenizerFileOf(tokenizer.id);
+  if (!bytes) {
+    throw new CheckpointError(join(dir, name), `tokenizer '${tokenizer.id}' is defined by its file, but the file was neither given nor read in this process`, 'pass the tokenizer built by createTokenizer, or load the checkpoint it came from first');
+  }
+  if (fileTokenizerId(kind, bytes) !== tokenizer.id) throw new CheckpointError(join(dir, name), `the tokenizer file's content does not match its id '${tokenizer.id}'`);
+  return { name, bytes };
 }
 
 function readChecked(dir: string, name: string, entry: { sha256: string; bytes: number }): Uint8Array {
@@ -274,6 +302,14 @@ export function readCheckpoint(dir: string): RawCheckpoint {
   }
   const weightsPath = join(dir, CHECKPOINT_FILES.weights);
   const weights = decodeSafetensors(readChecked(dir, CHECKPOINT_FILES.weights, manifest.files['model.safetensors']), weightsPath).tensors;
+  const tokKind = fileTokenizerKind(manifest.tokenizer.id);
+  if (tokKind) {
+    const name = TOKENIZER_FILES[tokKind];
+    const tokEntry = manifest.files[name];
+    if (!tokEntry) throw new CheckpointError(manifestPath, `tokenizer '${manifest.tokenizer.id}' is defined by ${name}, but files lists no ${name}`, 'the checkpoint is incomplete; re-import the model');
+    const tokBytes = readChecked(dir, name, tokEntry);
+    if (rememberTokenizerFile(tokKind, tokBytes) !== manifest.tokenizer.id) throw new CheckpointError(join(dir, name), `content does not match the tokenizer id '${manifest.tokenizer.id}'`, 'the file was replaced; re-import the model');
+  }
   let optimizer: OptimizerState | undefined;
   const optEntry = manifest.files['optimizer.safetensors'];
   if (optEntry) {

@@ -15,9 +15,11 @@ export interface Tokenizer {
   encode(text: string): number[];
   /** Decodes ids to text; ids must be in [0, vocabSize). */
   decode(ids: ArrayLike<number>): string;
+  /** The file a checkpoint must carry to rebuild this tokenizer (`hf` tokenizers' tokenizer.json); none for built-in ones. */
+  readonly file?: { name: string; bytes: Uint8Array };
 }
 
-/** How to build a tokenizer: GPT-2 BPE ranks truncated to `vocabSize`, or raw bytes. */
+/** How to build a tokenizer: GPT-2 BPE ranks truncated to `vocabSize`, raw bytes, or a Hugging Face tokenizer.json file. */
 export const TokenizerSpecSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('tiktoken-gpt2'),
@@ -25,6 +27,10 @@ export const TokenizerSpecSchema = z.discriminatedUnion('kind', [
     vocabSize: z.number().int().min(256).max(50256).default(4096),
   }),
   z.strictObject({ kind: z.literal('byte') }),
+  /** A Hugging Face `tokenizer.json` (imported models; tokenizer/hf.ts). */
+  z.strictObject({ kind: z.literal('hf'), path: z.string().min(1) }),
+  /** A llama2.c `tokenizer.bin` (imported llama2.c models; tokenizer/llama2c.ts). */
+  z.strictObject({ kind: z.literal('llama2c'), path: z.string().min(1) }),
 ]);
 
 /** A parsed tokenizer spec (see `TokenizerSpecSchema`). */

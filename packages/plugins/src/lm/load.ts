@@ -1,10 +1,10 @@
 /**
  * A `LanguageModel` straight from a checkpoint directory: the weights and config through
  * @bam/core's `loadCheckpoint` (validated), the tokenizer rebuilt from the id the checkpoint
- * records (`tokenizerSpecFromId`).
+ * records (`tokenizerSpecForCheckpoint`: an imported model's tokenizer.json comes from the folder).
  */
 import { basename, resolve } from 'node:path';
-import { CheckpointError, createTokenizer, disposeModel, loadCheckpoint, tokenizerSpecFromId } from '@bam/core';
+import { CheckpointError, createTokenizer, disposeModel, loadCheckpoint, tokenizerSpecForCheckpoint } from '@bam/core';
 import type { LanguageModel } from '@bam/eval';
 import { coreLanguageModel, type CoreLanguageModelOptions } from './core-model.ts';
 
@@ -20,7 +20,7 @@ export type LoadLanguageModelOptions = Partial<Omit<CoreLanguageModelOptions, 'm
 export function loadLanguageModel(checkpointDir: string, opts: LoadLanguageModelOptions = {}): LanguageModel {
   const ckpt = loadCheckpoint(checkpointDir);
   try {
-    const tokenizer = createTokenizer(tokenizerSpecFromId(ckpt.tokenizer.id));
+    const tokenizer = createTokenizer(tokenizerSpecForCheckpoint(checkpointDir, ckpt.tokenizer.id));
     if (tokenizer.vocabSize !== ckpt.tokenizer.vocabSize) {
       throw new CheckpointError(checkpointDir, `its tokenizer '${ckpt.tokenizer.id}' has ${tokenizer.vocabSize} ids, but the checkpoint records ${ckpt.tokenizer.vocabSize}`);
     }
