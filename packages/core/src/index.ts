@@ -20,4 +20,5 @@ export {
   type Tokenizer, type TokenizerSpec, type TokenizerSpecInput,
 } from './tokenizer/index.ts';
 export * from './inference/index.ts';
+export * from './import/index.ts';
 export { trainDataParallel, DataParallelPool, shardRows, type DataParallelOptions, type DataParallelSummary } from './parallel/data-parallel.ts';
