@@ -33,8 +33,7 @@ export const command: Command = {
       throw new ConfigError('bam import arguments', [{ path: 'SOURCE', message: `expected one model folder or .bin, got ${positionals.length}` }], 'see bam import --help');
     }
     if (!values.out) throw new ConfigError('bam import arguments', [{ path: '--out', message: 'is required' }], 'give the checkpoint directory to write, e.g. --out ckpt/imported');
-    // Import only copies tensors: the plain CPU backend needs no native library or WASM start-up.
-    await selectBackend({ prefer: 'cpu', log: () => {} });
+    await selectBackend({ log: () => {} });
     const r = await importModel(positionals[0], values.out, { tokenizerPath: values.tokenizer });
     const m = r.manifest;
     if (values.json) {

@@ -1,0 +1,207 @@
+/**
+ * `bam import` against the PyTorch peer (benchmarks/peers/hf_peer.py): the peer writes small
+ * random Llama, Qwen2, GPT-NeoX and llama2.c models with their tokenizers and computes reference
+ * logits with its own implementation of the Hugging Face (and run.c) semantics; bam imports each
+ * and must reproduce the logits within 1e-4. Then every bad input gets its clear error.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configHash } from '@bam/utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/backend/index.ts';
+import { loadCheckpoint, readCheckpoint, readSafetensors, saveCheckpoint, writeSafetensors } from '../../src/checkpoint/index.ts';
+import { importModel } from '../../src/import/index.ts';
+import { loadPreset } from '../../src/model/config.ts';
+import { disposeModel, forward } from '../../src/model/model.ts';
+import { createTokenizer, tokenizerSpecForCheckpoint } from '../../src/tokenizer/index.ts';
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+if (!hasTorch) console.warn('import tests skipped: /usr/bin/python3 with torch and numpy is missing (apt-get install python3-torch python3-numpy)');
+
+const work = mkdtempSync(join(tmpdir(), 'bam-import-'));
+const fx = join(work, 'fixtures');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Reference {
+  tokens: number[][];
+  logits: number[][][];
+}
+
+/** Imports fixture `name` and returns the largest |bam − peer| over all logits. */
+async function importedLogitGap(name: string, out = join(work, `ckpt-${name}`)): Promise<number> {
+  const source = name === 'llama2c' ? join(fx, name, 'model.bin') : join(fx, name);
+  await importModel(source, out);
+  const ref = JSON.parse(readFileSync(join(fx, name, 'reference.json'), 'utf8')) as Reference;
+  const ckpt = loadCheckpoint(out);
+  try {
+    const { logits, aux } = forward(ckpt.model, ref.tokens);
+    const got = (await logits.array()) as number[][][];
+    logits.dispose();
+    aux.loadBalance.dispose();
+    aux.zLoss.dispose();
+    let gap = 0;
+    ref.logits.forEach((row, b) => row.forEach((pos, t) => pos.forEach((v, i) => (gap = Math.max(gap, Math.abs(v - got[b][t][i]))))));
+    return gap;
+  } finally {
+    disposeModel(ckpt.model);
+  }
+}
+
+/** The error an import of `source` throws. */
+async function importError(source: string): Promise<Error & { code?: string }> {
+  try {
+    await importModel(source, join(work, 'never-written'));
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error(`importing ${source} did not fail`);
+}
+
+/** A copy of fixture `name` to spoil. */
+function copyOf(name: string, as: string): string {
+  const dir = join(work, as);
+  cpSync(join(fx, name), dir, { recursive: true });
+  return dir;
+}
+
+describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'wasm', log: () => {} });
+    const r = spawnSync(PYTHON, ['benchmarks/peers/hf_peer.py', 'fixtures', '--out', fx, '--seed', '3'], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    if (r.status !== 0) throw new Error(`hf_peer.py failed: ${r.stderr}`);
+  });
+
+  it('a Llama model with grouped-query attention and an untied head gives the peer logits within 1e-4', async () => {
+    expect(await importedLogitGap('llama')).toBeLessThan(1e-4);
+  });
+
+  it('a Qwen2 model with q/k/v biases, tied embeddings and two shards gives the peer logits within 1e-4', async () => {
+    expect(await importedLogitGap('qwen2')).toBeLessThan(1e-4);
+    const c = loadCheckpoint(join(work, 'ckpt-qwen2'));
+    expect([c.config.qkvBias, c.config.attnOutBias, c.config.tieEmbeddings, c.config.nKvHeads]).toEqual([true, undefined, true, 4]);
+    disposeModel(c.model);
+  });
+
+  it('a GPT-NeoX model (parallel residual, LayerNorm, rotary_pct 0.25, fused QKV, GeLU) gives the peer logits within 1e-4', async () => {
+    expect(await importedLogitGap('neox')).toBeLessThan(1e-4);
+    const c = loadCheckpoint(join(work, 'ckpt-neox'));
+    expect([c.config.block, c.config.parallelNorms, c.config.norm, c.config.mlp, c.config.rotaryFraction]).toEqual(['parallel', 'separate', 'layernorm', 'gelu', 0.25]);
+    disposeModel(c.model);
+  });
+
+  it('a sequential GPT-NeoX model with the tanh GeLU and rotary_pct 0.5 gives the peer logits within 1e-4', async () => {
+    expect(await importedLogitGap('neox-seq')).toBeLessThan(1e-4);
+  });
+
+  it('float16 and bfloat16 weights load as float32 and give the peer logits of the rounded weights within 1e-4', async () => {
+    expect(await importedLogitGap('llama-f16')).toBeLessThan(1e-4);
+    expect(await importedLogitGap('llama-bf16')).toBeLessThan(1e-4);
+    // Same architecture, different (rounded) weights: one config hash, three content hashes.
+    const [f32, f16, bf16] = ['llama', 'llama-f16', 'llama-bf16'].map((n) => readCheckpoint(join(work, `ckpt-${n}`)).manifest);
+    expect(new Set([f32.configHash, f16.configHash, bf16.configHash]).size).toBe(1);
+    expect(new Set([f32.contentHash, f16.contentHash, bf16.contentHash]).size).toBe(3);
+  });
+
+  it('a llama2.c model.bin with tokenizer.bin (interleaved RoPE reordered to half-split) gives the peer logits within 1e-4', async () => {
+    expect(await importedLogitGap('llama2c')).toBeLessThan(1e-4);
+  });
+
+  it('the checkpoint carries tokenizer.json: its BPE merges apply, text round-trips, padded rows are noted', async () => {
+    const dir = join(work, 'ckpt-neox');
+    const raw = readCheckpoint(dir);
+    expect(raw.manifest.tokenizer.id).toMatch(/^hf-[0-9a-f]{16}$/);
+    expect(raw.manifest.tokenizer.vocabSize).toBe(261); // 256 bytes + 4 merges + <|endoftext|>
+    expect(raw.manifest.files['tokenizer.json']?.bytes).toBe(readFileSync(join(fx, 'tokenizer.json')).length);
+    expect(raw.manifest.meta.importNotes).toEqual(['tokenizer has 261 ids; embedding rows 261..263 are padding']);
+    const tok = createTokenizer(tokenizerSpecForCheckpoint(dir, raw.manifest.tokenizer.id));
+    // Bytes are ids 0..255; merges: th = 256, the = 257, Ġthe = 258, ca = 259.
+    expect(tok.encode('the the')).toEqual([257, 258]);
+    expect(tok.encode('cat')).toEqual([259, 116]);
+    expect(tok.decode(tok.encode('the cat sat, the end'))).toBe('the cat sat, the end');
+  });
+
+  it('the llama2.c tokenizer merges the highest-scoring pair first and falls back to bytes', async () => {
+    const dir = join(work, 'ckpt-llama2c');
+    const tok = createTokenizer(tokenizerSpecForCheckpoint(dir, readCheckpoint(dir).manifest.tokenizer.id));
+    expect(tok.vocabSize).toBe(271);
+    // " the cat": he (-1), at (-1.5), " t" (-2), cat (-2.5), " the" (-3), " cat" (-3.5); ids 267, 270.
+    expect(tok.encode('the cat')).toEqual([267, 270]);
+    // "é" is not a piece: the dummy-prefix space (259), then bytes 0xC3, 0xA9 at 3 + byte.
+    expect(tok.encode('é')).toEqual([259, 3 + 0xc3, 3 + 0xa9]);
+    expect(tok.decode(tok.encode('the cat é'))).toBe('the cat é');
+  });
+
+  it('a checkpoint derived with only the tokenizer id still carries the tokenizer file', async () => {
+    const c = loadCheckpoint(join(work, 'ckpt-llama'));
+    const out = join(work, 'derived');
+    await saveCheckpoint(out, { model: c.model, tokenizer: { id: c.tokenizer.id, vocabSize: c.tokenizer.vocabSize } });
+    disposeModel(c.model);
+    const raw = readCheckpoint(out);
+    expect(raw.manifest.files['tokenizer.json']?.sha256).toBe(readCheckpoint(join(work, 'ckpt-llama')).manifest.files['tokenizer.json']?.sha256);
+  });
+
+  it('a missing tensor is an error naming it', async () => {
+    const dir = copyOf('llama', 'bad-missing');
+    const w = readSafetensors(join(dir, 'model.safetensors'));
+    w.delete('model.layers.1.mlp.up_proj.weight');
+    writeSafetensors(join(dir, 'model.safetensors'), w);
+    const err = await importError(dir);
+    expect(err.code).toBe('E_IMPORT');
+    expect(err.message).toMatch(/tensor 'model\.layers\.1\.mlp\.up_proj\.weight' is missing \(expected shape \[40, 32\]/);
+  });
+
+  it('an extra tensor is an error naming it', async () => {
+    const dir = copyOf('llama', 'bad-extra');
+    const w = readSafetensors(join(dir, 'model.safetensors'));
+    w.set('model.layers.0.self_attn.q_norm.weight', { dtype: 'F32', shape: [8], data: new Float32Array(8) });
+    writeSafetensors(join(dir, 'model.safetensors'), w);
+    expect((await importError(dir)).message).toMatch(/unexpected tensor 'model\.layers\.0\.self_attn\.q_norm\.weight'/);
+  });
+
+  it('a misshapen tensor is an error naming it and both shapes', async () => {
+    const dir = copyOf('llama', 'bad-shape');
+    const w = readSafetensors(join(dir, 'model.safetensors'));
+    w.set('model.layers.0.self_attn.k_proj.weight', { dtype: 'F32', shape: [32, 32], data: new Float32Array(32 * 32) });
+    writeSafetensors(join(dir, 'model.safetensors'), w);
+    expect((await importError(dir)).message).toMatch(/tensor 'model\.layers\.0\.self_attn\.k_proj\.weight' has shape \[32, 32\], but config\.json implies \[16, 32\]/);
+  });
+
+  it('an unsupported model_type, rope_scaling or activation is an error naming it', async () => {
+    const edit = (as: string, patch: Record<string, unknown>) => {
+      const dir = copyOf('llama', as);
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, ...patch }));
+      return dir;
+    };
+    expect((await importError(edit('bad-type', { model_type: 'bert' }))).message).toMatch(/model_type 'bert' is not supported[\s\S]*llama, mistral, qwen2, gpt_neox/);
+    expect((await importError(edit('bad-rope', { rope_scaling: { type: 'linear', factor: 2 } }))).message).toMatch(/'rope_scaling': \{"type":"linear","factor":2\} is not supported/);
+    expect((await importError(edit('bad-act', { hidden_act: 'gelu' }))).message).toMatch(/'hidden_act' 'gelu' is not supported for llama/);
+  });
+
+  it('a tokenizer with more ids than the embedding has rows is an error', async () => {
+    const dir = copyOf('llama', 'bad-vocab');
+    const tok = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+    tok.added_tokens.push({ id: 261, content: '<|pad|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
+    expect((await importError(dir)).message).toMatch(/the tokenizer has 262 ids but the embedding has only 261 rows/);
+  });
+
+  it('a truncated llama2.c file is an error comparing its length with its header', async () => {
+    const dir = copyOf('llama2c', 'bad-l2c');
+    const bytes = readFileSync(join(dir, 'model.bin'));
+    writeFileSync(join(dir, 'model.bin'), bytes.subarray(0, bytes.length - 4));
+    copyFileSync(join(fx, 'llama2c', 'tokenizer.bin'), join(dir, 'tokenizer.bin'));
+    expect((await importError(join(dir, 'model.bin'))).message).toMatch(/holds \d+ float32 values after the header, but its header \(dim 32, .*\) implies \d+/);
+  });
+});
+
+describe('the architecture options leave existing configs alone', () => {
+  it('the presets keep their config hashes (the new fields have no schema defaults)', () => {
+    // Hashes of the presets before the optional architecture fields existed.
+    const before: Record<string, string> = { smoke: 'e288a08439259bf8', tiny: '123d5b38502aa94a', small: '3be51d691eda2fe8', 'paper-small': '8ec3b23ed7f51da6', 'paper-large': 'a374c64d36b605ab' };
+    for (const [name, hash] of Object.entries(before)) expect(configHash(loadPreset(name))).toBe(hash);
+  });
+});
