@@ -4,6 +4,7 @@
  * logits with its own implementation of the Hugging Face (and run.c) semantics; bam imports each
  * and must reproduce the logits within 1e-4. Then every bad input gets its clear error.
  */
+import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
 import { loadCheckpoint, readCheckpoint, readSafetensors, saveCheckpoint, writeSafetensors } from '../../src/checkpoint/index.ts';
 import { importModel } from '../../src/import/index.ts';
-import { loadPreset } from '../../src/model/config.ts';
-import { disposeModel, forward } from '../../src/model/model.ts';
+import { loadPreset, parseModelConfig } from '../../src/model/config.ts';
+import { createModel, disposeModel, forward, modelFromTensors } from '../../src/model/model.ts';
+import { paramSpecs } from '../../src/model/params.ts';
 import { createTokenizer, tokenizerSpecForCheckpoint } from '../../src/tokenizer/index.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -203,5 +205,28 @@ describe('the architecture options leave existing configs alone', () => {
     // Hashes of the presets before the optional architecture fields existed.
     const before: Record<string, string> = { smoke: 'e288a08439259bf8', tiny: '123d5b38502aa94a', small: '3be51d691eda2fe8', 'paper-small': '8ec3b23ed7f51da6', 'paper-large': 'a374c64d36b605ab' };
     for (const [name, hash] of Object.entries(before)) expect(configHash(loadPreset(name))).toBe(hash);
+  });
+});
+
+describe('the architecture options in mixtures', () => {
+  it('a mixture of two copies of a GeLU/LayerNorm/bias FFN with renormalised top-2 routing gives the dense logits', async () => {
+    await selectBackend({ prefer: 'wasm', log: () => {} });
+    const arch = { vocabSize: 40, dModel: 16, nHeads: 2, nLayers: 2, dFF: 24, maxSeqLen: 8, block: 'parallel', parallelNorms: 'separate', norm: 'layernorm', mlp: 'gelu', ffnBias: true, qkvBias: true, attnOutBias: true, rotaryFraction: 0.5 } as const;
+    const dense = createModel(parseModelConfig(arch), 5);
+    const moeConfig = parseModelConfig({ ...arch, ffn: { kind: 'moe', numExperts: 2, router: { kind: 'topk', k: 2, normalize: 'after' } } });
+    const tensors = new Map<string, tf.Tensor>();
+    for (const spec of paramSpecs(moeConfig)) {
+      const m = /^(layers\.\d+\.ffn)\.experts\.\d+\.(\w+)$/.exec(spec.name);
+      const from = m ? `${m[1]}.${m[2]}` : spec.name;
+      tensors.set(spec.name, dense.params.get(from) ?? tf.randomNormal(spec.shape, 0, 1, 'float32', 7));
+    }
+    const moe = modelFromTensors(moeConfig, tensors);
+    const ids = [[1, 5, 9, 3, 39, 0, 2, 7]];
+    const a = forward(dense, ids);
+    const b = forward(moe, ids);
+    expect(tf.max(tf.abs(tf.sub(a.logits, b.logits))).arraySync()).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(a.logits)).arraySync()).toBeGreaterThan(0.01);
+    tf.dispose([a, b]);
+    [dense, moe].forEach(disposeModel);
   });
 });
