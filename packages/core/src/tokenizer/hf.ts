@@ -14,6 +14,28 @@ import { DataError } from '../errors.ts';
 import { TOKENIZER_FILES, rememberTokenizerFile } from './files.ts';
 import type { Tokenizer } from './types.ts';
 
+/** Special tokens that start documents, most specific first (Llama 3, Llama/Mistral, GPT-2/NeoX/Qwen2, Gemma). */
+const START_TOKENS = ['<|begin_of_text|>', '<s>', '<|endoftext|>', '<bos>'];
+
+/**
+ * The token a model's documents start with: the first special token of the post-processor's
+ * single-sequence template (the BOS Llama's tokenizer adds), else the first of START_TOKENS in
+ * the vocabulary; undefined when there is none.
+ */
+function documentStartOf(json: Record<string, unknown>, tok: HfTokenizer): number | undefined {
+  const post = json.post_processor as { type?: string; single?: Array<{ SpecialToken?: { id: string } }>; special_tokens?: Record<string, { ids?: number[] }> } | null | undefined;
+  const first = post?.type === 'TemplateProcessing' ? post.single?.[0]?.SpecialToken?.id : undefined;
+  if (first !== undefined) {
+    const ids = post?.special_tokens?.[first]?.ids;
+    if (ids && ids.length > 0) return ids[0];
+  }
+  for (const name of START_TOKENS) {
+    const id = tok.token_to_id(name);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}
+
 /**
  * Builds the tokenizer of a `tokenizer.json` (bytes; `source` names the file in errors). Its
  * vocabSize is one past the largest id of the vocabulary and the added tokens. Throws a
@@ -37,9 +59,11 @@ export function createHfTokenizer(bytes: Uint8Array, source: string): Tokenizer 
   if (maxId < 0) throw new DataError(`${source} has an empty vocabulary`, 'give the tokenizer.json a Hugging Face tokenizer was saved with');
   const vocabSize = maxId + 1;
   const id = rememberTokenizerFile('hf', bytes);
+  const documentStart = documentStartOf(json as Record<string, unknown>, tok);
   return {
     id,
     vocabSize,
+    ...(documentStart === undefined ? {} : { documentStart }),
     file: { name: TOKENIZER_FILES.hf, bytes },
     encode(text: string): number[] {
       return tok.encode(text, { add_special_tokens: false }).ids;

@@ -14,6 +14,8 @@ import type { Tokenizer } from './types.ts';
 
 /** Where byte fallback ids start: <unk>, <s>, </s> come first in SentencePiece's Llama vocabulary. */
 const BYTE_OFFSET = 3;
+/** <s>, the BOS run.c puts before every prompt. */
+const BOS = 1;
 
 /** The pieces and scores of a tokenizer.bin; throws a DataError naming `source` when malformed. */
 export function parseLlama2cTokenizer(bytes: Uint8Array, source: string): { pieces: Uint8Array[]; scores: Float32Array } {
@@ -54,6 +56,7 @@ export function createLlama2cTokenizer(bytes: Uint8Array, source: string): Token
   return {
     id,
     vocabSize,
+    documentStart: BOS,
     file: { name: TOKENIZER_FILES.llama2c, bytes },
     encode(text: string): number[] {
       if (text.length === 0) return [];

@@ -15,6 +15,12 @@ export interface Tokenizer {
   encode(text: string): number[];
   /** Decodes ids to text; ids must be in [0, vocabSize). */
   decode(ids: ArrayLike<number>): string;
+  /**
+   * The id that starts a document for this tokenizer's model (an imported model's BOS or
+   * end-of-text token), which scoring conditions every text on; absent for bam's own tokenizers,
+   * whose training streams join documents with "\n\n" instead.
+   */
+  readonly documentStart?: number;
   /** The file a checkpoint must carry to rebuild this tokenizer (`hf` tokenizers' tokenizer.json); none for built-in ones. */
   readonly file?: { name: string; bytes: Uint8Array };
 }

@@ -123,6 +123,7 @@ describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
     expect(tok.encode('the the')).toEqual([257, 258]);
     expect(tok.encode('cat')).toEqual([259, 116]);
     expect(tok.decode(tok.encode('the cat sat, the end'))).toBe('the cat sat, the end');
+    expect(tok.documentStart).toBe(260); // <|endoftext|>, the added special token
   });
 
   it('the llama2.c tokenizer merges the highest-scoring pair first and falls back to bytes', async () => {
@@ -134,6 +135,7 @@ describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
     // "é" is not a piece: the dummy-prefix space (259), then bytes 0xC3, 0xA9 at 3 + byte.
     expect(tok.encode('é')).toEqual([259, 3 + 0xc3, 3 + 0xa9]);
     expect(tok.decode(tok.encode('the cat é'))).toBe('the cat é');
+    expect(tok.documentStart).toBe(1); // <s>
   });
 
   it('a checkpoint derived with only the tokenizer id still carries the tokenizer file', async () => {

@@ -13,9 +13,11 @@ import { BamError, DOC_SEPARATOR, type Tokenizer } from '@bam/core';
  * (GPT-2's `<|endoftext|>` lies outside any truncated vocabulary), and training streams join
  * documents with `DOC_SEPARATOR` ("\n\n"). So the token that precedes the first token of every
  * training document — the LAST token of `encode("\n\n")` — plays end-of-text/BOS: 628 ("\n\n")
- * for truncated GPT-2 (any vocabulary ≥ 629), 10 ("\n") for bytes.
+ * for truncated GPT-2 (any vocabulary ≥ 629), 10 ("\n") for bytes. An imported model's tokenizer
+ * names its own (`tokenizer.documentStart`: the BOS or end-of-text token it was trained with).
  */
 export function documentStartToken(tokenizer: Tokenizer): number {
+  if (tokenizer.documentStart !== undefined) return tokenizer.documentStart;
   const sep = tokenizer.encode(DOC_SEPARATOR);
   if (sep.length === 0) throw new BamError(`tokenizer '${tokenizer.id}' encodes the document separator to no tokens`, 'E_TOKENIZER', 'pass prefixToken explicitly');
   return sep[sep.length - 1];
