@@ -228,7 +228,7 @@ describe('the architecture options in mixtures', () => {
     const b = forward(moe, ids);
     expect(tf.max(tf.abs(tf.sub(a.logits, b.logits))).arraySync()).toBeLessThan(1e-5);
     expect(tf.max(tf.abs(a.logits)).arraySync()).toBeGreaterThan(0.01);
-    tf.dispose([a, b]);
+    tf.dispose([a.logits, a.aux.loadBalance, a.aux.zLoss, b.logits, b.aux.loadBalance, b.aux.zLoss]);
     [dense, moe].forEach(disposeModel);
   });
 });
