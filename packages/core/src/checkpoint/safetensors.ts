@@ -31,6 +31,8 @@ export interface SafetensorsFile {
 }
 
 const BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4 };
+// The format's other dtypes, sized only to check the layout of tensors a reader skips.
+const OTHER_BYTES: Record<string, number> = { BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, U32: 4, I64: 8, U64: 8 };
 // A header larger than this is a corrupt length field, not a real header (the reference
 // implementation uses the same 100 MB cap).
 const MAX_HEADER_BYTES = 100_000_000;
@@ -107,9 +109,10 @@ export function encodeSafetensors(
 /**
  * Decodes safetensors bytes, validating everything: header length, JSON, dtypes, shapes,
  * offsets that cover the data exactly. Any problem throws a `CheckpointError` naming `file`
- * (and the tensor, where one is at fault).
+ * (and the tensor, where one is at fault). Tensors `skip` names are checked for layout only and
+ * left out (any dtype of the format: imports skip buffers such as GPT-NeoX's boolean masks).
  */
-export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)'): SafetensorsFile {
+export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)', skip?: (name: string) => boolean): SafetensorsFile {
   if (bytes.length < 8) {
     throw new CheckpointError(file, `truncated: ${bytes.length} bytes, shorter than the 8-byte header length`, 'the file is damaged; re-save it or use another checkpoint');
   }
@@ -135,7 +138,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)'): Safetens
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const spans: Array<{ name: string; begin: number; end: number; dtype: SafetensorsDType; shape: number[] }> = [];
+  const spans: Array<{ name: string; begin: number; end: number; dtype: SafetensorsDType; shape: number[]; skipped: boolean }> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(file, `corrupt header: '__metadata__' is not an object`);
@@ -147,7 +150,8 @@ export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)'): Safetens
     }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!info || typeof info !== 'object') throw new CheckpointError(file, `corrupt header entry for tensor '${name}'`);
-    if (!isDType(info.dtype)) {
+    const skipped = skip?.(name) === true && typeof info.dtype === 'string' && (isDType(info.dtype) || info.dtype in OTHER_BYTES);
+    if (!skipped && !isDType(info.dtype)) {
       throw new CheckpointError(file, `tensor '${name}' has unsupported dtype '${String(info.dtype)}'`, `bam reads ${Object.keys(BYTES).join(', ')}; convert the tensor (e.g. numpy .astype('float32'))`);
     }
     const shape = info.shape;
@@ -159,9 +163,10 @@ export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)'): Safetens
       throw new CheckpointError(file, `tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
     }
     const [begin, end] = off as [number, number];
-    const want = numel(shape) * BYTES[info.dtype];
+    const dtype = info.dtype as SafetensorsDType;
+    const want = numel(shape) * (BYTES[dtype] ?? OTHER_BYTES[dtype]);
     if (end - begin !== want) {
-      throw new CheckpointError(file, `tensor '${name}' spans ${end - begin} bytes but ${info.dtype} [${shape.join(', ')}] needs ${want}`);
+      throw new CheckpointError(file, `tensor '${name}' spans ${end - begin} bytes but ${dtype} [${shape.join(', ')}] needs ${want}`);
     }
     if (end > dataLen) {
       throw new CheckpointError(
@@ -170,7 +175,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)'): Safetens
         'the file is damaged (an interrupted copy?); re-save it or use another checkpoint',
       );
     }
-    spans.push({ name, begin, end, dtype: info.dtype, shape: shape as number[] });
+    spans.push({ name, begin, end, dtype, shape: shape as number[], skipped });
   }
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
@@ -185,6 +190,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = '(bytes)'): Safetens
   }
   const tensors = new Map<string, SafeTensor>();
   for (const s of spans.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (s.skipped) continue;
     const slice = bytes.subarray(dataStart + s.begin, dataStart + s.end);
     tensors.set(s.name, { dtype: s.dtype, shape: s.shape, data: decodeData(slice, s.dtype) });
   }

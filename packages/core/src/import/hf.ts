@@ -94,12 +94,17 @@ function readJson(path: string, what: string): Json {
   }
 }
 
-/** Every tensor of the folder's weights, with the file each came from. */
+// Buffers some savers write beside the weights: RoPE frequencies and GPT-NeoX's causal masks
+// (boolean). Not weights: skipped when reading.
+const BUFFERS = /(\.rotary_emb\.inv_freq|\.attention\.bias|\.attention\.masked_bias)$/;
+const isBuffer = (name: string) => BUFFERS.test(name);
+
+/** Every tensor of the folder's weights (buffers skipped), with the file each came from. */
 function readWeights(dir: string): { tensors: Map<string, SafeTensor>; fileOf: (name: string) => string } {
   const single = join(dir, 'model.safetensors');
   const indexPath = join(dir, 'model.safetensors.index.json');
   if (existsSync(single)) {
-    return { tensors: decodeSafetensors(readFileSync(single), single).tensors, fileOf: () => single };
+    return { tensors: decodeSafetensors(readFileSync(single), single, isBuffer).tensors, fileOf: () => single };
   }
   if (!existsSync(indexPath)) {
     throw new ImportError(dir, 'has neither model.safetensors nor model.safetensors.index.json', 'bam reads safetensors weights; convert pytorch_model.bin with the safetensors tools first');
@@ -114,14 +119,14 @@ function readWeights(dir: string): { tensors: Map<string, SafeTensor>; fileOf: (
     if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new ImportError(indexPath, `weight_map names a bad shard ${JSON.stringify(shard)}`, 'shards are file names in the same folder');
     const path = join(dir, shard);
     if (!existsSync(path)) throw new ImportError(path, 'shard file not found, though model.safetensors.index.json lists it', 'copy every shard into the folder');
-    for (const [name, t] of decodeSafetensors(readFileSync(path), path).tensors) {
+    for (const [name, t] of decodeSafetensors(readFileSync(path), path, isBuffer).tensors) {
       if (map[name] !== shard) throw new ImportError(path, `holds tensor '${name}', which the index ${map[name] ? `places in ${String(map[name])}` : 'does not list'}`, 'the index and the shards disagree; re-save the model');
       tensors.set(name, t);
       where.set(name, path);
     }
   }
   for (const name of Object.keys(map)) {
-    if (!tensors.has(name)) throw new ImportError(join(dir, String(map[name])), `tensor '${name}' is listed in the index but not in its shard`, 'the shard is incomplete; download it again');
+    if (!tensors.has(name) && !isBuffer(name)) throw new ImportError(join(dir, String(map[name])), `tensor '${name}' is listed in the index but not in its shard`, 'the shard is incomplete; download it again');
   }
   return { tensors, fileOf: (name) => where.get(name) ?? indexPath };
 }
@@ -295,8 +300,6 @@ function neoxTensors(c: ModelConfig, src: SourceTensors): Map<string, { shape: n
   return out;
 }
 
-// Buffers some savers write beside the weights: RoPE frequencies and GPT-NeoX's causal masks.
-const BUFFERS = /(\.rotary_emb\.inv_freq|\.attention\.bias|\.attention\.masked_bias)$/;
 
 /**
  * Reads a Hugging Face model folder into bam's config, tensors and tokenizer. Throws an
@@ -323,7 +326,7 @@ export function readHfModel(dir: string): ImportedModel {
   const { tensors, fileOf } = readWeights(dir);
   const src = new SourceTensors(tensors, fileOf);
   const out = family === 'llama' ? llamaTensors(config, src) : neoxTensors(config, src);
-  src.checkAllUsed(BUFFERS, `bam's ${String(hf.json.model_type)} import does not use it; the weights may belong to another architecture or config.json may be wrong`);
+  src.checkAllUsed(`bam's ${String(hf.json.model_type)} import does not use it; the weights may belong to another architecture or config.json may be wrong`);
   return { config, tensors: out, tokenizer, notes, source: `hf:${String(hf.json.model_type)}` };
 }
 

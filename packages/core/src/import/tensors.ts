@@ -46,9 +46,9 @@ export class SourceTensors {
     return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
   }
 
-  /** Throws naming the first tensor nobody took, unless `ignore` matches it (buffers such as inv_freq). */
-  checkAllUsed(ignore: RegExp | null, hint: string): void {
-    const extra = [...this.tensors.keys()].filter((n) => !this.used.has(n) && !(ignore && ignore.test(n)));
+  /** Throws naming the first tensor nobody took. */
+  checkAllUsed(hint: string): void {
+    const extra = [...this.tensors.keys()].filter((n) => !this.used.has(n));
     if (extra.length) {
       const more = extra.length > 1 ? ` (and ${extra.length - 1} more: ${extra.slice(1, 4).join(', ')}${extra.length > 4 ? ', …' : ''})` : '';
       throw new ImportError(this.where(extra[0]), `unexpected tensor '${extra[0]}'${more}`, hint);

@@ -33,8 +33,8 @@ interface Reference {
 }
 
 /** Imports fixture `name` and returns the largest |bam − peer| over all logits. */
-async function importedLogitGap(name: string, out = join(work, `ckpt-${name}`)): Promise<number> {
-  const source = name === 'llama2c' ? join(fx, name, 'model.bin') : join(fx, name);
+async function importedLogitGap(name: string, out = join(work, `ckpt-${name}`), from = join(fx, name)): Promise<number> {
+  const source = name === 'llama2c' ? join(from, 'model.bin') : from;
   await importModel(source, out);
   const ref = JSON.parse(readFileSync(join(fx, name, 'reference.json'), 'utf8')) as Reference;
   const ckpt = loadCheckpoint(out);
@@ -92,6 +92,31 @@ describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
     const c = loadCheckpoint(join(work, 'ckpt-neox'));
     expect([c.config.block, c.config.parallelNorms, c.config.norm, c.config.mlp, c.config.rotaryFraction]).toEqual(['parallel', 'separate', 'layernorm', 'gelu', 0.25]);
     disposeModel(c.model);
+  });
+
+  it('GPT-NeoX mask and RoPE buffers (bool, float) beside the weights are skipped, other unknown dtypes are errors', async () => {
+    const dir = copyOf('neox', 'neox-buffers');
+    // Append a BOOL causal-mask buffer and a float inv_freq to the file by hand (bam writes neither dtype name).
+    const file = join(dir, 'model.safetensors');
+    const bytes = readFileSync(file);
+    const n = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+    const data = bytes.subarray(8 + n);
+    header['gpt_neox.layers.0.attention.bias'] = { dtype: 'BOOL', shape: [1, 1, 4, 4], data_offsets: [data.length, data.length + 16] };
+    header['gpt_neox.layers.0.attention.rotary_emb.inv_freq'] = { dtype: 'F32', shape: [2], data_offsets: [data.length + 16, data.length + 24] };
+    const write = (h: unknown, extra: Buffer) => {
+      const head = Buffer.from(JSON.stringify(h));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(head.length));
+      writeFileSync(file, Buffer.concat([len, head, data, extra]));
+    };
+    write(header, Buffer.alloc(24, 1));
+    expect(await importedLogitGap('neox', join(work, 'ckpt-neox-buffers'), dir)).toBeLessThan(1e-4);
+    header['gpt_neox.layers.0.attention.bias'].dtype = 'I64';
+    header['gpt_neox.layers.0.attention.bias'].shape = [2];
+    header['gpt_neox.embed_in.extra'] = { dtype: 'BOOL', shape: [8], data_offsets: [data.length + 24, data.length + 32] };
+    write(header, Buffer.alloc(32, 1));
+    expect((await importError(dir)).message).toMatch(/tensor 'gpt_neox\.embed_in\.extra' has unsupported dtype 'BOOL'/);
   });
 
   it('a sequential GPT-NeoX model with the tanh GeLU and rotary_pct 0.5 gives the peer logits within 1e-4', async () => {
