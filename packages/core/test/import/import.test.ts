@@ -123,6 +123,16 @@ describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
     expect(await importedLogitGap('neox-seq')).toBeLessThan(1e-4);
   });
 
+  it('a Mistral config with a sliding window imports as Llama with maxSeqLen capped at the window, and the same logits', async () => {
+    const dir = copyOf('llama', 'mistral');
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'mistral', sliding_window: 16 }));
+    expect(await importedLogitGap('llama', join(work, 'ckpt-mistral'), dir)).toBeLessThan(1e-4); // 7 tokens ≤ the window
+    const raw = readCheckpoint(join(work, 'ckpt-mistral'));
+    expect((raw.manifest.config as { maxSeqLen: number }).maxSeqLen).toBe(16);
+    expect(raw.manifest.meta.importNotes).toEqual(['sliding_window 16 < max_position_embeddings 64: maxSeqLen set to 16, where full attention is the same']);
+  });
+
   it('float16 and bfloat16 weights load as float32 and give the peer logits of the rounded weights within 1e-4', async () => {
     expect(await importedLogitGap('llama-f16')).toBeLessThan(1e-4);
     expect(await importedLogitGap('llama-bf16')).toBeLessThan(1e-4);
@@ -208,6 +218,8 @@ describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
     expect((await importError(edit('bad-type', { model_type: 'bert' }))).message).toMatch(/model_type 'bert' is not supported[\s\S]*llama, mistral, qwen2, gpt_neox/);
     expect((await importError(edit('bad-rope', { rope_scaling: { type: 'linear', factor: 2 } }))).message).toMatch(/'rope_scaling': \{"type":"linear","factor":2\} is not supported/);
     expect((await importError(edit('bad-act', { hidden_act: 'gelu' }))).message).toMatch(/'hidden_act' 'gelu' is not supported for llama/);
+    expect((await importError(edit('bad-head-dim', { head_dim: 16 }))).message).toMatch(/'head_dim' 16 differs from hidden_size \/ num_attention_heads = 8/);
+    expect((await importError(edit('bad-tie', { tie_word_embeddings: true }))).message).toMatch(/tie_word_embeddings is true but 'lm_head\.weight' differs from the embedding/);
   });
 
   it('a tokenizer with more ids than the embedding has rows is an error', async () => {
