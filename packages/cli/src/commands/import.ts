@@ -4,7 +4,7 @@
  * tokenizer (packages/core/src/import).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, importModel, selectBackend } from '@bam/core';
+import { ConfigError, importModel } from '@bam/core';
 import type { Command } from '../command.ts';
 
 const usage = `usage: bam import SOURCE --out CKPT [--tokenizer FILE] [--json]
@@ -33,7 +33,6 @@ export const command: Command = {
       throw new ConfigError('bam import arguments', [{ path: 'SOURCE', message: `expected one model folder or .bin, got ${positionals.length}` }], 'see bam import --help');
     }
     if (!values.out) throw new ConfigError('bam import arguments', [{ path: '--out', message: 'is required' }], 'give the checkpoint directory to write, e.g. --out ckpt/imported');
-    await selectBackend({ log: () => {} });
     const r = await importModel(positionals[0], values.out, { tokenizerPath: values.tokenizer });
     const m = r.manifest;
     if (values.json) {

@@ -119,7 +119,8 @@ export interface ParamsModel {
 
 /** What `saveCheckpoint` writes. */
 export interface SaveCheckpointInput {
-  model: ParamsModel;
+  /** The model, or its config and float32 tensors by name (an import writes these without building variables). */
+  model: ParamsModel | { config: unknown; tensors: ReadonlyMap<string, SafeTensor> };
   /** A `Tokenizer` or just its `{id, vocabSize}`. */
   tokenizer: CheckpointTokenizer;
   /** Default: a fresh state (step 0, seed 0). */
@@ -162,7 +163,8 @@ function optimizerTensors(state: OptimizerState): Map<string, SafeTensor> {
  * back (async); the model and optimizer stay owned by the caller. Returns the manifest written.
  */
 export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): Promise<CheckpointManifest> {
-  const weights = encodeSafetensors(await variablesToTensors(input.model.params), { format: 'bam', configHash: configHash(input.model.config) });
+  const tensors = 'tensors' in input.model ? new Map(input.model.tensors) : await variablesToTensors(input.model.params);
+  const weights = encodeSafetensors(tensors, { format: 'bam', configHash: configHash(input.model.config) });
   let optBytes: Uint8Array | undefined;
   if (input.optimizer) {
     const opt = input.optimizer;

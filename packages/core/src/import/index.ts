@@ -4,10 +4,9 @@
  * checkpoint is an ordinary one (core/src/checkpoint) whose config uses the model config's
  * optional architecture fields and which carries its tokenizer file.
  */
-import * as tf from '@tensorflow/tfjs';
 import { existsSync, statSync } from 'node:fs';
-import { saveCheckpoint, type CheckpointManifest } from '../checkpoint/index.ts';
-import { disposeModel, modelFromTensors } from '../model/model.ts';
+import { checkWeightsMatch, saveCheckpoint, type CheckpointManifest, type SafeTensor } from '../checkpoint/index.ts';
+import { paramSpecs } from '../model/params.ts';
 import { readHfModel, type ImportedModel } from './hf.ts';
 import { readLlama2cModel } from './llama2c.ts';
 import { ImportError } from './tensors.ts';
@@ -40,27 +39,19 @@ export interface ImportSummary {
 
 /**
  * Imports `source` (see `readModelForImport`) and saves it as a bam checkpoint in `outDir`
- * (atomically; meta records the source and format). The model is checked against its config's
- * parameter names and shapes on the way (`modelFromTensors`).
+ * (atomically; meta records the source and format). The tensors are checked against the
+ * config's parameter names and shapes first, and written straight from their float32 arrays
+ * (no tensor backend, no second copy in variables).
  */
 export async function importModel(source: string, outDir: string, opts: ImportOptions = {}): Promise<ImportSummary> {
   const imported = readModelForImport(source, opts);
-  const tensors = new Map<string, tf.Tensor>();
-  for (const [name, t] of imported.tensors) tensors.set(name, tf.tensor(t.data, t.shape, 'float32'));
-  let model;
-  try {
-    model = modelFromTensors(imported.config, tensors);
-  } finally {
-    tensors.forEach((t) => t.dispose());
-  }
-  try {
-    const manifest = await saveCheckpoint(outDir, {
-      model,
-      tokenizer: imported.tokenizer,
-      meta: { stage: 'import', importedFrom: source, importFormat: imported.source, importNotes: imported.notes },
-    });
-    return { manifest, source: imported.source, notes: imported.notes };
-  } finally {
-    disposeModel(model);
-  }
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, t] of imported.tensors) tensors.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
+  checkWeightsMatch(tensors, new Map(paramSpecs(imported.config).map((p) => [p.name, p])), source);
+  const manifest = await saveCheckpoint(outDir, {
+    model: { config: imported.config, tensors },
+    tokenizer: imported.tokenizer,
+    meta: { stage: 'import', importedFrom: source, importFormat: imported.source, importNotes: imported.notes },
+  });
+  return { manifest, source: imported.source, notes: imported.notes };
 }
