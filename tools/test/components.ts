@@ -88,7 +88,7 @@ export const COMPONENTS = {
     },
   },
   pytorch: {
-    purpose: "the PyTorch peer's logits cross-check (benchmarks/test/pytorch-peer.test.ts)",
+    purpose: "the PyTorch peers' logits cross-checks (benchmarks/test/pytorch-peer.test.ts; bam import: packages/core/test/import, cli/test/import.test.ts, plugins/test/lm/imported.test.ts)",
     apt: ['python3-torch', 'python3-numpy'],
     detect: (): Detection => python(PEER_PYTHON, 'torch, numpy'),
   },

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PEER_PYTHON, needs } from '../../../tools/test/components.ts';
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
-if (!hasTorch) console.warn('bam import CLI test skipped: /usr/bin/python3 with torch and numpy is missing (apt-get install python3-torch python3-numpy)');
+// Skipped without Debian's python3-torch (the run's last line names it; CI=true fails instead): tools/test/components.ts.
+const hasTorch = await needs('pytorch');
 
 const work = mkdtempSync(join(tmpdir(), 'bam-cli-import-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -18,7 +18,7 @@ function bam(...args: string[]) {
 describe.skipIf(!hasTorch)('bam import', () => {
   it('imports a Qwen2 folder written by the PyTorch peer into a checkpoint bam inspect accepts, and refuses a missing source with exit 2', () => {
     const fx = join(work, 'fixtures');
-    const peer = spawnSync(PYTHON, ['benchmarks/peers/hf_peer.py', 'fixtures', '--out', fx], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    const peer = spawnSync(PEER_PYTHON, ['benchmarks/peers/hf_peer.py', 'fixtures', '--out', fx], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
     expect(peer.status, peer.stderr).toBe(0);
     const out = join(work, 'qwen2-ckpt');
     const r = bam('import', join(fx, 'qwen2'), '--out', out, '--json');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configHash } from '@bam/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PEER_PYTHON, needs } from '../../../../tools/test/components.ts';
 import { selectBackend } from '../../src/backend/index.ts';
 import { loadCheckpoint, readCheckpoint, readSafetensors, saveCheckpoint, writeSafetensors } from '../../src/checkpoint/index.ts';
 import { importModel } from '../../src/import/index.ts';
@@ -19,9 +20,8 @@ import { createModel, disposeModel, forward, modelFromTensors } from '../../src/
 import { paramSpecs } from '../../src/model/params.ts';
 import { createTokenizer, tokenizerSpecForCheckpoint } from '../../src/tokenizer/index.ts';
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
-if (!hasTorch) console.warn('import tests skipped: /usr/bin/python3 with torch and numpy is missing (apt-get install python3-torch python3-numpy)');
+// Skipped without Debian's python3-torch (the run's last line names it; CI=true fails instead): tools/test/components.ts.
+const hasTorch = await needs('pytorch');
 
 const work = mkdtempSync(join(tmpdir(), 'bam-import-'));
 const fx = join(work, 'fixtures');
@@ -72,7 +72,7 @@ function copyOf(name: string, as: string): string {
 describe.skipIf(!hasTorch)('bam import against the PyTorch peer', () => {
   beforeAll(async () => {
     await selectBackend({ prefer: 'wasm', log: () => {} });
-    const r = spawnSync(PYTHON, ['benchmarks/peers/hf_peer.py', 'fixtures', '--out', fx, '--seed', '3'], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    const r = spawnSync(PEER_PYTHON, ['benchmarks/peers/hf_peer.py', 'fixtures', '--out', fx, '--seed', '3'], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
     if (r.status !== 0) throw new Error(`hf_peer.py failed: ${r.stderr}`);
   });
 
