@@ -245,6 +245,20 @@ describe('the architecture options leave existing configs alone', () => {
     const before: Record<string, string> = { smoke: 'e288a08439259bf8', tiny: '123d5b38502aa94a', small: '3be51d691eda2fe8', 'paper-small': '8ec3b23ed7f51da6', 'paper-large': 'a374c64d36b605ab' };
     for (const [name, hash] of Object.entries(before)) expect(configHash(loadPreset(name))).toBe(hash);
   });
+
+  it('writing the defaults out (rms, swiglu, no biases, rotaryFraction 1, shared norms) builds the same parameters and the same logits, bit for bit', async () => {
+    await selectBackend({ prefer: 'wasm', log: () => {} });
+    const base = { vocabSize: 40, dModel: 16, nHeads: 2, nLayers: 2, dFF: 24, maxSeqLen: 8 };
+    const plain = createModel(parseModelConfig(base), 9);
+    const explicit = createModel(parseModelConfig({ ...base, norm: 'rms', mlp: 'swiglu', qkvBias: false, attnOutBias: false, ffnBias: false, rotaryFraction: 1, parallelNorms: 'shared' }), 9);
+    expect([...explicit.params.keys()]).toEqual([...plain.params.keys()]);
+    const ids = [[3, 1, 4, 1, 5, 9, 2, 6]];
+    const a = forward(plain, ids);
+    const b = forward(explicit, ids);
+    expect(Array.from(b.logits.dataSync())).toEqual(Array.from(a.logits.dataSync()));
+    tf.dispose([a.logits, a.aux.loadBalance, a.aux.zLoss, b.logits, b.aux.loadBalance, b.aux.zLoss]);
+    [plain, explicit].forEach(disposeModel);
+  });
 });
 
 describe('the architecture options in mixtures', () => {
