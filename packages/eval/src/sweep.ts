@@ -13,6 +13,8 @@ import { writeComparisons } from './compare/compare.ts';
 import { aggregateScores } from './metrics.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { Progress } from './progress.ts';
+import { lockResultsFolder } from './folder-lock.ts';
+import { guardResults } from './resume-guard.ts';
 import { PluginRegistry, resolvePluginSpec } from './registry.ts';
 import {
   FILES,
@@ -44,6 +46,10 @@ export interface SweepOptions {
   workers?: number;
   /** Continue the sweep already in outDir: run only jobs with no ok record. */
   resume?: boolean;
+  /** When outDir holds another sweep's results (or any, without resume): move them aside and start afresh (see resume-guard.ts). */
+  force?: boolean;
+  /** When another sweep holds outDir: wait for it instead of refusing (see folder-lock.ts). */
+  wait?: boolean;
   /** Plugin modules loaded before the config's `plugins` (e.g. the built-ins), absolute or package names. */
   pluginSpecs?: readonly string[];
   /** Start at most this many jobs in this run, then stop (the rest stay pending for a resume). */
@@ -160,6 +166,9 @@ interface SweepProgressState {
   pending: JobPlan[];
 }
 
+/** Where progress lines or tables go (false: nowhere). */
+type Sink = { write(s: string): unknown } | false;
+
 /** A finished job's reply, or a failure decided before the worker (a failed prepare). */
 type JobReply = WorkerReply | { ok: false; threadId: number; error: { message: string } };
 
@@ -173,6 +182,19 @@ export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sw
   const progressOut = opts.progress === undefined ? process.stderr : opts.progress;
   const printOut = opts.print === undefined ? process.stdout : opts.print;
   const setup = await planSweep(raw, opts, what);
+  // The results folder is this sweep's, and its results ours to continue, before anything is read.
+  const log = (line: string): unknown => progressOut && progressOut.write(`[sweep ${setup.config.name}] ${line}\n`);
+  const folderLock = await lockResultsFolder(setup.outDir, { wait: opts.wait, signal: opts.signal, log });
+  try {
+    guardResults(setup.outDir, { name: setup.config.name, jobs: setup.plan }, { resume: opts.resume, force: opts.force, log });
+    return await sweepInFolder(setup, opts, progressOut, printOut);
+  } finally {
+    folderLock.release();
+  }
+}
+
+/** Resume, schedule and record, with the results folder locked. */
+async function sweepInFolder(setup: SweepSetup, opts: SweepOptions, progressOut: Sink, printOut: Sink): Promise<SweepSummary> {
   const state = resumeSweep(setup, opts);
   const total = setup.distinct.size;
   const progress = new Progress(progressOut, setup.config.name, total, state.alreadyOk.length);
@@ -229,8 +251,8 @@ async function planSweep(raw: unknown, opts: SweepOptions, what: string): Promis
 }
 
 /**
- * Resume: reads what earlier runs journaled (refusing a folder that holds a sweep unless
- * `resume`), repairs the journal and the documents file, writes the plan file, and picks the
+ * Resume: reads what earlier runs journaled (guardResults has checked the folder may be
+ * continued), repairs the journal and the documents file, writes the plan file, and picks the
  * jobs still to run. A job counts as done when its ok journal line and all its documents are on
  * disk; documents of jobs that never committed (killed between the two appends) are dropped, and
  * such jobs rerun.
@@ -238,9 +260,6 @@ async function planSweep(raw: unknown, opts: SweepOptions, what: string): Promis
 function resumeSweep(setup: SweepSetup, opts: SweepOptions): SweepProgressState {
   const { files, outDir } = setup;
   const journalExists = existsSync(files.journal) && statSync(files.journal).size > 0;
-  if (journalExists && !opts.resume) {
-    throw new ResultsError(`${outDir} already holds a sweep (${FILES.journal})`, 'pass --resume to continue it, or choose another --out');
-  }
   const { records, bad } = journalExists ? readJournal(outDir) : { records: new Map<string, JobRecord>(), bad: 0 };
   if (bad > 0) writeFileAtomic(files.journal, [...records.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));
   const docsOnDisk = readJsonl<DocRecord>(files.docs).items;

@@ -6,4 +6,4 @@ export { writeFileAtomic, appendDurable } from './files.ts';
 export { mulberry32, fmix32, type Rng } from './rng.ts';
 export { editDistance, nearestMatch } from './text.ts';
 export { defaultWorkers } from './workers.ts';
-export { acquireLock, inspectLock, processStartTime, staleReason, tryAcquireLock, LockAbortedError, LockTimeoutError, type HeldLock, type LockHolder, type LockOptions, type LockState } from './lock.ts';
+export { acquireLock, describeHolder, inspectLock, processStartTime, staleReason, tryAcquireLock, LockAbortedError, LockTimeoutError, type HeldLock, type LockHolder, type LockOptions, type LockState } from './lock.ts';

@@ -204,8 +204,8 @@ export function inspectLock(file: string, leaseMs = DEFAULT_LEASE_MS, now = Date
   return reason ? { state: 'stale', holder, reason } : { state: 'held', holder };
 }
 
-/** "pid 123 on host h since <ISO>" */
-function describeHolder(h: LockHolder): string {
+/** Who holds a lock, for messages: "pid 123 on host h since <ISO>". */
+export function describeHolder(h: LockHolder): string {
   return `pid ${h.pid}${h.threadId ? ` thread ${h.threadId}` : ''} on host ${h.host} since ${h.acquiredAt}`;
 }
 

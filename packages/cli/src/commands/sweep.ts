@@ -12,7 +12,7 @@ import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core
 import type { Command } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
 
-const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--max-jobs N] [--backend B] [--quiet]
+const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--quiet]
 
 Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
 use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
@@ -27,6 +27,9 @@ use them) on a pool of worker threads and writes to DIR (default: the config's "
   --workers N     worker threads (default: "workers", else one per core)
   --resume        continue the sweep in DIR: run only jobs without an ok result
                   (failed jobs run again); ends with the same results.csv
+  --force         DIR holds results of another config (or any, without --resume):
+                  move them to DIR.previous-<time>/ and start afresh (never deleted)
+  --wait          another sweep is running in DIR: wait for it instead of refusing
   --max-jobs N    start at most N jobs in this run, then stop (resume later)
   --quiet         no progress lines, no plugin logs
   --backend B     TF.js backend of every worker: ${BACKEND_NAMES.join(' | ')} (sets BAM_BACKEND;
@@ -89,6 +92,8 @@ export const command: Command = {
         out: { type: 'string' },
         workers: { type: 'string' },
         resume: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        wait: { type: 'boolean', default: false },
         'max-jobs': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         backend: { type: 'string' },
@@ -122,6 +127,8 @@ export const command: Command = {
         outDir: values.out,
         ...placement,
         resume: values.resume,
+        force: values.force,
+        wait: values.wait,
         maxJobs,
         pluginSpecs: await builtinSpecs(),
         signal: controller.signal,
