@@ -13,6 +13,8 @@ import { nearestMatch } from '@bam/utils';
 import { MAX_ITERS } from './compare/stats.ts';
 
 const Options = z.record(z.string(), z.unknown()).default({});
+/** Seconds an evaluation job may run before it is stopped and recorded as failed (see timeout.ts). */
+const JobTimeout = z.number().positive().max(7 * 86_400, 'at most a week (604800 s)').optional();
 
 /** One variant of a sweep: a registered variant id, its options, and a row label (default: the id). */
 export const VariantEntrySchema = z
@@ -20,6 +22,7 @@ export const VariantEntrySchema = z
     id: z.string().min(1),
     name: z.string().min(1).optional(),
     options: Options,
+    jobTimeout: JobTimeout,
   })
   .strict();
 
@@ -30,6 +33,7 @@ export const TaskEntrySchema = z
     name: z.string().min(1).optional(),
     options: Options,
     limit: z.number().int().min(1).optional(),
+    jobTimeout: JobTimeout,
   })
   .strict();
 
@@ -87,6 +91,11 @@ export const SweepConfigSchema = z
     compare: z.object({ baseline: z.string().min(1).optional() }).strict().default({}),
     /** How many variant `prepare` calls may run at once (1: no two builds race on shared artifacts). */
     prepareConcurrency: z.number().int().min(1).default(1),
+    /**
+     * Seconds each evaluation job may run (a variant's or task's own jobTimeout wins; see
+     * timeout.ts); a job past it becomes a failed row and its worker is replaced. Default: no limit.
+     */
+    jobTimeout: JobTimeout,
     /** Requests per LanguageModel call. */
     chunkSize: z.number().int().min(1).default(256),
   })

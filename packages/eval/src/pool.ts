@@ -8,6 +8,7 @@
 import { defaultWorkers } from '@bam/utils';
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { deadline, timedOutMessage } from './timeout.ts';
 import type { WorkerJob, WorkerReply, WorkerSetup } from './worker.ts';
 import { sharedPackages } from './plugin-imports.ts';
 
@@ -114,16 +115,22 @@ export class WorkerPool {
 
   /**
    * Runs one job in a worker. Resolves with the worker's reply, or with `{ ok: false }` when the
-   * worker died; rejects only when `signal` aborts.
+   * worker died or the job ran past `timeoutS` seconds (its worker is terminated and replaced);
+   * rejects only when `signal` aborts.
    */
-  async run(job: WorkerJob, signal?: AbortSignal): Promise<WorkerReply> {
+  async run(job: WorkerJob, signal?: AbortSignal, timeoutS?: number): Promise<WorkerReply> {
     this.releaseDeadSlots();
+    const limit = timeoutS === undefined ? undefined : deadline(timeoutS, signal);
+    const runSignal = limit?.signal ?? signal;
     try {
-      return (await this.piscina.run(job, signal ? { signal } : {})) as WorkerReply;
+      return (await this.piscina.run(job, runSignal ? { signal: runSignal } : {})) as WorkerReply;
     } catch (err) {
       if (signal?.aborted) throw err;
+      if (limit?.timedOut) return { ok: false, threadId: -1, error: { message: timedOutMessage(timeoutS as number), name: 'JobTimeoutError', code: 'E_TIMEOUT' } };
       const e = err as Error;
       return { ok: false, threadId: -1, error: { message: `worker died: ${e?.message ?? String(err)}`, name: e?.name ?? 'Error' } };
+    } finally {
+      limit?.clear();
     }
   }
 

@@ -15,6 +15,7 @@ import { WorkerPool, type PoolOptions } from './pool.ts';
 import { Progress } from './progress.ts';
 import { lockResultsFolder } from './folder-lock.ts';
 import { guardResults } from './resume-guard.ts';
+import { jobTimeoutOf } from './timeout.ts';
 import { PluginRegistry, resolvePluginSpec } from './registry.ts';
 import {
   FILES,
@@ -308,7 +309,7 @@ async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: 
         } else {
           inFlight++;
           try {
-            reply = await pool.run(evaluateJob(setup, j), opts.signal);
+            reply = await pool.run(evaluateJob(setup, j), opts.signal, jobTimeoutOf(setup.config, j.order[0], j.order[2]));
           } catch (err) {
             if (opts.signal?.aborted) return;
             throw err;

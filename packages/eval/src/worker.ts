@@ -9,6 +9,8 @@ import { threadId, workerData } from 'node:worker_threads';
 import { PluginRegistry } from './registry.ts';
 import { evaluateTask, parseOptions, type DocScores } from './evaluate.ts';
 import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext } from './api/context.ts';
+import type { LanguageModel } from './api/model.ts';
+import { ContractError } from './errors.ts';
 import { claimWorkerSlot } from './pool.ts';
 import { sharePackagesWithPlugins } from './plugin-imports.ts';
 
@@ -104,6 +106,7 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
     const task = registry.task(job.task.id);
     ctx.task = { id: task.id, options: parseOptions(task.options, job.task.options, `options of task '${task.id}'`) };
     const model = await variant.create(vOpts, ctx);
+    checkCreated(model, variant.id, registry.sourceOf('variant', variant.id));
     try {
       const docs = await evaluateTask(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });
       const info = model.info ?? { name: variant.id };
@@ -119,6 +122,20 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
   } catch (err) {
     return { ok: false, threadId, error: toJobError(err) };
   }
+}
+
+const MODEL_METHODS = ['loglikelihood', 'loglikelihoodRolling', 'generate', 'dispose'] as const;
+
+/** What a variant's `create()` gave must be a LanguageModel; otherwise say which plugin broke the contract. */
+function checkCreated(model: unknown, id: string, source: string | undefined): asserts model is LanguageModel {
+  const m = model as Record<string, unknown> | null | undefined;
+  const missing = m && typeof m === 'object' ? MODEL_METHODS.filter((k) => typeof m[k] !== 'function') : [];
+  if (m && typeof m === 'object' && missing.length === 0) return;
+  const got = m === null ? 'null' : m === undefined ? 'undefined' : typeof m !== 'object' ? typeof m : `an object without ${missing.map((k) => `${k}()`).join(', ')}`;
+  // The failed row shows only the message, so it says what create() must return.
+  throw new ContractError(
+    `variant '${id}'${source ? ` (${source})` : ''}: create() returned ${got}; it must return (or resolve to) a LanguageModel: an object with info and ${MODEL_METHODS.map((k) => `${k}()`).join(', ')}`,
+  );
 }
 
 let state: WorkerState | undefined;
