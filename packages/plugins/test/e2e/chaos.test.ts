@@ -226,7 +226,7 @@ describe('chaos: a smoke-sized sweep broken and resumed (bam sweep, 2 workers)',
       const artifacts = join(WORK, `damaged-${damage.replace(/ /g, '-')}`, 'artifacts');
       cpSync(baseArtifacts, artifacts, { recursive: true });
       const seed = finishedArtifacts(artifacts).find((a) => a.startsWith('seed/')) as string;
-      const weights = join(artifacts, seed, 'model.safetensors');
+      const weights = join(artifacts, seed, 'model', 'model.safetensors');
       const size = statSync(weights).size;
       if (damage === 'truncated') truncateSync(weights, Math.floor(size / 2));
       else {
@@ -239,7 +239,7 @@ describe('chaos: a smoke-sized sweep broken and resumed (bam sweep, 2 workers)',
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
       const [stage, hash] = seed.split('/');
       expect(readdirSync(join(artifacts, stage)).filter((f) => f.startsWith(`${hash}.damaged-`))).toHaveLength(1);
-      expect(readFileSync(weights)).toEqual(readFileSync(join(baseArtifacts, seed, 'model.safetensors')));
+      expect(readFileSync(weights)).toEqual(readFileSync(join(baseArtifacts, seed, 'model', 'model.safetensors')));
       expect(results(out)).toEqual(baseRows);
       expect(duplicates(out)).toBe(0);
     });
