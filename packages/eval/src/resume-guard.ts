@@ -1,17 +1,18 @@
 /**
  * What a sweep may do with a results folder that already holds results: continue them only with
- * `resume` and the same job plan. Another plan (other variants, tasks, seeds, options or labels)
- * would rewrite results.csv and the tables from the new plan alone and drop the old rows, so it is
- * refused; with `force` the old results are moved aside into `<out>.previous-<time>/` (never
- * deleted) and the sweep starts afresh. Run-only settings (workers, jobTimeout, chunkSize) do not
- * change the plan.
+ * `resume`, and only with a config that keeps every row the folder holds. results.csv and the
+ * tables are rebuilt from the plan alone, so a config without some of the journaled rows (other
+ * variants, tasks, seeds, budgets or labels: another sweep) would silently drop them; it is
+ * refused, and with `force` the old results are moved aside into `<out>.previous-<time>/` (never
+ * deleted) and the sweep starts afresh. A config that adds rows, edits a variant's or task's
+ * options (those jobs run again; one line says how many), or changes run settings (workers,
+ * jobTimeout) continues.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { configHash } from '@bam/utils';
 import { ResultsError } from './errors.ts';
 import { FOLDER_LOCK } from './folder-lock.ts';
-import { FILES, readJournal, type JobPlan, type SweepPlanFile } from './results.ts';
+import { FILES, readJournal, type JobRecord, type SweepPlanFile } from './results.ts';
 
 /** Options of guardResults (the sweep's own). */
 export interface GuardOptions {
@@ -21,33 +22,27 @@ export interface GuardOptions {
   log?: (line: string) => void;
 }
 
-/** What determines a sweep's rows: its name and each job's key and labels, in row order. */
-function planFingerprint(plan: SweepPlanFile): string {
-  return configHash({ name: plan.name, jobs: plan.jobs.map((j: JobPlan) => [j.key, j.variant, j.task, j.budget, j.seed]) });
+/** A result row's place: variant label, budget, task label, seed (the config hash aside). */
+function slotOf(j: { variant: string; budget: string; task: string; seed: number }): string {
+  return JSON.stringify([j.variant, j.budget, j.task, j.seed]);
 }
 
-/** The plan recorded in the folder, or undefined when absent or unreadable. */
-function recordedPlan(outDir: string): SweepPlanFile | undefined {
-  try {
-    const p = JSON.parse(readFileSync(join(outDir, FILES.plan), 'utf8')) as SweepPlanFile;
-    return Array.isArray(p?.jobs) ? p : undefined;
-  } catch {
-    return undefined;
-  }
+function labelOf(j: { variant: string; budget: string; task: string; seed: number }): string {
+  return `${j.variant}${j.budget ? ` [${j.budget}]` : ''} × ${j.task} · seed ${j.seed}`;
 }
 
-/** Why the folder's results are not a resumable part of `plan`, or undefined when they are. */
-function mismatch(outDir: string, plan: SweepPlanFile): string | undefined {
-  const old = recordedPlan(outDir);
+/**
+ * Compares the folder's journaled jobs with `plan`: `lost` are jobs whose row the plan no longer
+ * has (another variant, task, seed, budget or label), `changed` those whose row it keeps with
+ * another config hash (edited options: they run again and their rows are replaced).
+ */
+function compareWithJournal(outDir: string, plan: SweepPlanFile): { lost: JobRecord[]; changed: number; recorded: number } {
+  const records = [...readJournal(outDir).records.values()];
+  const slots = new Set(plan.jobs.map(slotOf));
   const keys = new Set(plan.jobs.map((j) => j.key));
-  if (old) {
-    if (planFingerprint(old) === planFingerprint(plan)) return undefined;
-    const dropped = new Set(old.jobs.filter((j) => !keys.has(j.key)).map((j) => j.key)).size;
-    const added = new Set(plan.jobs.filter((j) => !old.jobs.some((o) => o.key === j.key)).map((j) => j.key)).size;
-    return `its results come from another sweep config ('${old.name}': ${dropped} of its jobs are not in this config, ${added} of this config's are new${dropped + added === 0 ? ', labels or order differ' : ''})`;
-  }
-  const foreign = [...readJournal(outDir).records.keys()].filter((k) => !keys.has(k)).length;
-  return foreign > 0 ? `${foreign} job(s) in its ${FILES.journal} are not in this config` : undefined;
+  const lost = records.filter((r) => !slots.has(slotOf(r)));
+  const changed = new Set(records.filter((r) => slots.has(slotOf(r)) && !keys.has(r.key)).map(slotOf)).size;
+  return { lost, changed, recorded: records.length };
 }
 
 /** A time stamp usable in a file name: 2026-12-04T15-20-31Z. */
@@ -72,7 +67,12 @@ export function moveResultsAside(outDir: string): string {
 export function guardResults(outDir: string, plan: SweepPlanFile, opts: GuardOptions): void {
   const journal = join(outDir, FILES.journal);
   if (!existsSync(journal) || statSync(journal).size === 0) return;
-  const why = opts.resume ? mismatch(outDir, plan) : `it already holds a sweep (${FILES.journal})`;
+  let why: string | undefined = `it already holds a sweep (${FILES.journal})`;
+  if (opts.resume) {
+    const { lost, changed, recorded } = compareWithJournal(outDir, plan);
+    why = lost.length > 0 ? `its results come from another sweep config: ${lost.length} of its ${recorded} jobs (e.g. ${lost.map(labelOf).sort()[0]}) are not in this config` : undefined;
+    if (!why && changed > 0) opts.log?.(`${changed} job(s) whose config changed run again; their new rows replace the old ones`);
+  }
   if (why === undefined) return;
   if (!opts.force) {
     throw new ResultsError(

@@ -86,7 +86,7 @@ describe('resuming with another config', () => {
     const before = Object.fromEntries(readdirSync(out).map((f) => [f, existsSync(join(out, f, 'index.html')) ? 'dir' : readFileSync(join(out, f), 'utf8')]));
     const err = await runSweep(config([0]), quiet({ outDir: out, workers: 1, resume: true })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResultsError);
-    expect((err as ResultsError).message.split('\n')[0]).toBe(`${out}: its results come from another sweep config ('guard': 4 of its jobs are not in this config, 0 of this config's are new)`);
+    expect((err as ResultsError).message.split('\n')[0]).toBe(`${out}: its results come from another sweep config: 4 of its 6 jobs (e.g. fake × fake-mc · seed 1) are not in this config`);
     expect((err as ResultsError).hint).toContain('--force');
     const after = Object.fromEntries(readdirSync(out).map((f) => [f, existsSync(join(out, f, 'index.html')) ? 'dir' : readFileSync(join(out, f), 'utf8')]));
     expect(after).toEqual(before);
@@ -115,6 +115,17 @@ describe('resuming with another config', () => {
     const s = await runSweep({ ...config([0, 1]), jobTimeout: 600, workers: 1 }, quiet({ outDir: out, resume: true }));
     expect(s).toMatchObject({ complete: true, ran: 3, skipped: 1 });
     expect(journalCounts(out)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('continues a config that edits a variant’s options or adds a seed, rerunning only the changed jobs and saying so', async () => {
+    const out = join(tmp(), 'out');
+    await runSweep(config([0, 1]), quiet({ outDir: out, workers: 2 }));
+    const progress = sink();
+    const edited = { ...config([0, 1, 2]), variants: [{ id: 'fake', options: { bias: 1 } }] };
+    const s = await runSweep(edited, { outDir: out, workers: 2, resume: true, progress, print: false, quiet: true });
+    expect(s).toMatchObject({ complete: true, ran: 6, skipped: 0 });
+    expect(progress.text).toContain('4 job(s) whose config changed run again; their new rows replace the old ones');
+    expect(readCsv(join(out, 'results.csv'))).toHaveLength(3 * (2 + 3));
   });
 
   it('refuses a folder holding a sweep without resume, and with force starts afresh', async () => {

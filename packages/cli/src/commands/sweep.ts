@@ -27,8 +27,8 @@ use them) on a pool of worker threads and writes to DIR (default: the config's "
   --workers N     worker threads (default: "workers", else one per core)
   --resume        continue the sweep in DIR: run only jobs without an ok result
                   (failed jobs run again); ends with the same results.csv
-  --force         DIR holds results of another config (or any, without --resume):
-                  move them to DIR.previous-<time>/ and start afresh (never deleted)
+  --force         DIR holds rows this config lacks (another sweep), or any results
+                  without --resume: move them to DIR.previous-<time>/ and start afresh
   --wait          another sweep is running in DIR: wait for it instead of refusing
   --max-jobs N    start at most N jobs in this run, then stop (resume later)
   --quiet         no progress lines, no plugin logs
