@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseResultsCsv } from '@bam/eval';
 import { mulberry32 } from '@bam/utils';
-import * as upcycle from '@bam/upcycle';
 
 /**
  * Chaos: the real CLI on the smallest real sweep that prepares and evaluates (the smoke preset's
@@ -16,8 +15,9 @@ import * as upcycle from '@bam/upcycle';
  * job journaled twice:
  * - kill -9 at five seeded random moments of a run (prepare or evaluation);
  * - stale locks (dead pid, recycled pid, another host's expired lease, a half-written file) on the
- *   results folder, and on the artifact store's stages;
- * - a finished artifact truncated, or one byte of it flipped;
+ *   results folder, and on the artifact store's stages (`<hash>.lock`);
+ * - a finished artifact truncated, or one byte of it flipped (the store moves it aside and
+ *   rebuilds the same bytes);
  * - two sweeps started on one folder at once.
  * About 2-3 minutes on 2 cores; every run is bounded by RUN_TIMEOUT_MS.
  */
@@ -27,9 +27,6 @@ const WORK = mkdtempSync(join(tmpdir(), 'bam-e2e-chaos-'));
 const CONFIG = join(WORK, 'chaos.json');
 const RUN_TIMEOUT_MS = 240_000;
 afterAll(() => rmSync(WORK, { recursive: true, force: true }));
-
-/** The verified store with leased `<hash>.lock` files (issue 19 item 1); its cases run once it is on this branch. */
-const STORE_VERIFIED = 'scanStore' in upcycle;
 
 writeFileSync(
   CONFIG,
@@ -202,7 +199,7 @@ describe('chaos: a smoke-sized sweep broken and resumed (bam sweep, 2 workers)',
     expect(duplicates(waitOut)).toBe(0);
   });
 
-  it.skipIf(!STORE_VERIFIED)('takes over stale build locks on four stages of the artifact store (one of each kind) and builds the same artifacts', { timeout: RUN_TIMEOUT_MS }, async () => {
+  it('takes over stale build locks on four stages of the artifact store (one of each kind) and builds the same artifacts', { timeout: RUN_TIMEOUT_MS }, async () => {
     const stages = finishedArtifacts(baseArtifacts);
     const locks = Object.entries(staleLocks());
     expect(stages.length).toBeGreaterThanOrEqual(locks.length);
@@ -222,7 +219,7 @@ describe('chaos: a smoke-sized sweep broken and resumed (bam sweep, 2 workers)',
   });
 
   for (const damage of ['truncated', 'one byte flipped'] as const) {
-    it.skipIf(!STORE_VERIFIED)(`moves a finished artifact with its weights ${damage} aside, rebuilds it, and gives the same results`, { timeout: RUN_TIMEOUT_MS }, async () => {
+    it(`moves a finished artifact with its weights ${damage} aside, rebuilds it, and gives the same results`, { timeout: RUN_TIMEOUT_MS }, async () => {
       const artifacts = join(WORK, `damaged-${damage.replace(/ /g, '-')}`, 'artifacts');
       cpSync(baseArtifacts, artifacts, { recursive: true });
       const seed = finishedArtifacts(artifacts).find((a) => a.startsWith('seed/')) as string;
