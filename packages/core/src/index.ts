@@ -21,4 +21,5 @@ export {
 } from './tokenizer/index.ts';
 export * from './inference/index.ts';
 export * from './import/index.ts';
+export * from './export/index.ts';
 export { trainDataParallel, DataParallelPool, shardRows, type DataParallelOptions, type DataParallelSummary } from './parallel/data-parallel.ts';
