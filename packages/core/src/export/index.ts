@@ -59,7 +59,7 @@ export function exportCheckpoint(ckptDir: string, format: ExportFormat, outDir: 
   const tokKind = fileTokenizerKind(tokId);
   const tokFile = tokKind ? TOKENIZER_FILES[tokKind] : undefined;
   if (tokKind === 'llama2c') notes.push('the tokenizer is llama2.c\'s tokenizer.bin (copied); Hugging Face loaders need a tokenizer.json');
-  if (!tokKind) notes.push(`the tokenizer is bam's built-in '${tokId}' (recorded as bam_tokenizer in config.json); load the matching Hugging Face tokenizer (tiktoken-gpt2: "gpt2")`);
+  if (!tokKind) notes.push(`the tokenizer is bam's built-in '${tokId}' (recorded as bam_tokenizer in config.json), which has no tokenizer file: encode with bam, or start from an imported model to carry a tokenizer.json (docs/export.md)`);
   const hfConfig = { ...plan.config, bam_tokenizer: tokId, bam_export: { format, checkpoint: raw.manifest.contentHash, configHash: raw.manifest.configHash } };
 
   const parent = dirname(outDir);
