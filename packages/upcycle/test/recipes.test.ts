@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, disposeModel, ffnLayer, forward, headDim, modelFromTensors, paramCounts, ropeTables, swiglu, type BamModel, type LayerContext } from '@bam/core';
-import { buildMixture, KV_SHARED_INIT, randomNormalTensor, recipeConfig, recipeIds, type DenseSource, type F32Tensor, type MixtureCheckpoint } from '../src/index.ts';
-import { initSource, maxAbsDiff, noiseSource, tinyDense, useWasm } from './helpers.ts';
+import { ConfigError, disposeModel, ffnLayer, forward, headDim, modelFromTensors, paramCounts, parseParamName, ropeTables, swiglu, type BamModel, type LayerContext } from '@bam/core';
+import { buildMixture, createStageContext, KV_SHARED_INIT, randomNormalTensor, recipeConfig, recipeIds, step0Gap, type DenseSource, type F32Tensor, type MixtureCheckpoint } from '../src/index.ts';
+import { initSource, maxAbsDiff, microPreset, noiseSource, tempDir, tinyDense, useWasm } from './helpers.ts';
 
 const N = 4;
 const B = 2;
@@ -66,6 +66,38 @@ describe('recipes on N copies of one dense model', () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+
+  for (const id of ['btx', 'bam-full', 'bam-kv-shared']) {
+    it(`${id} of identical experts reproduces the dense logits whatever the routers' weights (routers redrawn at std 3)`, () => {
+      const sources = identicalSources(2);
+      const denseModel = toModel({ config: dense, tensors: sources[0].tensors as Map<string, F32Tensor> });
+      const m = buildMixture(id, sources, renormalised);
+      let routers = 0;
+      for (const [name, t] of m.tensors) {
+        if (parseParamName(name).part !== 'router') continue;
+        m.tensors.set(name, randomNormalTensor(name, t.shape, 3, 100 + routers++));
+      }
+      expect(routers).toBe(id === 'btx' ? 2 : 4);
+      const a = logitsOf(denseModel);
+      const b = logitsOf(toModel(m));
+      expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+      tf.dispose([a, b]);
+    });
+  }
+
+  it("the mix stage's step-0 gap to the seed is zero for a renormalised mixture of copies and over a hundred times larger under the paper's top-1", async () => {
+    const ctx = createStageContext(microPreset(), tempDir('gap'));
+    const one = noiseSource(ctx.config, 4);
+    const copies = Array.from({ length: N }, (_, i) => ({ ...one, name: `copy-${i}` }));
+    const seed = { config: ctx.config, tensors: one.tensors as Map<string, F32Tensor> };
+    const same = await step0Gap(ctx, seed, buildMixture('btx', copies, renormalised));
+    expect(same.klToSeed).toBeLessThan(1e-6);
+    expect(same.argmaxAgreement).toBe(1);
+    const paper = await step0Gap(ctx, seed, buildMixture('btx', copies));
+    expect(paper.klToSeed).toBeGreaterThan(1e-4);
+    expect(paper.argmaxAgreement).toBeLessThan(1);
+    expect(paper.batches).toBe(2);
+  });
 
   it("btx with the paper's un-renormalised top-1 gives FFN output p_top(h) · FFN(h)", () => {
     const sources = identicalSources();

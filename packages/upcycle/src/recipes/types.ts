@@ -37,7 +37,12 @@ export type RouterInit = z.output<typeof RouterInitSchema>;
 export const BaseRecipeOptions = {
   /** Router init (default N(0, 0.02²), seed 0). */
   routerInit: RouterInitSchema.prefault({}),
-  /** Override the FFN router (e.g. `{kind:'topk', k:2, normalize:'after'}`, the original BTX). */
+  /**
+   * Override the FFN router (e.g. `{kind:'topk', k:2, normalize:'after'}`, the original BTX). The
+   * paper's default (top-1, normalize 'before') scales each FFN output by its gate p_top ≈ 1/N at
+   * init, so the step-0 mixture is NOT its experts (the mix stage prints the KL); 'after'
+   * renormalises and a mixture of identical experts then equals them (docs/method.md "Identical experts").
+   */
   ffnRouter: FfnRouterSchema.optional(),
   /**
    * The mixture's `routing` (core's RoutingConfigSchema: `shareAcrossLayers`, `tieAttentionToFfn`,
