@@ -254,8 +254,12 @@ function decodeData(bytes: Uint8Array, dtype: SafetensorsDType): Float32Array | 
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // `new Uint8Array(bytes)` copies: the slice may sit at an unaligned offset of a shared (pooled)
   // Buffer, and a typed-array view needs its own aligned buffer (Buffer#slice would not copy).
+  // An aligned F32 slice is viewed in place instead: a whole file read by readFileSync is its own
+  // buffer, and safetensors' 8-byte-padded header keeps F32 data 4-aligned, so reading a model
+  // holds its bytes once, not twice (bam export / import peak memory, benchmarks/RESULTS.md).
   switch (dtype) {
     case 'F32': {
+      if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
       if (LITTLE_ENDIAN) return new Float32Array(new Uint8Array(bytes).buffer);
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
