@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { needs, PEER_PYTHON } from '../../../tools/test/components.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
-if (!hasTorch) console.warn('bam export CLI test skipped: /usr/bin/python3 with torch and numpy is missing (apt-get install python3-torch python3-numpy)');
+// Debian's python3-torch runs the peers (tools/test/components.ts: skipped with a summary line where missing, failing under CI=true).
+const PYTHON = PEER_PYTHON;
+const hasTorch = await needs('pytorch');
 
 const work = mkdtempSync(join(tmpdir(), 'bam-cli-export-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
