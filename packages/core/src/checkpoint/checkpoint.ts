@@ -19,7 +19,7 @@ import { modelFromTensors, type BamModel } from '../model/model.ts';
 import { paramSpecs } from '../model/params.ts';
 import { bytesHash, configHash } from '@bam/utils';
 import { TOKENIZER_FILES, fileTokenizerId, fileTokenizerKind, rememberTokenizerFile, tokenizerFileOf } from '../tokenizer/files.ts';
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, layoutHash, safetensorsLayout, writeLayout, type SafeTensor } from './safetensors.ts';
 
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_FILES = {
@@ -164,7 +164,9 @@ function optimizerTensors(state: OptimizerState): Map<string, SafeTensor> {
  */
 export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): Promise<CheckpointManifest> {
   const tensors = 'tensors' in input.model ? new Map(input.model.tensors) : await variablesToTensors(input.model.params);
-  const weights = encodeSafetensors(tensors, { format: 'bam', configHash: configHash(input.model.config) });
+  // Laid out, not joined: hashed and written part by part, so saving never holds a second copy
+  // of the weights (import peak memory, benchmarks/RESULTS.md).
+  const weights = safetensorsLayout(tensors, { format: 'bam', configHash: configHash(input.model.config) });
   let optBytes: Uint8Array | undefined;
   if (input.optimizer) {
     const opt = input.optimizer;
@@ -187,7 +189,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
   };
   const metrics: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(input.metrics ?? {})) metrics[k] = Number.isFinite(v) ? v : null;
-  const contentHash = bytesHash(weights);
+  const contentHash = layoutHash(weights);
   const manifest: CheckpointManifest = {
     format: 'bam-checkpoint',
     formatVersion: 1,
@@ -200,7 +202,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     metrics,
     contentHash,
     files: {
-      'model.safetensors': { sha256: contentHash, bytes: weights.length },
+      'model.safetensors': { sha256: contentHash, bytes: weights.bytes },
       ...(optBytes ? { 'optimizer.safetensors': { sha256: bytesHash(optBytes), bytes: optBytes.length } } : {}),
       ...(tokFile ? { [tokFile.name]: { sha256: bytesHash(tokFile.bytes), bytes: tokFile.bytes.length } } : {}),
     },
@@ -220,7 +222,7 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
   const tmp = join(parent, `.${basename(dir)}.tmp-${stamp}`);
   try {
     mkdirSync(tmp);
-    writeFileSync(join(tmp, CHECKPOINT_FILES.weights), weights);
+    writeLayout(join(tmp, CHECKPOINT_FILES.weights), weights);
     if (optBytes) writeFileSync(join(tmp, CHECKPOINT_FILES.optimizer), optBytes);
     if (tokFile) writeFileSync(join(tmp, tokFile.name), tokFile.bytes);
     writeFileSync(join(tmp, CHECKPOINT_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);

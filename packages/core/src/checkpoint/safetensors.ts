@@ -7,7 +7,8 @@
  * then the raw little-endian data; offsets are relative to the start of the data and the
  * tensors cover the data buffer exactly (no holes, no overlap).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { CheckpointError } from '../errors.ts';
 import { writeFileAtomic } from '@bam/utils';
 
@@ -47,14 +48,23 @@ function numel(shape: readonly number[]): number {
 }
 
 /**
- * Encodes tensors and string metadata as safetensors bytes. Tensors are laid out sorted by
- * name, so equal contents always give equal bytes (checkpoint content hashes rely on it).
- * The header is padded with spaces to a multiple of 8 bytes, as the reference writer does.
+ * A safetensors file as its parts, in file order: the 8-byte length and the header, then each
+ * tensor's little-endian bytes (views of F32/F64/I32 data where the machine is little-endian, so
+ * laying out a model copies nothing). Tensors are sorted by name, so equal contents always give
+ * equal bytes (checkpoint content hashes rely on it); the header is padded with spaces to a
+ * multiple of 8 bytes, as the reference writer does.
  */
-export function encodeSafetensors(
-  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
+export interface SafetensorsLayout {
+  parts: Uint8Array[];
+  /** Total file size in bytes. */
+  bytes: number;
+}
+
+/** The layout of tensors and string metadata as a safetensors file (see `SafetensorsLayout`). */
+export function safetensorsLayout(
+  tensors: ReadonlyMap<string, SafeTensor> | Record<string, SafeTensor>,
   metadata: Record<string, string> = {},
-): Uint8Array {
+): SafetensorsLayout {
   const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort(([a], [b]) =>
     a < b ? -1 : a > b ? 1 : 0,
   );
@@ -71,7 +81,7 @@ export function encodeSafetensors(
     header.__metadata__ = meta;
   }
   let offset = 0;
-  const parts: Uint8Array[] = [];
+  const data: Uint8Array[] = [];
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new CheckpointError('(safetensors writer)', `'__metadata__' is reserved and cannot name a tensor`);
     if (!isDType(t.dtype)) {
@@ -88,22 +98,53 @@ export function encodeSafetensors(
     }
     const bytes = encodeData(t);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    parts.push(bytes);
+    data.push(bytes);
     offset += bytes.length;
   }
   let json = JSON.stringify(header);
   const headerLen = Buffer.byteLength(json, 'utf8');
   json += ' '.repeat((8 - (headerLen % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.length;
-  for (const p of parts) {
+  const head = new Uint8Array(8 + headerBytes.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  head.set(headerBytes, 8);
+  return { parts: [head, ...data], bytes: head.length + offset };
+}
+
+/** The layout's bytes in one buffer. */
+export function layoutBytes(layout: SafetensorsLayout): Uint8Array {
+  const out = new Uint8Array(layout.bytes);
+  let pos = 0;
+  for (const p of layout.parts) {
     out.set(p, pos);
     pos += p.length;
   }
   return out;
+}
+
+/** sha256 (hex) of the layout's bytes, without joining them (= `bytesHash(layoutBytes(layout))`). */
+export function layoutHash(layout: SafetensorsLayout): string {
+  const h = createHash('sha256');
+  for (const p of layout.parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** Writes the layout to `path` part by part (not atomic: callers write into a temporary folder or file). */
+export function writeLayout(path: string, layout: SafetensorsLayout): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const p of layout.parts) writeSync(fd, p);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Encodes tensors and string metadata as safetensors bytes (`safetensorsLayout` joined). */
+export function encodeSafetensors(
+  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  return layoutBytes(safetensorsLayout(tensors, metadata));
 }
 
 /**
