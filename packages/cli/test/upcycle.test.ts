@@ -82,6 +82,11 @@ describe('bam upcycle and the stage commands', () => {
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.layout).toEqual({ ffnExperts: [0, 1, 2, 3], attentionExperts: [0, 1, 2, 3], averageOver: [0, 1, 2, 3] });
+    // The step-0 gap to the seed: the paper's top-1 without renormalisation moves the logits.
+    expect(res.step0.batches).toBe(2);
+    expect(res.step0.klToSeed).toBeGreaterThan(0);
+    expect(res.step0.argmaxAgreement).toBeGreaterThanOrEqual(0);
+    expect(res.step0.argmaxAgreement).toBeLessThanOrEqual(1);
     expect(existsSync(join(mixed, 'model.safetensors'))).toBe(true);
     const info = JSON.parse(bam('inspect', mixed, '--json').stdout);
     expect(info.config.attention).toEqual({ kind: 'moa', numExperts: 4, kvShared: true, router: { kind: 'soft' } });

@@ -56,7 +56,7 @@ export {
 export { runSeedStage, seedStageInputs } from './stages/seed.ts';
 export { branchTensors, runBranchStage } from './stages/branch.ts';
 export { expertLr, expertStageInputs, runExpertStage } from './stages/experts.ts';
-export { mixStageInputs, runMixStage, step0Gap, type DenseInput, type Step0Gap } from './stages/mix.ts';
+export { formatStep0Gap, mixStageInputs, runMixStage, step0Gap, type DenseInput, type Step0Gap } from './stages/mix.ts';
 export { mixtureDataSeed, mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
 export { JobRunner, runJobs, type JobRunnerOptions } from './parallel.ts';
 export { runUpcycleJob, jobLabel, type UpcycleJob } from './jobs.ts';

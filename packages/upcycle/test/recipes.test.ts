@@ -89,11 +89,12 @@ describe('recipes on N copies of one dense model', () => {
     const ctx = createStageContext(microPreset(), tempDir('gap'));
     const one = noiseSource(ctx.config, 4);
     const copies = Array.from({ length: N }, (_, i) => ({ ...one, name: `copy-${i}` }));
-    const seed = { config: ctx.config, tensors: one.tensors as Map<string, F32Tensor> };
-    const same = await step0Gap(ctx, seed, buildMixture('btx', copies, renormalised));
+    const seed = { config: ctx.config, tensors: one.tensors };
+    const rows = { tokenizer: ctx.tokenizer, batchSize: ctx.preset.batchSize, seqLen: ctx.preset.seqLen };
+    const same = await step0Gap(rows, seed, buildMixture('btx', copies, renormalised));
     expect(same.klToSeed).toBeLessThan(1e-6);
     expect(same.argmaxAgreement).toBe(1);
-    const paper = await step0Gap(ctx, seed, buildMixture('btx', copies));
+    const paper = await step0Gap(rows, seed, buildMixture('btx', copies));
     expect(paper.klToSeed).toBeGreaterThan(1e-4);
     expect(paper.argmaxAgreement).toBeLessThan(1);
     expect(paper.batches).toBe(2);

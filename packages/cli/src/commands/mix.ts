@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { ConfigError, paramCounts, selectBackend, type BackendName } from '@bam/core';
-import { buildMixture, denseSourceOf, recipeIds, saveTensors } from '@bam/upcycle';
+import { ConfigError, createTokenizer, paramCounts, selectBackend, tokenizerSpecForCheckpoint, type BackendName } from '@bam/core';
+import { buildMixture, denseSourceOf, formatStep0Gap, recipeIds, saveTensors, step0Gap } from '@bam/upcycle';
 import type { Command } from '../command.ts';
 import { stageCommand } from './upcycle.ts';
 
@@ -59,12 +59,16 @@ export const command: Command = {
     await selectBackend({ prefer: values.backend as BackendName | undefined, log: values.json ? () => {} : undefined });
     const sources = from.map((dir) => denseSourceOf(dir));
     const mixture = buildMixture(values.recipe!, sources, options);
-    const contentHash = await saveTensors(values.out!, { config: mixture.config, tokenizer: mixture.tokenizer, tensors: mixture.tensors, meta: { stage: 'mix', ...mixture.meta } });
+    // How far the step-0 mixture is from the seed (the last source) on two batches of general text.
+    const seed = sources[sources.length - 1];
+    const tokenizer = createTokenizer(tokenizerSpecForCheckpoint(from[from.length - 1], seed.tokenizer.id));
+    const gap = await step0Gap({ tokenizer, batchSize: 4, seqLen: Math.min(64, seed.config.maxSeqLen) }, seed, mixture);
+    const contentHash = await saveTensors(values.out!, { config: mixture.config, tokenizer: mixture.tokenizer, tensors: mixture.tensors, meta: { stage: 'mix', step0: gap, ...mixture.meta } });
     const counts = paramCounts(mixture.config);
     if (values.json) {
-      console.log(JSON.stringify({ checkpoint: values.out, recipe: values.recipe, contentHash, params: { total: counts.total, active: counts.active }, layout: mixture.meta.layout }));
+      console.log(JSON.stringify({ checkpoint: values.out, recipe: values.recipe, contentHash, params: { total: counts.total, active: counts.active }, layout: mixture.meta.layout, step0: gap }));
     } else {
-      console.log(`built ${values.recipe} from ${from.length} dense checkpoints: ${counts.total.toLocaleString('en')} params (${counts.active.toLocaleString('en')} active)\n  checkpoint: ${join(values.out!)}`);
+      console.log(`built ${values.recipe} from ${from.length} dense checkpoints: ${counts.total.toLocaleString('en')} params (${counts.active.toLocaleString('en')} active)\n  ${formatStep0Gap(gap)}\n  checkpoint: ${join(values.out!)}`);
     }
     return 0;
   },

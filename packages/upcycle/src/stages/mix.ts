@@ -5,12 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { basename, join } from 'node:path';
-import { createBatchSource, disposeModel, forward, modelFromTensors, paramCounts, type BamModel, type ModelConfig } from '@bam/core';
+import { createBatchSource, disposeModel, forward, modelFromTensors, paramCounts, type BamModel, type ModelConfig, type SafeTensor, type Tokenizer } from '@bam/core';
 import { configHash } from '@bam/utils';
 import type { ResolvedRecipeEntry } from '../config.ts';
 import { buildMixture, resolveRecipe } from '../recipes/index.ts';
 import type { StageOutcome } from '../store.ts';
-import type { TensorMap } from '../tensors.ts';
+import type { F32Tensor } from '../tensors.ts';
 import { denseSourceOf, saveTensors, VALIDATION_SEED, type CheckpointStageResult, type StageContext } from './context.ts';
 
 /** One dense model going into a mixture: its domain (`general` for the seed) and its artifact. */
@@ -35,7 +35,7 @@ export interface Step0Gap {
   batches: number;
 }
 
-function modelOf(config: ModelConfig, tensors: TensorMap): BamModel {
+function modelOf(config: ModelConfig, tensors: ReadonlyMap<string, F32Tensor | SafeTensor>): BamModel {
   const ts = new Map([...tensors].map(([n, t]) => [n, tf.tensor(t.data, t.shape, 'float32')]));
   try {
     return modelFromTensors(config, ts);
@@ -49,9 +49,13 @@ function modelOf(config: ModelConfig, tensors: TensorMap): BamModel {
  * zero for a renormalised mixture of identical experts, large under the paper's top-1 without
  * renormalisation (each FFN output scaled by p_top ≈ 1/N at init).
  */
-export async function step0Gap(ctx: StageContext, seed: { config: ModelConfig; tensors: TensorMap }, mixture: { config: ModelConfig; tensors: TensorMap }, batches = 2): Promise<Step0Gap> {
-  const { batchSize, seqLen } = ctx.preset;
-  const source = createBatchSource({ tokenizer: ctx.tokenizer, mix: { general: 1 }, split: 'validation', batchSize, seqLen, seed: VALIDATION_SEED });
+export async function step0Gap(
+  rows: { tokenizer: Tokenizer; batchSize: number; seqLen: number; batches?: number },
+  seed: { config: ModelConfig; tensors: ReadonlyMap<string, F32Tensor | SafeTensor> },
+  mixture: { config: ModelConfig; tensors: ReadonlyMap<string, F32Tensor | SafeTensor> },
+): Promise<Step0Gap> {
+  const { tokenizer, batchSize, seqLen, batches = 2 } = rows;
+  const source = createBatchSource({ tokenizer, mix: { general: 1 }, split: 'validation', batchSize, seqLen, seed: VALIDATION_SEED });
   const a = modelOf(seed.config, seed.tensors);
   const b = modelOf(mixture.config, mixture.tensors);
   let kl = 0;
@@ -79,6 +83,14 @@ export async function step0Gap(ctx: StageContext, seed: { config: ModelConfig; t
   return { klToSeed: kl / batches, argmaxAgreement: agree / batches, batches };
 }
 
+/** One line about a step-0 gap, for the mix stage's log and `bam mix`. */
+export function formatStep0Gap(gap: Step0Gap): string {
+  return (
+    `step-0 logits vs the seed: mean KL ${gap.klToSeed.toFixed(4)} nats/token, argmax agrees on ${(100 * gap.argmaxAgreement).toFixed(0)}% of positions` +
+    (gap.klToSeed > 1e-3 ? ' (expected under top-k without renormalisation: each FFN output is scaled by its gate; docs/method.md "Identical experts")' : '')
+  );
+}
+
 /** Builds (or reuses) the untrained mixture of `entry` from the dense models. */
 export async function runMixStage(ctx: StageContext, entry: ResolvedRecipeEntry, dense: readonly DenseInput[]): Promise<StageOutcome<CheckpointStageResult>> {
   const inputs = mixStageInputs(entry, dense);
@@ -91,7 +103,7 @@ export async function runMixStage(ctx: StageContext, entry: ResolvedRecipeEntry,
       // The seed (general expert) is the last source; a mixture's distance from it at step 0 is
       // printed and recorded so an un-renormalised router's drop is not mistaken for a bug.
       const seed = sources[sources.length - 1];
-      const gap = await step0Gap(ctx, { config: seed.config, tensors: seed.tensors as TensorMap }, mixture);
+      const gap = await step0Gap({ tokenizer: ctx.tokenizer, batchSize: ctx.preset.batchSize, seqLen: ctx.preset.seqLen }, seed, mixture);
       const contentHash = await saveTensors(join(dir, 'model'), {
         config: mixture.config,
         tokenizer: mixture.tokenizer,
@@ -101,10 +113,7 @@ export async function runMixStage(ctx: StageContext, entry: ResolvedRecipeEntry,
       });
       const counts = paramCounts(mixture.config);
       ctx.log(`mix ${entry.name}: built from ${dense.length} dense models (${counts.total.toLocaleString('en')} params, ${counts.active.toLocaleString('en')} active)`);
-      ctx.log(
-        `mix ${entry.name}: step-0 logits vs the seed: mean KL ${gap.klToSeed.toFixed(4)} nats/token, argmax agrees on ${(100 * gap.argmaxAgreement).toFixed(0)}% of positions` +
-          (gap.klToSeed > 1e-3 ? ' (expected under top-k without renormalisation: each FFN output is scaled by its gate; docs/method.md "Identical experts")' : ''),
-      );
+      ctx.log(`mix ${entry.name}: ${formatStep0Gap(gap)}`);
       return {
         checkpoint: 'model',
         contentHash,
