@@ -62,7 +62,7 @@ export interface SafetensorsLayout {
 
 /** The layout of tensors and string metadata as a safetensors file (see `SafetensorsLayout`). */
 export function safetensorsLayout(
-  tensors: ReadonlyMap<string, SafeTensor> | Record<string, SafeTensor>,
+  tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
   metadata: Record<string, string> = {},
 ): SafetensorsLayout {
   const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort(([a], [b]) =>
