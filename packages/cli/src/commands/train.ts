@@ -13,9 +13,11 @@ import {
   createTokenizer,
   disposeModel,
   formatMix,
+  loadCheckpoint,
   loadPreset,
   parseMixSpec,
   selectBackend,
+  tokenizerSpecForCheckpoint,
   tokenizerSpecFromName,
   train,
   type BackendName,
@@ -25,7 +27,7 @@ import { configHash } from '@bam/utils';
 import type { Command } from '../command.ts';
 import { trainProgressBar } from '../progress-bar.ts';
 
-const usage = `usage: bam train --preset P (--domain D | --mix "SPEC") --out DIR [options]
+const usage = `usage: bam train (--preset P | --init CKPT) (--domain D | --mix "SPEC") --out DIR [options]
 
 Trains a model (AdamW, linear warm-up then cosine decay to 10% of the peak LR, gradient clipping)
 and writes checkpoints to DIR/step-NNNNNNNN/ and a JSONL log to DIR/train.jsonl. Running the same
@@ -34,6 +36,8 @@ uninterrupted run exactly.
 
 required:
   --preset P            model preset (smoke, tiny, small, paper-small, paper-large)
+  --init CKPT           or continue pre-training this checkpoint (e.g. one from bam import): its
+                        config, weights and tokenizer; --tokenizer does not apply
   --domain D            train on one domain: general, law, code, math (100% of the data)
   --mix "SPEC"          or a mixture, e.g. "90% law + 10% general"
   --out DIR             output directory (checkpoints, log)
@@ -78,7 +82,7 @@ function numOpt(v: string | undefined, name: string, def: number): number {
 
 export const command: Command = {
   name: 'train',
-  summary: 'train a model from a preset on a domain or a mixture (checkpoints, resume)',
+  summary: 'train a model from a preset, or continue pre-training a checkpoint (--init), on a domain or a mixture (checkpoints, resume)',
   usage,
   async run(argv) {
     const { values } = parseArgs({
@@ -86,6 +90,7 @@ export const command: Command = {
       strict: true,
       options: {
         preset: { type: 'string' },
+        init: { type: 'string' },
         domain: { type: 'string' },
         mix: { type: 'string' },
         out: { type: 'string' },
@@ -110,33 +115,39 @@ export const command: Command = {
       },
     });
     const issues: Array<{ path: string; message: string }> = [];
-    if (!values.preset) issues.push({ path: '--preset', message: 'is required' });
+    if (!values.preset === !values.init) issues.push({ path: '--preset/--init', message: 'give exactly one of --preset P or --init CKPT' });
+    if (values.init && values.tokenizer) issues.push({ path: '--tokenizer', message: 'does not apply with --init (the checkpoint carries its tokenizer)' });
     if (!values.out) issues.push({ path: '--out', message: 'is required' });
     if (!values.domain === !values.mix) issues.push({ path: '--domain/--mix', message: 'give exactly one of --domain D or --mix "SPEC"' });
     if (issues.length) throw new ConfigError('bam train options', issues, 'see bam train --help');
 
     const backend = await selectBackend({ prefer: values.backend as BackendName | undefined, log: values.json ? () => {} : undefined });
-    const config = loadPreset(values.preset!);
+    // --init: the checkpoint's model (weights, config) and its tokenizer, e.g. an imported model.
+    const init = values.init ? loadCheckpoint(values.init) : undefined;
+    const config = init ? init.config : loadPreset(values.preset!);
+    const source = values.init ?? values.preset!;
     const mix = parseMixSpec(values.domain ? { [values.domain]: 1 } : values.mix!);
     const steps = intOpt(values.steps, 'steps', 200, 1);
     const batchSize = intOpt(values['batch-size'], 'batch-size', 8, 1);
     const seqLen = intOpt(values['seq-len'], 'seq-len', Math.min(128, config.maxSeqLen), 1);
     if (seqLen > config.maxSeqLen) {
-      throw new ConfigError('bam train options', [{ path: '--seq-len', message: `${seqLen} exceeds the preset's maxSeqLen ${config.maxSeqLen}` }]);
+      throw new ConfigError('bam train options', [{ path: '--seq-len', message: `${seqLen} exceeds the model's maxSeqLen ${config.maxSeqLen}` }]);
     }
     const seed = intOpt(values.seed, 'seed', 0, 0);
-    const tokSpec: TokenizerSpec = values.tokenizer
+    const tokSpec: TokenizerSpec = init
+      ? tokenizerSpecForCheckpoint(values.init!, init.tokenizer.id)
+      : values.tokenizer
       ? tokenizerSpecFromName(values.tokenizer)
       : config.vocabSize === 256
         ? { kind: 'byte' }
         : tokenizerSpecFromName(`gpt2-${config.vocabSize}`);
     const tokenizer = createTokenizer(tokSpec);
     if (tokenizer.vocabSize > config.vocabSize) {
-      throw new ConfigError('bam train options', [{ path: '--tokenizer', message: `'${tokenizer.id}' has ${tokenizer.vocabSize} ids but preset '${values.preset}' only ${config.vocabSize}` }]);
+      throw new ConfigError('bam train options', [{ path: '--tokenizer', message: `'${tokenizer.id}' has ${tokenizer.vocabSize} ids but '${source}' only ${config.vocabSize}` }]);
     }
     const batches = createBatchSource({ tokenizer, mix, split: 'train', batchSize, seqLen, seed });
     const evalBatches = createBatchSource({ tokenizer, mix, split: 'validation', batchSize, seqLen, seed: seed + 1 });
-    const model = createModel(config, seed);
+    const model = init ? init.model : createModel(config, seed);
     const peakLr = numOpt(values.lr, 'lr', 1e-3);
     try {
       const s = await train({
@@ -160,7 +171,7 @@ export const command: Command = {
         },
         tokenizer,
         reporter: !values.json && process.stderr.isTTY ? trainProgressBar() : undefined,
-        meta: { command: 'bam train', preset: values.preset, mix: formatMix(mix), backend: backend.name },
+        meta: { command: 'bam train', ...(init ? { init: { checkpoint: values.init, contentHash: init.manifest.contentHash } } : { preset: values.preset }), mix: formatMix(mix), backend: backend.name },
       });
       const params = countParams(model);
       const result = {
@@ -175,7 +186,8 @@ export const command: Command = {
         resumedFrom: s.resumedFrom ?? null,
         checkpoint: s.checkpoint ?? null,
         flopsSpent: s.flopsSpent,
-        preset: values.preset,
+        preset: values.preset ?? null,
+        init: values.init ?? null,
         configHash: configHash(config),
         mix: formatMix(mix),
         tokenizer: tokenizer.id,
@@ -191,7 +203,7 @@ export const command: Command = {
         const f = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '-');
         console.log(
           [
-            `trained ${values.preset} (${params.total.toLocaleString('en')} params) on ${result.mix} for steps ${s.startStep}→${s.steps}${s.resumedFrom ? ` (resumed from ${s.resumedFrom})` : ''}`,
+            `trained ${source} (${params.total.toLocaleString('en')} params) on ${result.mix} for steps ${s.startStep}→${s.steps}${s.resumedFrom ? ` (resumed from ${s.resumedFrom})` : ''}`,
             `  train loss ${f(s.initialLoss)} → ${f(s.finalLoss)}    validation NLL ${f(s.initialValLoss)} → ${f(s.finalValLoss)}`,
             `  ${s.tokensSeen.toLocaleString('en')} tokens, ${result.tokensPerSecond.toLocaleString('en')} tokens/s on ${backend.name}`,
             `  checkpoint: ${s.checkpoint}`,
