@@ -6,6 +6,7 @@
  * re-aggregated from its per-document scores without running a model.
  */
 import type { z } from 'zod';
+import { configHash } from '@bam/utils';
 import { ContractError, SweepConfigError, issuesFromZod } from './errors.ts';
 import type { LanguageModel, RoutingStatsResult } from './api/model.ts';
 import type { PluginContext } from './api/context.ts';
@@ -13,6 +14,22 @@ import type { MetricItem, TaskPlugin, TaskRequest, TaskResponse } from './api/ta
 
 /** Per-document metric values, one record per document in document order (`null`: the metric does not apply). */
 export type DocScores = Record<string, MetricItem | null>;
+
+/**
+ * The fingerprint of one document: a hash of the requests it sends the model (their texts,
+ * contexts and continuations), so two jobs that scored different content under the same document
+ * index are told apart (docs.jsonl's `id`; a paired comparison checks both sides agree).
+ */
+export function documentId(requests: readonly TaskRequest[]): string {
+  return configHash(requests);
+}
+
+/** What `evaluateDocuments` returns: per-document scores and fingerprints, both in document order. */
+export interface EvaluatedDocuments {
+  scores: DocScores[];
+  /** `documentId` of each document's requests. */
+  ids: string[];
+}
 
 /** Options of `evaluateTask`. */
 export interface EvaluateOptions {
@@ -111,6 +128,17 @@ export async function evaluateTask(
   ctx: PluginContext,
   opts: EvaluateOptions = {},
 ): Promise<DocScores[]> {
+  return (await evaluateDocuments(task, options, model, ctx, opts)).scores;
+}
+
+/** `evaluateTask`, plus each document's fingerprint (`documentId` of its requests): what the sweep records. */
+export async function evaluateDocuments(
+  task: TaskPlugin,
+  options: unknown,
+  model: LanguageModel,
+  ctx: PluginContext,
+  opts: EvaluateOptions = {},
+): Promise<EvaluatedDocuments> {
   const taskOpts = parseOptions(task.options, options, `options of task '${task.id}'`);
   const limit = opts.limit ?? Infinity;
   const chunk = Math.max(1, opts.chunkSize ?? 256);
@@ -151,7 +179,7 @@ export async function evaluateTask(
   }
 
   const declared = Object.keys(task.metrics);
-  return docs.map((d, i) => {
+  const scores = docs.map((d, i) => {
     const scores = task.score(d, responses[i], taskOpts) as Record<string, MetricItem | null> | undefined;
     if (!scores || typeof scores !== 'object') throw new ContractError(`task '${task.id}' document ${i}: score() must return an object of metric values`);
     const out: DocScores = {};
@@ -165,4 +193,5 @@ export async function evaluateTask(
     }
     return out;
   });
+  return { scores, ids: requests.map(documentId) };
 }

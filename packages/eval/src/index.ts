@@ -8,7 +8,7 @@ export * from './api/variant.ts';
 export { validateTask, validateVariant, isPluginLike, noOptions } from './api/validate.ts';
 export * from './metrics.ts';
 export { PluginRegistry, resolvePluginSpec, isFileSpec, type LoadedModule } from './registry.ts';
-export { evaluateTask, parseOptions, type DocScores, type EvaluateOptions } from './evaluate.ts';
+export { documentId, evaluateDocuments, evaluateTask, parseOptions, type DocScores, type EvaluateOptions, type EvaluatedDocuments } from './evaluate.ts';
 export { WorkerPool, type PoolOptions } from './pool.ts';
 export { sharePackagesWithPlugins, sharedPackages } from './plugin-imports.ts';
 export { exampleTaskSource, TASK_ID } from './examples.ts';

@@ -69,7 +69,10 @@ export interface JobRecord {
 export interface DocRecord {
   key: string;
   doc: number;
-  /** Optional document fingerprint; when both sides of a paired comparison have one, they must agree. */
+  /**
+   * The document's fingerprint (`documentId`: a hash of the requests it sent), written by the
+   * sweep; when both sides of a paired comparison have one, they must agree. Older folders lack it.
+   */
   id?: string;
   scores: DocScores;
 }

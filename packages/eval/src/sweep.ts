@@ -374,7 +374,7 @@ function jobRecord(setup: SweepSetup, j: JobPlan, reply: JobReply, seconds: numb
   if (reply.ok && reply.docs) {
     try {
       const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
-      appendDurable(setup.files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, scores })}\n`).join(''));
+      appendDurable(setup.files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, id: reply.ids?.[doc], scores })}\n`).join(''));
       return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values };
     } catch (err) {
       const model = { backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '' };

@@ -7,7 +7,7 @@
  */
 import { threadId, workerData } from 'node:worker_threads';
 import { PluginRegistry } from './registry.ts';
-import { evaluateTask, parseOptions, type DocScores } from './evaluate.ts';
+import { evaluateDocuments, parseOptions, type DocScores } from './evaluate.ts';
 import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext } from './api/context.ts';
 import type { LanguageModel } from './api/model.ts';
 import { ContractError } from './errors.ts';
@@ -42,9 +42,9 @@ export interface JobError {
   stack?: string;
 }
 
-/** A worker's answer: per-document scores and the model's self-description, or an error. */
+/** A worker's answer: per-document scores and fingerprints (`documentId`) and the model's self-description, or an error. */
 export type WorkerReply =
-  | { ok: true; threadId: number; docs?: DocScores[]; model?: { name: string; backend: string; configHash: string } }
+  | { ok: true; threadId: number; docs?: DocScores[]; ids?: string[]; model?: { name: string; backend: string; configHash: string } }
   | { ok: false; threadId: number; error: JobError };
 
 /** What the pool hands every worker at start. */
@@ -108,12 +108,13 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
     const model = await variant.create(vOpts, ctx);
     checkCreated(model, variant.id, registry.sourceOf('variant', variant.id));
     try {
-      const docs = await evaluateTask(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });
+      const { scores: docs, ids } = await evaluateDocuments(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });
       const info = model.info ?? { name: variant.id };
       return {
         ok: true,
         threadId,
         docs,
+        ids,
         model: { name: String(info.name ?? variant.id), backend: String(info.backend ?? ''), configHash: String(info.configHash ?? '') },
       };
     } finally {

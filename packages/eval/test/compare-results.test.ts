@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,6 +7,8 @@ import {
   checkSweepConfig,
   SweepConfigError,
   compareResults,
+  documentId,
+  loglikelihoodRolling,
   mcnemarExact,
   mulberry32,
   readDocs,
@@ -18,7 +20,7 @@ import {
   type MetricSpec,
   type SyntheticJob,
 } from '../src/index.ts';
-import { FAKE_PLUGINS, readCsv, tmp } from './helpers.ts';
+import { FAKE_PLUGINS, FIXTURES, readCsv, tmp } from './helpers.ts';
 
 const METRICS: Record<string, Record<string, MetricSpec>> = {
   'ppl-a': { token_perplexity: { aggregation: 'perplexity', higherIsBetter: false } },
@@ -229,5 +231,49 @@ describe('sweeps', () => {
     await expect(runSweep({ ...config, compare: { baseline: 'fake-2' } }, { outDir: join(dir, 'o2'), progress: false, print: false, quiet: true })).rejects.toThrow(
       /compare\.baseline: 'fake-2' is not a variant of this sweep; variants: fake-0, fake-1; did you mean 'fake-0'\?/,
     );
+  });
+
+  it('record each document’s fingerprint, so content that changed between two jobs of one sweep cannot be paired', async () => {
+    const dir = tmp();
+    const out = join(dir, 'out');
+    const artifactsDir = join(dir, 'artifacts');
+    mkdirSync(artifactsDir);
+    const texts = ['dex', 'hi ho', 'né'];
+    writeFileSync(join(artifactsDir, 'texts.json'), JSON.stringify(texts));
+    const config = {
+      name: 'fake-ids',
+      seeds: [0],
+      plugins: [FAKE_PLUGINS, join(FIXTURES, 'file-ppl.ts')],
+      artifactsDir,
+      bootstrapIters: 50,
+      compare: { baseline: 'fake-1' },
+      variants: [{ id: 'fake', name: 'fake-0' }, { id: 'fake', name: 'fake-1', options: { bias: 1 } }],
+      tasks: [{ id: 'file-ppl' }],
+    };
+    const run = (o: { resume?: boolean; maxJobs?: number }) => runSweep(config, { outDir: out, workers: 1, progress: false, print: false, quiet: true, ...o });
+    await run({});
+    const ids = (): Record<string, string[]> => {
+      const plan = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as { jobs: Array<{ key: string; variant: string }> };
+      const docs = readFileSync(join(out, 'docs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; id: string });
+      return Object.fromEntries(plan.jobs.map((j) => [j.variant, docs.filter((d) => d.key === j.key).map((d) => d.id)]));
+    };
+    // Each document's id is the hash of the requests it sent, the same for both variants.
+    const expected = texts.map((t) => documentId([loglikelihoodRolling(t)]));
+    expect(new Set(expected).size).toBe(3);
+    expect(ids()).toEqual({ 'fake-0': expected, 'fake-1': expected });
+    expect(readCsv(join(out, 'compare_token_perplexity.csv')).map((r) => r.variant)).toEqual(['fake-0']);
+
+    // The same number of documents, but the second text changed before fake-0 was scored again.
+    const out2 = join(dir, 'out2');
+    const run2 = (o: { resume?: boolean; maxJobs?: number }) => runSweep(config, { outDir: out2, workers: 1, progress: false, print: false, quiet: true, ...o });
+    writeFileSync(join(artifactsDir, 'texts.json'), JSON.stringify(texts));
+    await run2({ maxJobs: 1 }); // fake-0 on the original texts
+    writeFileSync(join(artifactsDir, 'texts.json'), JSON.stringify(['dex', 'hi hi', 'né']));
+    await run2({ resume: true }); // fake-1 on the edited ones
+    expect(() => compareResults(out2)).toThrow(
+      `cannot pair variant 'fake-0' with baseline 'fake-1' on task 'file-ppl' (seed 0): the documents differ from document 1 on (document ids ${JSON.stringify(expected[1])} (variant) and ${JSON.stringify(documentId([loglikelihoodRolling('hi hi')]))} (baseline))`,
+    );
+    // The sweep itself still ends; its comparison is a warning, so no compare file is written.
+    expect(existsSync(join(out2, 'compare_token_perplexity.csv'))).toBe(false);
   });
 });
