@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { BUDGETS } from './api/context.ts';
+import { BUDGETS, SEED_KINDS } from './api/context.ts';
 import { SweepConfigError, issuesFromZod, unknownIdMessage, type ConfigIssue } from './errors.ts';
 import type { PluginRegistry } from './registry.ts';
 import { nearestMatch } from '@bam/utils';
@@ -69,6 +69,13 @@ export const SweepConfigSchema = z
     /** Worker threads (default: available cores). */
     workers: z.number().int().min(1).optional(),
     seeds: z.array(z.number().int()).min(1).superRefine(unique<number>('seed')),
+    /**
+     * What the seeds vary (PluginContext.seedKind): `pipeline` (default) — everything a variant
+     * builds; `mixture` — only the mixture phase of upcycled variants (router init, data order),
+     * on one shared seed model and set of experts: error bars across mixture training runs at the
+     * cost of the mixture phase alone.
+     */
+    seedKind: z.enum(SEED_KINDS).default('pipeline'),
     /** Budgets for variants that declare `usesBudget`; others run once with no budget. */
     budgets: z.array(z.enum(BUDGETS as [string, ...string[]])).min(1).superRefine(unique<string>('budget')).optional(),
     /** Plugin modules: file paths (relative to the config file) or package names. */

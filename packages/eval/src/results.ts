@@ -16,6 +16,7 @@ import { stringify } from 'csv-stringify/sync';
 import { ResultsError } from './errors.ts';
 import { aggregateScores, type Aggregate } from './metrics.ts';
 import type { MetricSpec } from './api/task.ts';
+import type { SeedKind } from './api/context.ts';
 import type { DocScores } from './evaluate.ts';
 import { writeFileAtomic } from '@bam/utils';
 import { withError } from './compare/format.ts';
@@ -36,11 +37,15 @@ export interface JobPlan {
   order: [number, number, number, number];
   metrics: Record<string, MetricSpec>;
   bootstrapIters: number;
+  /** What `seed` varies (the sweep config's seedKind); absent in plans written before it existed (= pipeline). */
+  seedKind?: SeedKind;
 }
 
 /** The plan file. */
 export interface SweepPlanFile {
   name: string;
+  /** The sweep config's seedKind. */
+  seedKind?: SeedKind;
   jobs: JobPlan[];
 }
 
@@ -63,6 +68,8 @@ export interface JobRecord {
   threadId: number;
   packageVersion: string;
   finishedAt: string;
+  /** The model's training logs (ModelInfo.trainingLogs: stage label → JSONL path), for training_logs.json. */
+  trainingLogs?: Record<string, string>;
 }
 
 /** One line of docs.jsonl. */

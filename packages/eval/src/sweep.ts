@@ -11,6 +11,7 @@ import { checkSweepConfig, readSweepConfigFile, type ResolvedEntry, type SweepCo
 import { ResultsError } from './errors.ts';
 import { writeComparisons } from './compare/compare.ts';
 import { aggregateScores } from './metrics.ts';
+import { writeTrainingIndex } from './report/training.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { Progress } from './progress.ts';
 import { lockResultsFolder } from './folder-lock.ts';
@@ -111,6 +112,8 @@ export function planJobs(
             variant: { id: v.id, options: v.options },
             task: { id: t.id, version: tp.version, options: t.options },
             seed,
+            // Only a mixture seed is hashed, so the keys of pipeline-seeded sweeps are unchanged.
+            ...(config.seedKind === 'mixture' ? { seedKind: config.seedKind } : {}),
             budget: budget ?? null,
             limit: limit ?? null,
             bootstrapIters: config.bootstrapIters,
@@ -127,6 +130,7 @@ export function planJobs(
             order: [vi, bi, ti, si],
             metrics: tp.metrics,
             bootstrapIters: config.bootstrapIters,
+            seedKind: config.seedKind,
           });
         });
       });
@@ -271,7 +275,7 @@ function resumeSweep(setup: SweepSetup, opts: SweepOptions): SweepProgressState 
   if (existsSync(files.docs)) {
     writeFileAtomic(files.docs, docsOnDisk.filter((d) => okKeys.has(d.key)).map((d) => `${JSON.stringify(d)}\n`).join(''));
   }
-  const planFile: SweepPlanFile = { name: setup.config.name, jobs: setup.plan };
+  const planFile: SweepPlanFile = { name: setup.config.name, seedKind: setup.config.seedKind, jobs: setup.plan };
   writeFileAtomic(files.plan, `${JSON.stringify(planFile, null, 2)}\n`);
 
   const alreadyOk = [...setup.distinct.keys()].filter((k) => okKeys.has(k));
@@ -294,7 +298,7 @@ async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: 
   progress.note(`${pending.length} job(s) to run on ${pool.size} worker(s); results in ${setup.outDir}`);
   let ran = 0;
   try {
-    const prepareFailed = await runPrepares(pending, setup.registry, variants, config.prepareConcurrency, pool, artifactsDir, opts.signal, progress);
+    const prepareFailed = await runPrepares(pending, setup.registry, variants, config, pool, artifactsDir, opts.signal, progress);
     progress.startJobs();
     let next = 0;
     let inFlight = 0;
@@ -339,6 +343,7 @@ function evaluateJob(setup: SweepSetup, j: JobPlan): WorkerJob {
     variant: { id: variant.id, options: variant.rawOptions },
     task: { id: task.id, options: task.rawOptions },
     seed: j.seed,
+    seedKind: setup.config.seedKind,
     budget: (j.budget || undefined) as Budget | undefined,
     artifactsDir: setup.artifactsDir,
     limit: setup.config.tasks[j.order[2]].limit ?? setup.config.limit,
@@ -375,7 +380,8 @@ function jobRecord(setup: SweepSetup, j: JobPlan, reply: JobReply, seconds: numb
     try {
       const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
       appendDurable(setup.files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, id: reply.ids?.[doc], scores })}\n`).join(''));
-      return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values };
+      const logs = reply.model?.trainingLogs ? { trainingLogs: reply.model.trainingLogs } : {};
+      return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values, ...logs };
     } catch (err) {
       const model = { backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '' };
       return { ...base, status: 'failed', error: (err as Error).message, ...model, n: null, values: {} };
@@ -395,6 +401,8 @@ async function recordResults(setup: SweepSetup, records: Map<string, JobRecord>,
   const rows = buildRows(plan, records);
   const written = writeResultFiles(outDir, plan, rows);
   writeDocsInPlanOrder(plan, records, files.docs);
+  // The training logs of the models the jobs evaluated (training_logs.json, the report's loss curves).
+  writeTrainingIndex(outDir, plan, records);
   // Paired comparisons against the baseline (compare_<metric>.csv); like the report, a failure only warns.
   try {
     writeComparisons(outDir, setup.config);
@@ -431,7 +439,7 @@ async function runPrepares(
   pending: readonly JobPlan[],
   registry: PluginRegistry,
   variants: readonly ResolvedEntry[],
-  concurrency: number,
+  config: Pick<SweepConfig, 'prepareConcurrency' | 'seedKind'>,
   pool: WorkerPool,
   artifactsDir: string,
   signal: AbortSignal | undefined,
@@ -455,7 +463,7 @@ async function runPrepares(
       let reply: WorkerReply;
       try {
         reply = await pool.run(
-          { kind: 'prepare', variant: { id: v.id, options: v.rawOptions }, seed: j.seed, budget: (j.budget || undefined) as Budget | undefined, artifactsDir },
+          { kind: 'prepare', variant: { id: v.id, options: v.rawOptions }, seed: j.seed, seedKind: config.seedKind, budget: (j.budget || undefined) as Budget | undefined, artifactsDir },
           signal,
         );
       } catch (err) {
@@ -470,6 +478,6 @@ async function runPrepares(
     }
   };
   if (list.length > 0) progress.note(`prepare: ${list.length} variant build(s)`);
-  await Promise.all(Array.from({ length: Math.min(concurrency, pool.size, Math.max(1, list.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.min(config.prepareConcurrency, pool.size, Math.max(1, list.length)) }, worker));
   return failed;
 }

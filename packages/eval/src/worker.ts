@@ -8,7 +8,7 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { PluginRegistry } from './registry.ts';
 import { evaluateDocuments, parseOptions, type DocScores } from './evaluate.ts';
-import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext } from './api/context.ts';
+import { silentLogger, stderrLogger, type Budget, type Logger, type PluginContext, type SeedKind } from './api/context.ts';
 import type { LanguageModel } from './api/model.ts';
 import { ContractError } from './errors.ts';
 import { claimWorkerSlot } from './pool.ts';
@@ -27,12 +27,13 @@ export type WorkerJob =
       variant: PluginRef;
       task: PluginRef;
       seed: number;
+      seedKind?: SeedKind;
       budget?: Budget;
       artifactsDir: string;
       limit?: number;
       chunkSize?: number;
     }
-  | { kind: 'prepare'; variant: PluginRef; seed: number; budget?: Budget; artifactsDir: string };
+  | { kind: 'prepare'; variant: PluginRef; seed: number; seedKind?: SeedKind; budget?: Budget; artifactsDir: string };
 
 /** A job's error as plain data (it crosses a worker message). */
 export interface JobError {
@@ -44,7 +45,13 @@ export interface JobError {
 
 /** A worker's answer: per-document scores and fingerprints (`documentId`) and the model's self-description, or an error. */
 export type WorkerReply =
-  | { ok: true; threadId: number; docs?: DocScores[]; ids?: string[]; model?: { name: string; backend: string; configHash: string } }
+  | {
+      ok: true;
+      threadId: number;
+      docs?: DocScores[];
+      ids?: string[];
+      model?: { name: string; backend: string; configHash: string; trainingLogs?: Record<string, string> };
+    }
   | { ok: false; threadId: number; error: JobError };
 
 /** What the pool hands every worker at start. */
@@ -98,7 +105,7 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
       }
       await done;
     }
-    const ctx: PluginContext = { artifactsDir: job.artifactsDir, seed: job.seed, budget: job.budget, logger: state.logger };
+    const ctx: PluginContext = { artifactsDir: job.artifactsDir, seed: job.seed, ...(job.seedKind ? { seedKind: job.seedKind } : {}), budget: job.budget, logger: state.logger };
     if (job.kind === 'prepare') {
       await variant.prepare?.(vOpts, ctx);
       return { ok: true, threadId };
@@ -110,12 +117,18 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
     try {
       const { scores: docs, ids } = await evaluateDocuments(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });
       const info = model.info ?? { name: variant.id };
+      const trainingLogs = trainingLogsOf(info.trainingLogs);
       return {
         ok: true,
         threadId,
         docs,
         ids,
-        model: { name: String(info.name ?? variant.id), backend: String(info.backend ?? ''), configHash: String(info.configHash ?? '') },
+        model: {
+          name: String(info.name ?? variant.id),
+          backend: String(info.backend ?? ''),
+          configHash: String(info.configHash ?? ''),
+          ...(trainingLogs ? { trainingLogs } : {}),
+        },
       };
     } finally {
       await model.dispose();
@@ -137,6 +150,13 @@ function checkCreated(model: unknown, id: string, source: string | undefined): a
   throw new ContractError(
     `variant '${id}'${source ? ` (${source})` : ''}: create() returned ${got}; it must return (or resolve to) a LanguageModel: an object with info and ${MODEL_METHODS.map((k) => `${k}()`).join(', ')}`,
   );
+}
+
+/** ModelInfo.trainingLogs when it is what it should be (stage label → path strings), else undefined. */
+function trainingLogsOf(x: unknown): Record<string, string> | undefined {
+  if (!x || typeof x !== 'object' || Array.isArray(x)) return undefined;
+  const entries = Object.entries(x as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '');
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
 let state: WorkerState | undefined;

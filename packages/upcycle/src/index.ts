@@ -47,6 +47,7 @@ export {
   derivedSeed,
   domainValidationLosses,
   saveTensors,
+  stageTrainingLog,
   trainIntoStage,
   type CheckpointStageResult,
   type DomainLosses,

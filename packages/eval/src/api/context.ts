@@ -4,6 +4,16 @@ export type Budget = 'data-matched' | 'compute-matched';
 /** The budgets a sweep config may name. */
 export const BUDGETS: readonly Budget[] = ['data-matched', 'compute-matched'];
 
+/**
+ * What a sweep's seeds vary: `pipeline` — everything the variant builds (for upcycled models: a
+ * new seed model, new experts and new mixtures per seed); `mixture` — only the mixture phase
+ * (router init and data order), on one seed model and one set of experts shared by every seed,
+ * which is the training-run variance a comparison of mixtures is about, at a fraction of the cost.
+ */
+export const SEED_KINDS = ['pipeline', 'mixture'] as const;
+/** One of SEED_KINDS. */
+export type SeedKind = (typeof SEED_KINDS)[number];
+
 /** Where a plugin writes progress and notes (stderr in the CLI, prefixed with the worker). */
 export interface Logger {
   info(message: string): void;
@@ -16,6 +26,8 @@ export interface PluginContext {
   artifactsDir: string;
   /** The job's seed: use it for anything random (training, sampling, few-shot picks). */
   seed: number;
+  /** What the seed varies (the sweep config's `seedKind`; undefined = `pipeline`). */
+  seedKind?: SeedKind;
   /** The comparison regime, for variants that declare `usesBudget`; undefined otherwise. */
   budget?: Budget;
   logger: Logger;

@@ -50,6 +50,11 @@ export interface ModelInfo {
   backend?: string;
   /** Hash of the model's config/checkpoint, to tell apart models that share a name. */
   configHash?: string;
+  /**
+   * The JSONL training logs behind the model (stage label → path), e.g. `{ seed: '…/train.jsonl' }`;
+   * the sweep indexes them in the results folder's training_logs.json for the report's loss curves.
+   */
+  trainingLogs?: Record<string, string>;
   [key: string]: unknown;
 }
 

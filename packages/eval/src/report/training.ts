@@ -12,9 +12,11 @@
  * validation points. Other lines are ignored; unparseable lines are counted.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '@bam/utils';
 import { ResultsError } from '../errors.ts';
+import type { JobPlan, JobRecord } from '../results.ts';
 
 /** The index file name that maps stage names to JSONL logs. */
 export const TRAINING_INDEX_FILE = 'training_logs.json';
@@ -109,4 +111,33 @@ export function findTrainingLogs(dirs: readonly string[]): { logs: TrainingLog[]
     }
   }
   return { logs, searched };
+}
+
+/**
+ * Writes `<outDir>/training_logs.json` from the training logs the evaluated models named
+ * (ModelInfo.trainingLogs, kept in each ok job's journal record), in plan order: one entry per
+ * distinct log file that exists (BTX's two budgets are one run: the first label wins), labelled
+ * `<label> · seed <s>` where one label names different files for different seeds (the
+ * mixtures under mixture seeds; everything under pipeline seeds). Paths are relative to the
+ * results folder. Returns the index (empty, and no file written, when no model named a log).
+ */
+export function writeTrainingIndex(outDir: string, plan: readonly JobPlan[], records: ReadonlyMap<string, JobRecord>): Record<string, string> {
+  const found: Array<{ label: string; seed: number; path: string }> = [];
+  const sorted = [...plan].sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2] - b.order[2] || a.order[3] - b.order[3]);
+  for (const j of sorted) {
+    const rec = records.get(j.key);
+    if (rec?.status !== 'ok' || !rec.trainingLogs) continue;
+    for (const [label, path] of Object.entries(rec.trainingLogs)) {
+      const abs = resolve(path);
+      if (found.some((f) => f.path === abs) || !existsSync(abs)) continue;
+      found.push({ label, seed: j.seed, path: abs });
+    }
+  }
+  const index: Record<string, string> = {};
+  for (const f of found) {
+    const shared = found.some((g) => g.label === f.label && g.path !== f.path);
+    index[shared ? `${f.label} · seed ${f.seed}` : f.label] = relative(outDir, f.path);
+  }
+  if (Object.keys(index).length > 0) writeFileAtomic(join(outDir, TRAINING_INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);
+  return index;
 }

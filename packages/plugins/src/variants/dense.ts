@@ -8,7 +8,7 @@ import { BamError, InvariantError } from '@bam/core';
 import { defineVariant, type PluginContext } from '@bam/eval';
 import { loadLanguageModel } from '../lm/index.ts';
 import { ensureBackend } from './backend.ts';
-import { PresetOption, ensurePipeline, presetForSeed, type PipelineRequest } from './pipeline.ts';
+import { PresetOption, ensurePipeline, pipelineTrainingLogs, presetForSeed, seedLabel, type PipelineRequest } from './pipeline.ts';
 
 /** Options of the `dense` variant. */
 export const DenseVariantOptionsSchema = z
@@ -21,7 +21,7 @@ export const DenseVariantOptionsSchema = z
 export type DenseVariantOptions = z.output<typeof DenseVariantOptionsSchema>;
 
 function request(opts: DenseVariantOptions, ctx: PluginContext): PipelineRequest {
-  const preset = presetForSeed(opts.preset, ctx.seed);
+  const preset = presetForSeed(opts.preset, ctx.seed, ctx.seedKind);
   if (opts.model !== 'seed' && !preset.domains.includes(opts.model)) {
     throw new BamError(
       `upcycle preset '${preset.name}' trains no '${opts.model}' expert (its domains: ${preset.domains.join(', ')})`,
@@ -51,8 +51,16 @@ export const denseVariant = defineVariant<DenseVariantOptions>({
     if (!a) throw new InvariantError(`upcycle returned no '${opts.model}' expert for preset '${req.preset.name}'`);
     const what = opts.model === 'seed' ? 'seed' : `${opts.model}-expert`;
     return loadLanguageModel(a.checkpoint, {
-      name: `${req.preset.name}/${what}/seed${ctx.seed}`,
-      info: { variant: 'dense', preset: req.preset.name, model: opts.model, artifact: a.hash, tokensSeen: a.tokensSeen, params: a.params.total },
+      name: `${req.preset.name}/${what}/${seedLabel(ctx.seed, ctx.seedKind)}`,
+      info: {
+        variant: 'dense',
+        preset: req.preset.name,
+        model: opts.model,
+        artifact: a.hash,
+        tokensSeen: a.tokensSeen,
+        params: a.params.total,
+        trainingLogs: pipelineTrainingLogs(r, { experts: opts.model === 'seed' ? [] : [opts.model] }),
+      },
     });
   },
 });

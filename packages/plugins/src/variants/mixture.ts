@@ -11,7 +11,7 @@ import { defineVariant, type PluginContext, type VariantPlugin } from '@bam/eval
 import { resolveRecipe, type Recipe } from '@bam/upcycle';
 import { loadLanguageModel } from '../lm/index.ts';
 import { ensureBackend } from './backend.ts';
-import { PresetOption, budgetsWith, ensurePipeline, presetForSeed, recipeEntryFor, type PipelineRequest } from './pipeline.ts';
+import { PresetOption, budgetsWith, ensurePipeline, pipelineTrainingLogs, presetForSeed, recipeEntryFor, seedLabel, type PipelineRequest } from './pipeline.ts';
 
 /** Options of a mixture variant: the recipe's options and the upcycle preset. */
 export type MixtureVariantOptions = Record<string, unknown> & { preset: string };
@@ -28,9 +28,15 @@ function optionsSchema(recipe: Recipe): z.ZodType<MixtureVariantOptions> {
   return base.extend({ preset: PresetOption }).strict() as unknown as z.ZodType<MixtureVariantOptions>;
 }
 
-function recipeOptions(opts: MixtureVariantOptions): Record<string, unknown> {
+/**
+ * The recipe's options of a job: the variant's minus `preset`. Under a mixture seed the job's seed
+ * seeds the routers (`routerInit.seed`, which the parsed options always carry), as it does the
+ * preset's own entries (upcycle's `withMixtureSeed`), so the variant finds its preset entry.
+ */
+function recipeOptions(opts: MixtureVariantOptions, ctx: PluginContext): Record<string, unknown> {
   const { preset: _preset, ...rest } = opts;
-  return rest;
+  if (ctx.seedKind !== 'mixture' || !rest.routerInit || typeof rest.routerInit !== 'object') return rest;
+  return { ...rest, routerInit: { ...rest.routerInit, seed: ctx.seed } };
 }
 
 /**
@@ -44,7 +50,7 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
   const { recipe } = resolveRecipe(recipeId);
   const request = (opts: MixtureVariantOptions, ctx: PluginContext): { req: PipelineRequest; name: string; budget: 'data-matched' | 'compute-matched' } => {
     const budget = ctx.budget ?? DEFAULT_BUDGET;
-    const { preset, name } = recipeEntryFor(presetForSeed(opts.preset, ctx.seed), recipe.id, recipeOptions(opts), variantId);
+    const { preset, name } = recipeEntryFor(presetForSeed(opts.preset, ctx.seed, ctx.seedKind), recipe.id, recipeOptions(opts, ctx), variantId);
     return { req: { preset, until: 'train-mixture', budgets: budgetsWith(preset, budget) }, name, budget };
   };
   return defineVariant<MixtureVariantOptions>({
@@ -71,7 +77,7 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
         );
       }
       return loadLanguageModel(m.checkpoint, {
-        name: `${req.preset.name}/${variantId}/${budget}/seed${ctx.seed}`,
+        name: `${req.preset.name}/${variantId}/${budget}/${seedLabel(ctx.seed, ctx.seedKind)}`,
         info: {
           variant: variantId,
           recipe: m.recipeId,
@@ -82,6 +88,7 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
           flopsSpent: m.flopsSpent,
           params: m.params.total,
           activeParams: m.params.active,
+          trainingLogs: pipelineTrainingLogs(r, { experts: req.preset.domains, mixture: { label: `${name} (${budget})`, checkpoint: m.checkpoint } }),
         },
       });
     },

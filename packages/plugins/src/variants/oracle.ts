@@ -103,11 +103,11 @@ export const oracleSpecialistVariant = defineVariant<OracleOptions>({
     await ensureBackend(ctx.logger);
   },
   prepare: async (opts, ctx) => {
-    await ensurePipeline({ preset: presetForSeed(opts.preset, ctx.seed), until: 'experts', budgets: [] }, { artifactsDir: ctx.artifactsDir, logger: ctx.logger });
+    await ensurePipeline({ preset: presetForSeed(opts.preset, ctx.seed, ctx.seedKind), until: 'experts', budgets: [] }, { artifactsDir: ctx.artifactsDir, logger: ctx.logger });
   },
   create: async (opts, ctx) => {
     const model = chosenModel(opts, ctx);
-    const preset = presetForSeed(opts.preset, ctx.seed);
+    const preset = presetForSeed(opts.preset, ctx.seed, ctx.seedKind);
     if (model !== 'general' && !preset.domains.includes(model)) {
       throw new BamError(
         `oracle-specialist: task '${ctx.task?.id ?? '(none)'}' wants the ${model} expert, but upcycle preset '${preset.name}' trains none (its domains: ${preset.domains.join(', ')})`,

@@ -21,13 +21,15 @@ import {
   parseUpcyclePreset,
   recipeEntries,
   resolveRecipe,
+  stageTrainingLog,
   upcycle,
   upcyclePresetNames,
+  withMixtureSeed,
   type Budget,
   type UpcyclePreset,
   type UpcycleResult,
 } from '@bam/upcycle';
-import type { Logger } from '@bam/eval';
+import type { Logger, SeedKind } from '@bam/eval';
 
 /** The upcycle preset every built-in variant uses unless its options name another. */
 export const DEFAULT_PRESET = 'tiny';
@@ -62,13 +64,42 @@ export interface PipelineRequest {
   budgets: Budget[];
 }
 
-/** Loads the preset `nameOrPath` with its seed replaced by the job's `seed` (the sweep seed drives the whole pipeline). */
-export function presetForSeed(nameOrPath: string, seed: number): UpcyclePreset {
+/**
+ * Loads the preset `nameOrPath` seeded by the job's `seed`. With seed kind `pipeline` (the
+ * default) the sweep seed is the preset's `seed`: a new seed model, new experts, new mixtures.
+ * With `mixture` it is the preset's `mixtureSeed` and the preset keeps its own `seed`: every
+ * sweep seed shares one seed model and one set of experts (their stage hashes do not cover
+ * `mixtureSeed`) and re-trains only the mixture phase (router init and data order).
+ */
+export function presetForSeed(nameOrPath: string, seed: number, kind: SeedKind = 'pipeline'): UpcyclePreset {
   const base = loadUpcyclePreset(nameOrPath);
   if (!Number.isInteger(seed) || seed < 0) {
     throw new BamError(`the sweep seed ${seed} cannot seed upcycle preset '${base.name}'`, 'E_VARIANT_SEED', 'use non-negative integer seeds in the sweep config');
   }
-  return parseUpcyclePreset({ ...base, seed });
+  return parseUpcyclePreset(kind === 'mixture' ? { ...base, mixtureSeed: seed } : { ...base, seed });
+}
+
+/** A model's name suffix for its seed: `seed3` for a pipeline seed, `mixture-seed3` for a mixture seed. */
+export function seedLabel(seed: number, kind: SeedKind = 'pipeline'): string {
+  return kind === 'mixture' ? `mixture-seed${seed}` : `seed${seed}`;
+}
+
+/**
+ * The training logs behind a model of pipeline `r`, for the report's loss curves (ModelInfo's
+ * `trainingLogs`): the seed's, the domain experts' (all of them for a mixture, `experts` for a
+ * dense expert), and the mixture's own run (`mixture`: its label and checkpoint).
+ */
+export function pipelineTrainingLogs(
+  r: Pick<UpcycleResult, 'seed' | 'experts'>,
+  parts: { experts: readonly string[]; mixture?: { label: string; checkpoint: string } },
+): Record<string, string> {
+  const logs: Record<string, string> = { seed: stageTrainingLog(r.seed.checkpoint) };
+  for (const d of parts.experts) {
+    const e = r.experts[d as keyof UpcycleResult['experts']];
+    if (e) logs[`${d} expert`] = stageTrainingLog(e.checkpoint);
+  }
+  if (parts.mixture) logs[parts.mixture.label] = stageTrainingLog(parts.mixture.checkpoint);
+  return logs;
 }
 
 /** The budgets to build: the preset's, plus `wanted` if the preset lacks it, in the paper's order. */
@@ -89,7 +120,8 @@ export function recipeEntryFor(
   options: Record<string, unknown>,
   variantId: string,
 ): { preset: UpcyclePreset; name: string } {
-  const wanted = resolveRecipe(recipeId, options);
+  // Compared as the preset builds its own entries: routers seeded by its mixtureSeed unless the options seed them.
+  const wanted = resolveRecipe(recipeId, withMixtureSeed({ id: recipeId, name: recipeId, options }, preset.mixtureSeed).options);
   const wantedHash = configHash(wanted.options);
   for (const e of recipeEntries(preset)) {
     const r = resolveRecipe(e.id, e.options);

@@ -212,6 +212,47 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     expect(s1.info.artifact).not.toBe(s0.info.artifact);
   });
 
+  it('shares one seed model and one set of experts across mixture seeds, and re-trains only the mixtures', { timeout: 300_000 }, async () => {
+    const log = capture();
+    const mixture = (seed: number, over: Partial<PluginContext> = {}) => context(log, { seed, seedKind: 'mixture', ...over });
+    await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), mixture(0, { budget: 'data-matched' }));
+    await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), mixture(1, { budget: 'data-matched' }));
+    // Both mixture seeds reuse pipeline seed 0's seed model, 2 branches and 2 experts, and train their own
+    // mixtures (btx once for both budgets, bam-kv-shared twice). Mixture seed 0 seeds the routers as the
+    // recipes' default does, so it reuses pipeline seed 0's 2 mixes; seed 1 builds its own.
+    expect(log.builds()).toEqual([
+      { built: 3, reused: 8 },
+      { built: 5, reused: 6 },
+    ]);
+    const dense = await Promise.all([mixture(0), mixture(1), context(log)].map((ctx) => create(denseVariant, { preset: MINI, model: 'code' }, ctx)));
+    expect(dense[0].info.name).toBe('mini/code-expert/mixture-seed0');
+    expect(new Set(dense.map((m) => m.info.artifact)).size).toBe(1);
+    const [m0, m1] = await Promise.all([0, 1].map((seed) => create(btxVariant, { preset: MINI }, mixture(seed, { budget: 'data-matched' }))));
+    expect(m0.info.name).toBe('mini/btx/data-matched/mixture-seed0');
+    expect(m0.info.configHash).toBe(m1.info.configHash);
+    expect(m0.info.artifact).not.toBe(m1.info.artifact);
+    // Different router init and data order: different weights, different scores of the same text.
+    const req = [{ context: 'The law of the', continuation: ' land' }];
+    const [s0, s1] = await Promise.all([m0, m1].map(async (m) => (await m.loglikelihood(req))[0].logprob));
+    expect(s0).not.toBe(s1);
+    // Their training logs: one seed and expert log shared by both, a mixture log each, all on disk.
+    const logs = [m0, m1].map((m) => m.info.trainingLogs as Record<string, string>);
+    expect(Object.keys(logs[0])).toEqual(['seed', 'code expert', 'math expert', 'btx (data-matched)']);
+    expect(logs[1].seed).toBe(logs[0].seed);
+    expect(logs[1]['code expert']).toBe(logs[0]['code expert']);
+    expect(logs[1]['btx (data-matched)']).not.toBe(logs[0]['btx (data-matched)']);
+    for (const path of [...Object.values(logs[0]), ...Object.values(logs[1])]) expect(readFileSync(path, 'utf8')).toMatch(/"kind":"train"/);
+    expect(dense[0].info.trainingLogs).toEqual({ seed: logs[0].seed, 'code expert': logs[0]['code expert'] });
+  });
+
+  it("sets the mixture seed, not the upcycle seed, under seed kind 'mixture'", () => {
+    const p = presetForSeed(MINI, 4, 'mixture');
+    const base = loadUpcyclePreset(MINI);
+    expect(p.seed).toBe(base.seed);
+    expect(p.mixtureSeed).toBe(4);
+    expect(presetForSeed(MINI, 4).mixtureSeed).toBe(base.mixtureSeed);
+  });
+
   it('never trains in create: without prepare it fails, naming what to run, and leaves no checkpoint', { timeout: 60_000 }, async () => {
     const empty = join(WORK, 'never-prepared');
     const attempt = btxVariant.create(btxVariant.options.parse({ preset: MINI }), context(capture(), { artifactsDir: empty, budget: 'data-matched' }));

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   BamError,
   InvariantError,
@@ -153,6 +153,18 @@ function stageStopError(err: TrainingStoppedError, label: string): BamError {
   );
 }
 
+/** The trainer's folder inside a stage directory: step checkpoints (pruned when done) and the JSONL log. */
+const STAGE_TRAIN_DIR = 'train';
+
+/**
+ * The JSONL training log of the stage whose checkpoint is `checkpointDir` (`<stage dir>/model`):
+ * `<stage dir>/train/train.jsonl`, the trainer's own log (one line per log interval, plus the
+ * validation lines). Stages that do not train (branch, mix) have none.
+ */
+export function stageTrainingLog(checkpointDir: string): string {
+  return join(dirname(checkpointDir), STAGE_TRAIN_DIR, 'train.jsonl');
+}
+
 /** What `trainIntoStage` trains. */
 export interface TrainIntoStageInput {
   ctx: StageContext;
@@ -199,7 +211,7 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
   try {
     const base = createBatchSource({ tokenizer, mix: input.mix, split: 'train', batchSize, seqLen, seed: input.dataSeed });
     const batches = input.batches ? input.batches(base) : base;
-    const trainDir = join(dir, 'train');
+    const trainDir = join(dir, STAGE_TRAIN_DIR);
     const resume = stageResume(ctx, trainDir, label);
     const meta = resume.lrScale === 1 ? input.meta : { ...input.meta, lrScale: resume.lrScale };
     const logEvery = Math.max(1, Math.min(10, Math.ceil(input.steps / 10)));
