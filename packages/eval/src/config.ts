@@ -34,6 +34,11 @@ export const TaskEntrySchema = z
     options: Options,
     limit: z.number().int().min(1).optional(),
     jobTimeout: JobTimeout,
+    /**
+     * Run this task on these variants only (labels: a variant's name, else its id); default all.
+     * E.g. the routing-analysis tasks on the mixtures (a dense model has no routers).
+     */
+    variants: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 
@@ -186,6 +191,21 @@ function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
   return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
 }
 
+/** Every label in a task's `variants` must be a variant's label. */
+function taskVariantIssues(config: SweepConfig | undefined): ConfigIssue[] {
+  if (!config) return [];
+  const labels = config.variants.map((v) => v.name ?? v.id);
+  const issues: ConfigIssue[] = [];
+  config.tasks.forEach((t, ti) =>
+    (t.variants ?? []).forEach((l, i) => {
+      if (labels.includes(l)) return;
+      const near = nearestMatch(l, labels);
+      issues.push({ path: `tasks.${ti}.variants.${i}`, message: `'${l}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` });
+    }),
+  );
+  return issues;
+}
+
 /**
  * Validates a raw sweep config completely: structure, then every variant/task id against the
  * registry (unknown ids name the nearest known one) and every options object against its
@@ -198,7 +218,7 @@ export function checkSweepConfig(
   what = 'sweep config',
 ): { config: SweepConfig; variants: ResolvedEntry[]; tasks: ResolvedEntry[] } {
   const r = SweepConfigSchema.safeParse(raw);
-  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry), ...baselineIssues(r.success ? r.data : undefined)];
+  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry), ...baselineIssues(r.success ? r.data : undefined), ...taskVariantIssues(r.success ? r.data : undefined)];
   if (!r.success || issues.length > 0) throw new SweepConfigError(what, issues, 'fix the fields above; nothing has run yet');
   const config = r.data;
   const resolve = (e: { id: string; name?: string; options: Record<string, unknown> }, kind: 'variant' | 'task'): ResolvedEntry => ({

@@ -105,6 +105,8 @@ export function planJobs(
     budgets.forEach((budget) => {
       const bi = budget ? (config.budgets as string[]).indexOf(budget) + 1 : 0;
       tasks.forEach((t, ti) => {
+        const only = config.tasks[ti].variants;
+        if (only && !only.includes(v.label)) return;
         const tp = registry.task(t.id);
         const limit = config.tasks[ti].limit ?? config.limit;
         config.seeds.forEach((seed, si) => {

@@ -5,9 +5,21 @@
  */
 export { REPORT_FILE, buildReport, escapeHtml, formatStderr, formatValue, renderReportHtml, writeReport, type ReportOptions } from './report.ts';
 export { REPORT_FIGURES, type FigureBuild, type ReportFigure } from './figures.ts';
-export type { JobCounts, ReportModel, RoutingCell } from './model.ts';
+export type { EntropyPoint, JobCounts, ReportComparison, ReportModel, RoutingCell } from './model.ts';
 export { SWEEP_CONFIG_FILE, parseCsv, parseResultsCsv, readResultsFolder, type ResultsFolder } from './load.ts';
-export { ROUTING_KINDS, ROUTING_METRIC_PATTERN, parseRoutingMetric, routingMetricName, type RoutingKind, type RoutingMetric } from './routing.ts';
+export {
+  ENTROPY_RATIO_PATTERN,
+  ROUTER_KINDS,
+  ROUTING_KINDS,
+  ROUTING_METRIC_PATTERN,
+  entropyRatioMetricName,
+  parseEntropyRatioMetric,
+  parseRoutingMetric,
+  routingMetricName,
+  type RouterKind,
+  type RoutingKind,
+  type RoutingMetric,
+} from './routing.ts';
 export {
   BUDGET_ABBREVIATIONS,
   DOMAINS,

@@ -2,8 +2,9 @@
  * The report as data (everything the HTML shows, before rendering): built from a results folder
  * by `buildReport`, rendered by `renderReportHtml`. Tests read it to check the HTML against it.
  */
+import type { CompareTable } from '../compare/compare.ts';
 import type { ResultsFolder } from './load.ts';
-import type { RoutingKind } from './routing.ts';
+import type { RouterKind, RoutingKind } from './routing.ts';
 import type { FailedJob, ReportTable } from './tables.ts';
 import type { TrainingLog } from './training.ts';
 
@@ -19,6 +20,28 @@ export interface RoutingCell {
   layer: number;
   expert: number;
   value: number;
+}
+
+/** One router's entropy / ln E in one layer for one row: the mean over the routing tasks and seeds. */
+export interface EntropyPoint {
+  row: string;
+  kind: RouterKind;
+  layer: number;
+  value: number;
+  /** Routing tasks (domains) averaged. */
+  tasks: number;
+}
+
+/** The paired comparisons against the baseline (compare_<metric>.csv's numbers) the report shows. */
+export interface ReportComparison {
+  /** The baseline's label, when the folder has comparisons. */
+  baseline?: string;
+  /** Table 1's metric and then acc, when compared. */
+  tables: CompareTable[];
+  /** Rows of dense models (plugin id `dense`), left out of the forest plot: their Δ% would flatten the mixtures'. */
+  denseRows: string[];
+  /** Why there are no comparisons (e.g. documents that differ), when compareResults failed. */
+  error?: string;
 }
 
 /** Counts of the sweep's jobs (distinct config hashes). */
@@ -41,6 +64,9 @@ export interface ReportModel {
   downstream?: ReportTable;
   others: ReportTable[];
   routing: RoutingCell[];
+  /** Router entropy / ln E per row, router and layer (the routing tasks' `{ffn|attn}_entropy_ratio.l{L}`). */
+  entropy: EntropyPoint[];
+  comparison: ReportComparison;
   training: { logs: TrainingLog[]; searched: string[] };
   failed: FailedJob[];
   jobs: JobCounts;

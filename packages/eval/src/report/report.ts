@@ -10,9 +10,11 @@ import { readSweepConfigFile } from '../config.ts';
 import { writeFileAtomic } from '@bam/utils';
 import { REPORT_FIGURES, type ReportFigure } from './figures.ts';
 import { SWEEP_CONFIG_FILE, planJobsOf, readResultsFolder, type ResultsFolder } from './load.ts';
-import type { JobCounts, ReportModel, RoutingCell } from './model.ts';
+import type { EntropyPoint, JobCounts, ReportComparison, ReportModel, RoutingCell } from './model.ts';
+import { compareResults, type CompareRow, type CompareTable } from '../compare/compare.ts';
+import { formatP, roundToError, stars } from '../compare/format.ts';
 import { chartLibraryVersions, renderSvg } from './render.ts';
-import { parseRoutingMetric } from './routing.ts';
+import { parseEntropyRatioMetric, parseRoutingMetric } from './routing.ts';
 import {
   DOWNSTREAM_METRICS,
   RowIndex,
@@ -21,6 +23,8 @@ import {
   otherMetricTables,
   perplexityTable,
   rowKeys,
+  rowLabel,
+  taskDomain,
   type Domain,
   type ReportTable,
   type TableCell,
@@ -70,6 +74,46 @@ function routingCells(folder: ResultsFolder): RoutingCell[] {
   return out;
 }
 
+/** Entropy / ln E per row, router and layer: the mean over the routing tasks whose cell is ok (each a mean over seeds). */
+function entropyPoints(folder: ResultsFolder): EntropyPoint[] {
+  const index = new RowIndex(folder);
+  const sums = new Map<string, EntropyPoint>();
+  const seen = new Set<string>();
+  for (const k of rowKeys(folder)) {
+    for (const r of folder.rows) {
+      if (r.variant !== k.variant || r.budget !== k.budget) continue;
+      const m = parseEntropyRatioMetric(r.metric);
+      const key = [k.label, r.task, r.metric].join('\u0000');
+      if (!m || seen.has(key)) continue;
+      seen.add(key);
+      const cell = index.cell(r.variant, r.budget, r.task, r.metric);
+      if (cell.status !== 'ok' || cell.value === null) continue;
+      const id = [k.label, m.kind, m.layer].join('\u0000');
+      const p = sums.get(id) ?? { row: k.label, kind: m.kind, layer: m.layer, value: 0, tasks: 0 };
+      p.value += cell.value;
+      p.tasks++;
+      sums.set(id, p);
+    }
+  }
+  return [...sums.values()].map((p) => ({ ...p, value: p.value / p.tasks }));
+}
+
+/** The paired comparisons of Table 1's metric and of acc against the sweep's baseline; a failure is shown, never thrown. */
+function comparison(folder: ResultsFolder, perplexityMetric: string | undefined): ReportComparison {
+  const jobs = planJobsOf(folder);
+  const dense = distinct(jobs.filter((j) => j.variantId === 'dense').map((j) => j.variant));
+  const denseRows = rowKeys(folder).filter((k) => dense.includes(k.variant)).map((k) => k.label);
+  const headline = new Set(jobs.flatMap((j) => Object.entries(j.metrics).filter(([, s]) => s.headline !== false).map(([m]) => m)));
+  const metrics = [perplexityMetric, 'acc'].filter((m): m is string => m !== undefined && headline.has(m));
+  if (metrics.length === 0 || !folder.plan) return { tables: [], denseRows };
+  try {
+    const tables = compareResults(folder.dir, { metrics }).filter((t) => t.rows.length > 0);
+    return { baseline: tables[0]?.baseline, tables, denseRows };
+  } catch (err) {
+    return { tables: [], denseRows, error: (err as Error).message };
+  }
+}
+
 function jobCounts(folder: ResultsFolder): JobCounts {
   const planned = new Set(planJobsOf(folder).map((j) => j.key));
   const status = new Map<string, string>();
@@ -104,6 +148,8 @@ export function buildReport(resultsDir: string, opts: ReportOptions = {}): Repor
     downstream,
     others: otherMetricTables(folder, shown),
     routing: routingCells(folder),
+    entropy: entropyPoints(folder),
+    comparison: comparison(folder, perplexity?.columns[0].metric),
     training: findTrainingLogs([dir, ...(opts.artifactsDir ? [resolve(opts.artifactsDir)] : [])]),
     failed: failedJobs(folder),
     jobs: jobCounts(folder),
@@ -126,36 +172,83 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 }
 
-/** The number as shown in a table cell: 1 decimal from 100 up, 2 from 1 up, else 3 significant digits. */
-export function formatValue(v: number, percent = false): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (percent) return (v * 100).toFixed(1);
-  const a = Math.abs(v);
-  if (a >= 1e5) return v.toExponential(2);
-  if (a >= 100) return v.toFixed(1);
-  if (a >= 1) return v.toFixed(2);
-  return a === 0 ? '0' : v.toPrecision(3);
+/**
+ * The number as shown in a table cell, rounded to what its standard error supports (compare's
+ * `roundToError`: the error keeps two significant digits, the value stops at the same decimal);
+ * without an error, four significant digits. `percent` shows fractions as percentages.
+ */
+export function formatValue(v: number, percent = false, stderr: number | null = null): string {
+  const k = percent ? 100 : 1;
+  return roundToError(v * k, stderr === null ? null : stderr * k);
 }
 
-/** A standard error as shown beside its value: two significant digits (percentage points with one decimal). */
+/** A standard error as shown beside its value: two significant digits (in percentage points with `percent`). */
 export function formatStderr(v: number, percent = false): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (percent) return (v * 100).toFixed(1);
-  const a = Math.abs(v);
-  return a >= 10 ? v.toFixed(1) : a === 0 ? '0' : v.toPrecision(2);
+  const k = percent ? 100 : 1;
+  return roundToError(v * k, v * k);
 }
 
 function cellHtml(c: TableCell, percent: boolean): string {
   if (c.status === 'ok' && c.value !== null) {
     const se = c.stderr !== null ? `<span class="se">±${escapeHtml(formatStderr(c.stderr, percent))}</span>` : '';
     const title = `mean of ${c.seeds} seed${c.seeds === 1 ? '' : 's'}: ${c.value}${c.stderr !== null ? ` ± ${c.stderr}` : ''}`;
-    return `<td class="ok${c.best ? ' best' : ''}" data-status="ok" data-value="${c.value}" data-stderr="${c.stderr ?? ''}" title="${escapeHtml(title)}">${escapeHtml(formatValue(c.value, percent))}${se}</td>`;
+    return `<td class="ok${c.best ? ' best' : ''}" data-status="ok" data-value="${c.value}" data-stderr="${c.stderr ?? ''}" title="${escapeHtml(title)}">${escapeHtml(formatValue(c.value, percent, c.stderr))}${se}</td>`;
   }
   if (c.status === 'failed') return `<td class="failed" data-status="failed" title="${escapeHtml(c.error ?? '')}">failed</td>`;
   if (c.status === 'pending') {
     return `<td class="pending" data-status="pending" title="${c.seeds} of ${c.planned} seeds done">pending${c.planned > 1 ? ` (${c.seeds}/${c.planned})` : ''}</td>`;
   }
   return '<td class="missing" data-status="missing" title="not part of this sweep">—</td>';
+}
+
+/** A compare label (`bam-full [data-matched]`) as the report's row label (`bam-full DM`). */
+function compareRowLabel(label: string): string {
+  const m = /^(.*) \[(.+)\]$/.exec(label);
+  return m ? rowLabel(m[1], m[2]) : label;
+}
+
+/**
+ * One paired table per compared metric: a row per variant row, a column per task (its domain for
+ * perplexity tasks) and the average; a cell is Δ% [95% CI] rounded to the CI, with the Holm
+ * significance mark, coloured by direction when significant.
+ */
+function comparisonTableHtml(t: CompareTable): string {
+  const tasks = [...new Set(t.rows.map((r) => r.task))];
+  const rows = [...new Set(t.rows.map((r) => r.variant))];
+  const header = (task: string): string => {
+    if (task === 'average') return 'average';
+    const d = taskDomain(task);
+    return t.metric.includes('perplexity') && d ? (d === 'ood' ? 'out-of-domain' : d) : task;
+  };
+  const cell = (r: CompareRow | undefined): string => {
+    if (!r || r.rel_delta === null) return '<td class="missing">—</td>';
+    const relSe = r.rel_ci_low !== null && r.rel_ci_high !== null ? (r.rel_ci_high - r.rel_ci_low) / 3.92 : null;
+    const sign = (x: number): string => `${x > 0 ? '+' : ''}${roundToError(x, relSe)}`;
+    const ci = r.rel_ci_low !== null && r.rel_ci_high !== null ? `<span class="ci">[${roundToError(r.rel_ci_low, relSe)}, ${roundToError(r.rel_ci_high, relSe)}]</span>` : '';
+    const mark = stars(r.p_holm);
+    const verdict = mark === '' ? 'ns' : (r.delta > 0) === t.higherIsBetter ? 'better' : 'worse';
+    const title = `${r.variant}: ${r.value} vs ${r.baseline_value} (Δ ${r.delta}); p ${formatP(r.p_value)}, Holm ${formatP(r.p_holm)}; ${r.n_docs} documents × ${r.n_seeds} seed(s), ${r.test}`;
+    return `<td class="delta ${verdict}" data-rel-delta="${r.rel_delta}" data-rel-ci-low="${r.rel_ci_low ?? ''}" data-rel-ci-high="${r.rel_ci_high ?? ''}" data-p-holm="${r.p_holm ?? ''}" title="${escapeHtml(title)}">${escapeHtml(sign(r.rel_delta))}%${mark ? `<sup>${mark}</sup>` : ''}${ci}</td>`;
+  };
+  const first = t.rows[0];
+  const note =
+    `Δ% = (variant − ${compareRowLabel(t.baseline)}) / ${compareRowLabel(t.baseline)} of ${t.metric} (${t.higherIsBetter ? 'higher' : 'lower'} is better), with its 95% CI from a paired bootstrap over documents` +
+    `${first && first.n_seeds > 1 ? ` and seeds (hierarchical, ${first.n_seeds} seeds)` : ''}, ${first?.iters ?? 0} resamples; * p<0.05, ** p<0.01, *** p<0.001 after Holm's correction across the variants of each column. Green: significantly better, red: significantly worse. All digits: compare_${t.metric}.csv.`;
+  return [
+    `<section class="table-section"><h3>Paired differences — ${escapeHtml(t.metric.replace(/_/g, ' '))}</h3><p class="note">${escapeHtml(note)}</p>`,
+    `<table class="report-table compare-table" id="compare-${escapeHtml(t.metric)}" data-metric="${escapeHtml(t.metric)}" data-baseline="${escapeHtml(t.baseline)}">`,
+    `<thead><tr><th>variant</th>${tasks.map((task) => `<th data-task="${escapeHtml(task)}">${escapeHtml(header(task))}</th>`).join('')}</tr></thead>`,
+    `<tbody>${rows.map((v) => `<tr data-row="${escapeHtml(compareRowLabel(v))}"><th scope="row">${escapeHtml(compareRowLabel(v))}</th>${tasks.map((task) => cell(t.rows.find((r) => r.variant === v && r.task === task))).join('')}</tr>`).join('\n')}</tbody>`,
+    '</table></section>',
+  ].join('\n');
+}
+
+function baselineHtml(model: ReportModel, figures: readonly string[]): string {
+  const c = model.comparison;
+  const intro = c.baseline
+    ? `<p class="note">Each variant row against <strong>${escapeHtml(compareRowLabel(c.baseline))}</strong> (the sweep config's <code>compare.baseline</code>; a budgeted row against the baseline row of the same budget), on the same documents.</p>`
+    : `<p class="note">${escapeHtml(c.error ? `No comparison: ${c.error}` : 'No paired comparison in this sweep.')}</p>`;
+  return `${intro}\n${figures.join('\n')}\n${c.tables.map(comparisonTableHtml).join('\n')}`;
 }
 
 function tableHtml(t: ReportTable): string {
@@ -227,10 +320,12 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-se
 h1{font-size:1.6em;margin-bottom:4px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}h3{margin:20px 0 4px}
 .note{color:#555;font-size:.9em;margin:2px 0 8px}
 table.report-table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:.92em;margin-bottom:8px}
-.report-table th,.report-table td{border:1px solid #d5d5d8;padding:4px 9px;text-align:right;white-space:nowrap}
-.report-table thead th{background:#f0f0f3;text-align:center}.report-table tbody th{text-align:left;background:#fafafa;font-weight:600}
+.report-table th,.report-table td{border:1px solid #d5d5d8;padding:4px 7px;text-align:right;white-space:nowrap}
+.report-table thead th{background:#f0f0f3;text-align:center;white-space:normal;overflow-wrap:anywhere;min-width:4.5em}
+#table-downstream td .se,.compare-table td .ci{display:block}.report-table tbody th{text-align:left;background:#fafafa;font-weight:600}
 .report-table th[data-average]{background:#e6ecf5}.report-table .sub{font-weight:400;color:#555;font-size:.85em}
-td.best{font-weight:700}td .se{color:#777;font-size:.8em;margin-left:3px}
+td.best{font-weight:700}td .se,td .ci{color:#777;font-size:.8em;margin-left:3px}
+td.delta.better{background:#e3f3e6}td.delta.worse{background:#fbe4e1}td.delta sup{font-size:.7em}
 td.failed{background:#fde2e1;color:#a0201a;font-weight:600;text-align:center}td.pending{background:#fff6d6;color:#7a5c00;text-align:center}td.missing{color:#aaa;text-align:center}
 figure.report-figure{margin:16px 0 28px;padding:12px;border:1px solid #e3e3e6;border-radius:6px;overflow-x:auto}
 figure figcaption{font-size:.92em;color:#333;margin-bottom:8px}.figure-empty{color:#777;font-style:italic}
@@ -242,7 +337,8 @@ table.failures{border-collapse:collapse;font-size:.88em}table.failures td,table.
 /** The report page for a model: tables, figures drawn to inline SVG, failures and configuration. */
 export async function renderReportHtml(model: ReportModel): Promise<string> {
   const figures: string[] = [];
-  for (const fig of REPORT_FIGURES) figures.push(await figureHtml(fig, model));
+  const baselineFigures: string[] = [];
+  for (const fig of REPORT_FIGURES) (fig.section === 'baseline' ? baselineFigures : figures).push(await figureHtml(fig, model));
   const tables = [model.perplexity, model.downstream].filter((t): t is ReportTable => t !== undefined);
   const failures =
     model.failed.length === 0
@@ -264,6 +360,9 @@ export async function renderReportHtml(model: ReportModel): Promise<string> {
 <p class="note">${model.jobs.planned} jobs planned: ${model.jobs.ok} ok, ${model.jobs.failed} failed, ${model.jobs.pending} pending · generated ${escapeHtml(model.generatedAt)}</p></header>
 <section id="tables"><h2>Tables</h2>
 ${tables.length > 0 ? tables.map(tableHtml).join('\n') : '<p class="note">No perplexity or downstream rows in this sweep.</p>'}
+</section>
+<section id="against-baseline"><h2>Against the baseline</h2>
+${baselineHtml(model, baselineFigures)}
 </section>
 <section id="figures"><h2>Figures</h2>
 ${figures.join('\n')}

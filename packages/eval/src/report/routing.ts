@@ -41,3 +41,27 @@ export function parseRoutingMetric(name: string): RoutingMetric | undefined {
   if (!m) return undefined;
   return { kind: m[1] as RoutingKind, layer: Number(m[2]), expert: Number(m[3]) };
 }
+
+/** The routers whose entropy a routing-analysis task reports per layer. */
+export const ROUTER_KINDS = ['ffn', 'attn'] as const;
+/** The FFN router or the attention router. */
+export type RouterKind = (typeof ROUTER_KINDS)[number];
+
+/**
+ * The exact pattern of a per-layer entropy-ratio metric: `{ffn|attn}_entropy_ratio.l{layer}`, the
+ * mean over tokens of the router's entropy divided by ln E (1 = uniform, 0 = one expert per token).
+ */
+export const ENTROPY_RATIO_PATTERN = /^(ffn|attn)_entropy_ratio\.l(0|[1-9]\d*)$/;
+
+/** The results.csv metric name of a router's entropy / ln E in one layer, e.g. `ffn_entropy_ratio.l2`. */
+export function entropyRatioMetricName(kind: RouterKind, layer: number): string {
+  if (!ROUTER_KINDS.includes(kind)) throw new RangeError(`unknown router kind '${kind}'; known: ${ROUTER_KINDS.join(', ')}`);
+  if (!Number.isInteger(layer) || layer < 0) throw new RangeError(`layer must be a non-negative integer, got ${layer}`);
+  return `${kind}_entropy_ratio.l${layer}`;
+}
+
+/** Parses a metric name written by `entropyRatioMetricName`; undefined for any other metric. */
+export function parseEntropyRatioMetric(name: string): { kind: RouterKind; layer: number } | undefined {
+  const m = ENTROPY_RATIO_PATTERN.exec(name);
+  return m ? { kind: m[1] as RouterKind, layer: Number(m[2]) } : undefined;
+}

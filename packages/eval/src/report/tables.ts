@@ -7,7 +7,7 @@
  * (not part of the sweep).
  */
 import type { ResultRow } from '../results.ts';
-import { parseRoutingMetric } from './routing.ts';
+import { parseEntropyRatioMetric, parseRoutingMetric } from './routing.ts';
 import { planJobsOf, type ResultsFolder } from './load.ts';
 
 /** The paper's four training domains, in Table 1's column order. */
@@ -313,11 +313,17 @@ export function downstreamTable(folder: ResultsFolder): ReportTable | undefined 
   return table;
 }
 
+function notHeadline(folder: ResultsFolder, metric: string): boolean {
+  return planJobsOf(folder).some((j) => j.metrics[metric]?.headline === false);
+}
+
 /** One variant × task table for every metric not in Table 1, Table 3 or the routing analysis. */
 export function otherMetricTables(folder: ResultsFolder, shown: readonly string[]): ReportTable[] {
   const index = new RowIndex(folder);
   return allMetrics(folder)
-    .filter((m) => !shown.includes(m) && !parseRoutingMetric(m))
+    // Per-layer routing numbers are figures (heatmap, entropy per layer), and metrics a task marks
+    // `headline: false` stay out of the tables, as in the sweep's table_<metric>.csv.
+    .filter((m) => !shown.includes(m) && !parseRoutingMetric(m) && !parseEntropyRatioMetric(m) && !notHeadline(folder, m))
     .map((metric) => {
       const hib = higherIsBetter(folder, metric);
       const columns: TableColumn[] = tasksWithMetric(folder, metric).map((t) => ({ header: t, task: t, metric }));

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resultsCsv, routingMetricName, type ResultRow } from '../../src/index.ts';
+import { entropyRatioMetricName, resultsCsv, routingMetricName, type ResultRow } from '../../src/index.ts';
 
 /** Table 1 of the paper: general, code, law, math (the average is the report's to compute). */
 export const PAPER_TABLE_1: ReadonlyArray<{ variant: string; budget: string; ppl: [number, number, number, number] }> = [
@@ -41,6 +41,7 @@ function lcg(seed: number): () => number {
 /** The rows of the fixture's results.csv, in the sweep's order (variant, budget, task, metric). */
 export function fixtureRows(): ResultRow[] {
   const rand = lcg(7);
+  const entropy = lcg(11); // its own stream, so the other rows keep their values
   const rows: ResultRow[] = [];
   let job = 0;
   const push = (variant: string, budget: string, task: string, metrics: Record<string, [number, number]>, fail?: string): void => {
@@ -83,6 +84,7 @@ export function fixtureRows(): ResultRow[] {
             const w = Array.from({ length: EXPERTS }, () => 0.2 + rand());
             const s = w.reduce((a, b) => a + b, 0);
             w.forEach((x, e) => (metrics[routingMetricName(kind, l, e)] = [x / s, 0]));
+            metrics[entropyRatioMetricName(kind === 'ffn_share' ? 'ffn' : 'attn', l)] = [0.5 + 0.4 * entropy(), 0];
           }
         }
         push(v.variant, v.budget, task, metrics);

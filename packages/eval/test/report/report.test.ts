@@ -6,7 +6,11 @@ import {
   ResultsError,
   SWEEP_CONFIG_FILE,
   buildReport,
+  entropyRatioMetricName,
+  formatStderr,
+  formatValue,
   parseRoutingMetric,
+  roundToError,
   resultsCsv,
   routingMetricName,
   rowLabel,
@@ -52,9 +56,10 @@ describe('the report tables', () => {
         const value = csvValue(csv, v.variant, v.budget, `ppl-${domain}`, 'token_perplexity');
         expect(cell.attrs['data-value']).toBe(value);
         expect(Number(cell.attrs['data-value'])).toBe(v.ppl[d]);
-        expect(cell.text.startsWith(v.ppl[d].toFixed(2))).toBe(true);
         const stderr = csv.find((r) => r.variant === v.variant && r.budget === v.budget && r.task === `ppl-${domain}` && r.metric === 'token_perplexity')!.stderr;
         expect(cell.attrs['data-stderr']).toBe(stderr);
+        // Shown rounded to its error: the error with two significant digits, the value to the same decimal.
+        expect(cell.text).toBe(`${roundToError(v.ppl[d], Number(stderr))}±${roundToError(Number(stderr), Number(stderr))}`);
         checked++;
       });
     }
@@ -74,8 +79,17 @@ describe('the report tables', () => {
       expect(avg).toBeCloseTo((four[0] + four[1] + four[2] + four[3]) / 4, 12);
       expect(avg).toBeCloseTo((v.ppl[0] + v.ppl[1] + v.ppl[2] + v.ppl[3]) / 4, 12);
     }
-    // The paper's seed row: (23.98 + 8.62 + 8.92 + 14.12) / 4 = 13.91.
-    expect(table.get('seed')!.get('average')!.text.startsWith('13.91')).toBe(true);
+    // The paper's seed row: (23.98 + 8.62 + 8.92 + 14.12) / 4 = 13.91, shown to its error's precision.
+    expect(Number(table.get('seed')!.get('average')!.attrs['data-value'])).toBeCloseTo(13.91, 12);
+    expect(table.get('seed')!.get('average')!.text).toMatch(/^13\.9\d?±0\.\d+$/);
+  });
+
+  it('rounds every cell to what its standard error supports', () => {
+    expect(formatValue(437.9, false, 35.7)).toBe('438');
+    expect(formatStderr(35.7)).toBe('36');
+    expect(formatValue(0.7512, true, 0.0031)).toBe('75.12');
+    expect(formatStderr(0.0031, true)).toBe('0.31');
+    expect(formatValue(3.14159, false, null)).toBe('3.142');
   });
 
   it('marks the failed job’s cell as failed with its error, and lists it under failed jobs', async () => {
@@ -116,7 +130,9 @@ describe('the report figures', () => {
     const { html } = await fixtureReport();
     const figs = figures(html);
     expect(figs.map((f) => f.id)).toEqual(REPORT_FIGURES.map((f) => f.id));
-    for (const f of figs) {
+    // The fixture is a bare results.csv: no plan and no per-document scores, so nothing to pair.
+    expect(figs.find((f) => f.id === 'forest')!.inner).toContain('no paired comparison against a baseline in this sweep');
+    for (const f of figs.filter((x) => x.id !== 'forest')) {
       expect(f.inner.match(/<svg /g), f.id).toHaveLength(1);
       expect(f.inner, f.id).not.toContain('figure-empty');
       expect(f.spec?.data.values.length, f.id).toBeGreaterThan(0);
@@ -125,7 +141,7 @@ describe('the report figures', () => {
     const ppl = figs.find((f) => f.id === 'perplexity-bars')!;
     const bars = markLabels(ppl.inner, 'rect', 'layer_0_marks');
     expect(bars).toHaveLength(9 * 5 - 1);
-    expect(bars).toContain('group: general; token perplexity: 23.98; variant: seed; column: general; value: 23.98; stderr: 0.3543');
+    expect(bars).toContain('group: general; token perplexity (log scale): 23.98; variant: seed; column: general; value: 23.98; stderr: 0.3543');
     // Error bars: one rule per bar, from value − stderr to value + stderr.
     expect(markLabels(ppl.inner, 'rule', 'layer_1_marks')).toHaveLength(9 * 5 - 1);
     for (const d of ppl.spec!.data.values) {
@@ -156,6 +172,25 @@ describe('the report figures', () => {
     // FFN shares of one layer sum to 1 (the fixture normalises them; the figure keeps them).
     const layer0 = data.filter((d) => d.row === 'btx' && d.task === 'routing-code' && d.kind === 'ffn_share' && d.layer === 0);
     expect(layer0.reduce((s, d) => s + (d.value as number), 0)).toBeCloseTo(1, 12);
+  });
+
+  it('plots each router’s entropy / ln E per layer as the mean over the routing tasks', async () => {
+    const { html, csv } = await fixtureReport();
+    const fig = figures(html).find((f) => f.id === 'router-entropy')!;
+    const data = fig.spec!.data.values;
+    // btx: an FFN router per layer; the four BAM rows: FFN and attention routers; 2 layers.
+    expect(data).toHaveLength((1 + 4 * 2) * LAYERS);
+    for (const d of data) {
+      const [variant, budget] = PAPER_TABLE_1.map((v) => [v.variant, v.budget]).find(([v, b]) => rowLabel(v, b) === d.row)!;
+      const metric = entropyRatioMetricName(d.kind as 'ffn' | 'attn', d.layer as number);
+      const vals = csv.filter((r) => r.variant === variant && r.budget === budget && r.metric === metric).map((r) => Number(r.value));
+      expect(vals).toHaveLength(ROUTING_TASKS.length);
+      expect(d.value as number).toBeCloseTo(vals.reduce((a, b) => a + b, 0) / vals.length, 12);
+      expect(d.tasks).toBe(ROUTING_TASKS.length);
+    }
+    // One point per (row, router, layer), and no table of per-layer entropies.
+    expect(markLabels(fig.inner, 'symbol', 'child_layer_1_layer_1_marks').length).toBe(data.length);
+    expect(html).not.toContain('id="table-metric-ffn_entropy_ratio.l0"');
   });
 
   it('plots every stage’s training and validation loss from training/ and training_logs.json', async () => {
@@ -203,9 +238,9 @@ describe('the report file', () => {
     expect(html.match(/\s(src|href)="[^#"][^"]*"/gi)).toBeNull();
     const withoutNamespaces = html.replace(/xmlns(:xlink)?="http:\/\/www\.w3\.org\/(2000\/svg|1999\/xlink)"/g, '');
     expect(withoutNamespaces.match(/https?:\/\/\S{0,40}/g)).toBeNull();
-    // Every <script> is inert JSON data (one per drawn figure).
+    // Every <script> is inert JSON data (one per drawn figure: all but the forest plot, which needs a plan).
     const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1]);
-    expect(scripts).toHaveLength(REPORT_FIGURES.length);
+    expect(scripts).toHaveLength(REPORT_FIGURES.length - 1);
     for (const s of scripts) expect(s).toContain('type="application/json"');
   });
 
