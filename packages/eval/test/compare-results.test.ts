@@ -5,6 +5,7 @@ import {
   PluginRegistry,
   ResultsError,
   checkSweepConfig,
+  planJobs,
   SweepConfigError,
   compareResults,
   documentId,
@@ -206,6 +207,28 @@ describe('sweeps', () => {
     expect(checkSweepConfig(config('moe'), registry).config.compare.baseline).toBe('moe');
     expect(checkSweepConfig(config('moe [data-matched]'), registry).config.compare.baseline).toBe('moe [data-matched]');
     expect(() => checkSweepConfig(config('moe [compute-matched]'), registry)).toThrow(/compare\.baseline: 'moe \[compute-matched\]' is not a variant of this sweep; variants: moe, fake/);
+  });
+
+  it('run a task only on the variants it names, hash a mixture seed kind into the job keys, and name a bad label or kind', async () => {
+    const registry = new PluginRegistry();
+    await registry.loadAll([FAKE_PLUGINS], tmp());
+    const config = (over: Record<string, unknown> = {}) => ({
+      name: 'x', seeds: [0, 1], variants: [{ id: 'fake', name: 'dense' }, { id: 'fake', name: 'moe', options: { bias: 1 } }],
+      tasks: [{ id: 'fake-mc' }, { id: 'fake-ppl', variants: ['moe'] }], ...over,
+    });
+    const plan = (c: unknown) => {
+      const { config: parsed, variants, tasks } = checkSweepConfig(c, registry);
+      return planJobs(parsed, variants, tasks, registry);
+    };
+    const jobs = plan(config());
+    expect(jobs.map((j) => `${j.variant} ${j.task} ${j.seed}`)).toEqual(['dense fake-mc 0', 'dense fake-mc 1', 'moe fake-mc 0', 'moe fake-mc 1', 'moe fake-ppl 0', 'moe fake-ppl 1']);
+    expect(jobs.every((j) => j.seedKind === 'pipeline')).toBe(true);
+    const mixture = plan(config({ seedKind: 'mixture' }));
+    expect(mixture.every((j) => j.seedKind === 'mixture')).toBe(true);
+    // Pipeline seed 1 and mixture seed 1 are different models: different job keys.
+    mixture.forEach((j, i) => expect(j.key).not.toBe(jobs[i].key));
+    expect(() => checkSweepConfig(config({ tasks: [{ id: 'fake-mc', variants: ['mo'] }] }), registry)).toThrow(/tasks\.0\.variants\.0: 'mo' is not a variant of this sweep; variants: dense, moe; did you mean 'moe'\?/);
+    expect(() => checkSweepConfig(config({ seedKind: 'expert' }), registry)).toThrow(/seedKind/);
   });
 
   it('write compare_<metric>.csv against the configured baseline', async () => {

@@ -67,6 +67,8 @@ function groupedBars(table: ReportTable, values: Array<Record<string, unknown>>,
         x,
         xOffset,
         y: { field: 'value', type: 'quantitative' as const, title: log ? `${yTitle} (log scale)` : yTitle, ...(log ? { scale: { type: 'log' as const, domainMin: floor } } : {}) },
+        // On a log axis a bar needs an explicit base: the axis floor.
+        ...(log ? { y2: { datum: floor } } : {}),
         color: { field: 'variant', type: 'nominal' as const, sort: variants, title: 'variant', scale: { scheme: 'tableau10' } },
         tooltip: [
           { field: 'variant', type: 'nominal' as const },
@@ -294,7 +296,6 @@ export const REPORT_FIGURES: readonly ReportFigure[] = [
           width: 260,
           height: 200,
           layer: [
-            { mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { y: { datum: 1, type: 'quantitative' } } },
             {
               mark: { type: 'line', point: true },
               encoding: {
@@ -310,6 +311,7 @@ export const REPORT_FIGURES: readonly ReportFigure[] = [
                 ],
               },
             },
+            { mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { y: { datum: 1, type: 'quantitative' } } },
           ],
         },
         config: FONT,

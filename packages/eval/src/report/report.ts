@@ -172,6 +172,16 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 }
 
+/** Numbers from this size on are shown as mantissa × 10^k (an untrained model's word perplexity runs to 1e30). */
+const EXPONENT_FROM = 1e6;
+
+/** `roundToError(x, err)`, as `<mantissa>e<k>` (both scaled by 10^k) from EXPONENT_FROM on. */
+function rounded(x: number, err: number | null): string {
+  if (!Number.isFinite(x) || Math.abs(x) < EXPONENT_FROM) return roundToError(x, err);
+  const k = Math.floor(Math.log10(Math.abs(x)));
+  return `${roundToError(x / 10 ** k, err === null ? null : err / 10 ** k)}e${k}`;
+}
+
 /**
  * The number as shown in a table cell, rounded to what its standard error supports (compare's
  * `roundToError`: the error keeps two significant digits, the value stops at the same decimal);
@@ -179,13 +189,13 @@ function scriptJson(v: unknown): string {
  */
 export function formatValue(v: number, percent = false, stderr: number | null = null): string {
   const k = percent ? 100 : 1;
-  return roundToError(v * k, stderr === null ? null : stderr * k);
+  return rounded(v * k, stderr === null ? null : stderr * k);
 }
 
 /** A standard error as shown beside its value: two significant digits (in percentage points with `percent`). */
 export function formatStderr(v: number, percent = false): string {
   const k = percent ? 100 : 1;
-  return roundToError(v * k, v * k);
+  return rounded(v * k, v * k);
 }
 
 function cellHtml(c: TableCell, percent: boolean): string {

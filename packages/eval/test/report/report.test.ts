@@ -90,6 +90,9 @@ describe('the report tables', () => {
     expect(formatValue(0.7512, true, 0.0031)).toBe('75.12');
     expect(formatStderr(0.0031, true)).toBe('0.31');
     expect(formatValue(3.14159, false, null)).toBe('3.142');
+    // Huge values (an untrained model's word perplexity) as mantissa and exponent.
+    expect(formatValue(1.234e30, false, 5.6e28)).toBe('1.234e30');
+    expect(formatStderr(5.6e28)).toBe('5.6e28');
   });
 
   it('marks the failed job’s cell as failed with its error, and lists it under failed jobs', async () => {
@@ -189,7 +192,7 @@ describe('the report figures', () => {
       expect(d.tasks).toBe(ROUTING_TASKS.length);
     }
     // One point per (row, router, layer), and no table of per-layer entropies.
-    expect(markLabels(fig.inner, 'symbol', 'child_layer_1_layer_1_marks').length).toBe(data.length);
+    expect(markLabels(fig.inner, 'symbol', 'child_layer_0_layer_1_marks').length).toBe(data.length);
     expect(html).not.toContain('id="table-metric-ffn_entropy_ratio.l0"');
   });
 

@@ -22,9 +22,11 @@ function plan(name: string) {
 }
 
 describe('the shipped sweep configs', () => {
-  it('default.json: the seed, three experts and btx, bam-full, bam-kv-shared × both budgets on the tiny preset, on the ten built-in tasks', () => {
+  it('default.json: the seed, three experts and btx, bam-full, bam-kv-shared × both budgets on the tiny preset, two mixture seeds, against btx', () => {
     const { config, variants, tasks, jobs } = plan('default');
-    expect(config.seeds).toEqual([0]);
+    expect(config.seeds).toEqual([0, 1]);
+    expect(config.seedKind).toBe('mixture');
+    expect(config.compare.baseline).toBe('btx');
     expect(config.plugins).toEqual([]);
     expect(variants.map((v) => [v.label, v.id])).toEqual([
       ['seed', 'dense'],
@@ -37,11 +39,14 @@ describe('the shipped sweep configs', () => {
     ]);
     for (const v of variants) expect((v.options as { preset: string }).preset).toBe('tiny');
     expect(variants.slice(0, 4).map((v) => (v.options as { model: string }).model)).toEqual(['seed', 'code', 'law', 'math']);
-    expect(tasks.map((t) => t.id)).toEqual(builtinTasks.map((t) => t.id));
-    // 4 dense rows + 3 mixtures × 2 budgets = 10 rows, × 10 tasks × 1 seed
-    expect(jobs).toHaveLength(100);
-    expect(new Set(jobs.map((j) => j.key)).size).toBe(100);
-    expect(jobs.filter((j) => j.budget === 'compute-matched').map((j) => j.variant)).toEqual([...Array(10).fill('btx'), ...Array(10).fill('bam-full'), ...Array(10).fill('bam-kv-shared')]);
+    const routing = ['routing-general', 'routing-code', 'routing-law', 'routing-math'];
+    expect(tasks.map((t) => t.id)).toEqual([...builtinTasks.map((t) => t.id), ...routing]);
+    for (const t of config.tasks) expect(t.variants).toEqual(routing.includes(t.id) ? ['btx', 'bam-full', 'bam-kv-shared'] : undefined);
+    // (4 dense rows + 3 mixtures × 2 budgets) × 10 tasks + 6 mixture rows × 4 routing tasks, × 2 seeds
+    expect(jobs).toHaveLength((10 * 10 + 6 * 4) * 2);
+    expect(new Set(jobs.map((j) => j.key)).size).toBe(jobs.length);
+    expect(jobs.filter((j) => j.taskId.startsWith('routing-')).every((j) => j.variantId !== 'dense')).toBe(true);
+    expect(jobs.every((j) => j.seedKind === 'mixture')).toBe(true);
   });
 
   it('smoke.json: the seed, btx and bam-full × both budgets on the smoke preset, four small tasks', () => {
