@@ -23,6 +23,11 @@ export const VariantEntrySchema = z
     name: z.string().min(1).optional(),
     options: Options,
     jobTimeout: JobTimeout,
+    /**
+     * Evaluate this variant under these of the sweep's seeds only (default all): e.g. the dense
+     * models under `seedKind: "mixture"`, whose checkpoints every mixture seed shares.
+     */
+    seeds: z.array(z.number().int()).min(1).optional(),
   })
   .strict();
 
@@ -191,6 +196,14 @@ function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
   return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
 }
 
+/** A variant's `seeds` must be seeds of the sweep. */
+function variantSeedIssues(config: SweepConfig | undefined): ConfigIssue[] {
+  if (!config) return [];
+  return config.variants.flatMap((v, vi) =>
+    (v.seeds ?? []).flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `variants.${vi}.seeds.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }])),
+  );
+}
+
 /** Every label in a task's `variants` must be a variant's label. */
 function taskVariantIssues(config: SweepConfig | undefined): ConfigIssue[] {
   if (!config) return [];
@@ -218,7 +231,7 @@ export function checkSweepConfig(
   what = 'sweep config',
 ): { config: SweepConfig; variants: ResolvedEntry[]; tasks: ResolvedEntry[] } {
   const r = SweepConfigSchema.safeParse(raw);
-  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry), ...baselineIssues(r.success ? r.data : undefined), ...taskVariantIssues(r.success ? r.data : undefined)];
+  const issues = [...(r.success ? [] : issuesFromZod(r.error.issues)), ...pluginIssues(raw, registry), ...baselineIssues(r.success ? r.data : undefined), ...taskVariantIssues(r.success ? r.data : undefined), ...variantSeedIssues(r.success ? r.data : undefined)];
   if (!r.success || issues.length > 0) throw new SweepConfigError(what, issues, 'fix the fields above; nothing has run yet');
   const config = r.data;
   const resolve = (e: { id: string; name?: string; options: Record<string, unknown> }, kind: 'variant' | 'task'): ResolvedEntry => ({

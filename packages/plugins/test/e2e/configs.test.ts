@@ -42,8 +42,10 @@ describe('the shipped sweep configs', () => {
     const routing = ['routing-general', 'routing-code', 'routing-law', 'routing-math'];
     expect(tasks.map((t) => t.id)).toEqual([...builtinTasks.map((t) => t.id), ...routing]);
     for (const t of config.tasks) expect(t.variants).toEqual(routing.includes(t.id) ? ['btx', 'bam-full', 'bam-kv-shared'] : undefined);
-    // (4 dense rows + 3 mixtures × 2 budgets) × 10 tasks + 6 mixture rows × 4 routing tasks, × 2 seeds
-    expect(jobs).toHaveLength((10 * 10 + 6 * 4) * 2);
+    // 4 dense rows × 10 tasks under seed 0 only (every mixture seed shares them), and
+    // 3 mixtures × 2 budgets × (10 tasks + 4 routing tasks) under both seeds
+    for (const v of config.variants) expect(v.seeds).toEqual(v.id === 'dense' ? [0] : undefined);
+    expect(jobs).toHaveLength(4 * 10 + 6 * 14 * 2);
     expect(new Set(jobs.map((j) => j.key)).size).toBe(jobs.length);
     expect(jobs.filter((j) => j.taskId.startsWith('routing-')).every((j) => j.variantId !== 'dense')).toBe(true);
     expect(jobs.every((j) => j.seedKind === 'mixture')).toBe(true);
