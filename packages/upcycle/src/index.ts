@@ -55,6 +55,7 @@ export {
   type TrainIntoStageInput,
 } from './stages/context.ts';
 export { runSeedStage, seedStageInputs } from './stages/seed.ts';
+export { checkGivenDense, givenOutcome, parseGivenExperts, type GivenDense } from './stages/given.ts';
 export { branchTensors, runBranchStage } from './stages/branch.ts';
 export { expertLr, expertStageInputs, runExpertStage } from './stages/experts.ts';
 export { formatStep0Gap, mixStageInputs, runMixStage, step0Gap, type DenseInput, type Step0Gap } from './stages/mix.ts';

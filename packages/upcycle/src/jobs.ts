@@ -13,13 +13,15 @@ import { runTrainMixtureStage } from './stages/train-mixture.ts';
 
 /** One parallel unit of work (plain JSON). */
 export type UpcycleJob =
-  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; resumeLrScale?: number; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
+  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; resumeLrScale?: number; seedCheckpoint?: string; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
   | {
       kind: 'train-mixture';
       preset: UpcyclePreset;
       artifactsDir: string;
       /** `StageContext.resumeLrScale`. */
       resumeLrScale?: number;
+      /** `StageContext.seedCheckpoint`: the model config and tokenizer come from it. */
+      seedCheckpoint?: string;
       name: string;
       recipe: { id: string; options: Record<string, unknown> };
       numExperts: number;
@@ -34,7 +36,7 @@ export function jobLabel(job: UpcycleJob): string {
 
 /** Runs one job on this thread; `log` gets its progress lines. */
 export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void, signal?: AbortFlag): Promise<StageOutcome<CheckpointStageResult>> {
-  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale });
+  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale, seedCheckpoint: job.seedCheckpoint });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
   const freezeExperts = resolveRecipe(job.recipe.id, job.recipe.options).options.freezeExperts === true;

@@ -16,6 +16,7 @@ import { runBranchStage } from './stages/branch.ts';
 import { createStageContext, type CheckpointStageResult, type StageContext } from './stages/context.ts';
 import { runMixStage, type DenseInput } from './stages/mix.ts';
 import { runSeedStage } from './stages/seed.ts';
+import { checkGivenDense, givenOutcome, type GivenDense } from './stages/given.ts';
 
 /** The pipeline's stages in order; `until` stops after one of them. */
 export const PIPELINE_STAGES = ['seed', 'branch', 'experts', 'mix', 'train-mixture'] as const;
@@ -47,6 +48,12 @@ export interface UpcycleOptions {
    * to run past its stop.
    */
   resumeLrScale?: number;
+  /**
+   * Dense models trained elsewhere (bam checkpoints, e.g. imported): the seed and expert stages are
+   * skipped, the preset's domains become the given experts' (in the given order), and the model
+   * config and tokenizer are the seed's. They must share one config and tokenizer.
+   */
+  given?: GivenDense;
 }
 
 /** One dense model of the pipeline (the seed or a domain expert). */
@@ -153,6 +160,8 @@ interface PipelinePlan {
   budgets: Budget[];
   /** Each recipe's mixture config and its training plan per budget. */
   planned: Array<{ entry: ResolvedRecipeEntry; config: ModelConfig; plans: MixturePlan[] }>;
+  /** The user's dense checkpoints, standing in for the seed and experts stages. */
+  given?: GivenDense;
 }
 
 /** The pipeline's running state: what it returns, filled stage by stage. */
@@ -175,6 +184,16 @@ async function runPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, 
   const log = opts.log ?? (() => {});
   log(`upcycle ${p.name}: N=${p.numExperts} (${p.domains.join(', ')} + general seed), recipes ${entries.map((e) => e.name).join(', ')}, budgets ${budgets.join(', ')}, artifacts in ${ctx.store.root}`);
   const run = await runSeed(plan, runner, log);
+  if (plan.given) {
+    const experts = plan.given.experts.map((e) => givenOutcome(e.checkpoint, 'expert'));
+    p.domains.forEach((d, i) => (run.result.experts[d] = denseArtifact(d, 'expert', experts[i])));
+    run.result.dense = [...p.domains.map((d) => run.result.experts[d]!), run.result.seed];
+    log(`given dense models: ${p.domains.map((d, i) => `${d} ${plan.given!.experts[i].checkpoint}`).join(', ')}, seed ${plan.given.seed}`);
+    const mixes = await runMixes(run, experts);
+    if (plan.until >= PIPELINE_STAGES.indexOf('train-mixture')) await runMixtureTrainings(run, mixes);
+    run.result.elapsedS = Math.round((performance.now() - t0) / 100) / 10;
+    return run.result;
+  }
   const finish = () => {
     run.result.elapsedS = Math.round((performance.now() - t0) / 100) / 10;
     return run.result;
@@ -202,7 +221,12 @@ function planPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts:
   if (opts.resumeLrScale !== undefined && !(opts.resumeLrScale > 0 && opts.resumeLrScale < 1)) {
     throw new BamError(`resumeLrScale must be in (0, 1), got ${opts.resumeLrScale}`, 'E_OPTION', 'e.g. 0.1 continues a diverged stage at a tenth of its learning rate');
   }
-  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal, resumeLrScale: opts.resumeLrScale });
+  if (opts.given) {
+    checkGivenDense(opts.given);
+    const domains = opts.given.experts.map((e) => e.domain);
+    p = parseUpcyclePreset({ ...p, domains, numExperts: domains.length + 1 });
+  }
+  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal, resumeLrScale: opts.resumeLrScale, seedCheckpoint: opts.given?.seed });
   const entries = selectRecipes(p, opts.recipes);
   const budgets = [...new Set(opts.budgets ?? p.budgets)];
   const badBudget = budgets.find((b) => !(BUDGETS as readonly string[]).includes(b));
@@ -218,7 +242,7 @@ function planPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts:
     );
     return { entry: e, config, plans };
   });
-  return { preset: p, ctx, until: PIPELINE_STAGES.indexOf(opts.until ?? 'train-mixture'), entries, budgets, planned };
+  return { preset: p, ctx, until: PIPELINE_STAGES.indexOf(opts.until ?? 'train-mixture'), entries, budgets, planned, given: opts.given };
 }
 
 /** Stage seed: trains (or reuses) the dense seed model and starts the result with it. */
@@ -229,9 +253,9 @@ async function runSeed(plan: PipelinePlan, runner: JobRunner, log: (line: string
     artifacts.push({ stage, name, hash: o.hash, reused: o.reused, elapsedS: o.elapsedS });
     if (o.reused) log(`${stage} ${name}: reused ${o.dir}`);
   };
-  log(`stage seed: ${p.stages.seed.steps} steps of ${p.batchSize}×${p.seqLen} on general text`);
-  const seed = await runSeedStage(ctx);
-  note('seed', 'general', seed);
+  if (!plan.given) log(`stage seed: ${p.stages.seed.steps} steps of ${p.batchSize}×${p.seqLen} on general text`);
+  const seed = plan.given ? givenOutcome(plan.given.seed, 'seed') : await runSeedStage(ctx);
+  if (!plan.given) note('seed', 'general', seed);
   const result: UpcycleResult = {
     preset: p,
     artifactsDir: ctx.store.root,
@@ -266,7 +290,7 @@ async function runBranches(run: PipelineRun): Promise<Array<StageOutcome<Checkpo
 async function runExperts(run: PipelineRun, branches: ReadonlyArray<StageOutcome<CheckpointStageResult>>): Promise<Array<StageOutcome<CheckpointStageResult>>> {
   const { preset: p, ctx } = run.plan;
   run.log(`stage experts: ${p.domains.length} × ${p.stages.experts.steps} steps of continued pre-training (${Math.round(p.generalShare * 100)}% general, peak LR ${p.stages.experts.lrRatio} × the seed's)`);
-  const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, branch: branches[i], domain }));
+  const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), branch: branches[i], domain }));
   const experts = await run.runner.run(expertJobs);
   p.domains.forEach((d, i) => {
     run.note('expert', d, experts[i]);
@@ -315,7 +339,7 @@ function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<Check
       const key = `${mixes[i].result.contentHash}/${mp.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
-        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
+        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
       }
       wanted.push({ name: entry.name, id: entry.id, budget: mp.budget, mix: mixes[i], plan: mp, job: jobIndex.get(key)! });
     }

@@ -12,6 +12,7 @@ import {
   checkpointRows,
   formatCheckpointTable,
   loadUpcyclePreset,
+  parseGivenExperts,
   upcycle,
   upcyclePresetNames,
   type Budget,
@@ -29,6 +30,9 @@ options:
   --recipes a,b         recipe names from the preset, or recipe ids (default: the preset's)
   --budgets a,b         data-matched, compute-matched (default: the preset's)
   --seed S              override the preset's seed (new seed model, experts and mixtures)
+  --expert D=DIR        (bam upcycle) a dense expert trained elsewhere for domain D (code, law,
+                        math), repeated; then --seed DIR is the seed checkpoint: the seed and
+                        expert stages are skipped, and the config and tokenizer are the seed's
   --mixture-seed S      seed only the mixture phase (router init, data order): reuses the experts
   --resume-lr-scale X   a stage that stopped on divergence continues from its last healthy
                         checkpoint at X × its learning rate (0 < X < 1, e.g. 0.1)
@@ -45,6 +49,7 @@ const parseOptions = {
   recipes: { type: 'string' },
   budgets: { type: 'string' },
   seed: { type: 'string' },
+  expert: { type: 'string', multiple: true },
   'mixture-seed': { type: 'string' },
   'resume-lr-scale': { type: 'string' },
   backend: { type: 'string' },
@@ -102,6 +107,9 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
       for (const b of budgets ?? []) {
         if (!(BUDGETS as readonly string[]).includes(b)) issues.push({ path: '--budgets', message: `unknown budget '${b}' (use ${BUDGETS.join(', ')})` });
       }
+      const byo = values.expert !== undefined;
+      if (byo && stage !== 'train-mixture') issues.push({ path: '--expert', message: `is for bam upcycle, not bam ${name}` });
+      if (byo && values.seed === undefined) issues.push({ path: '--seed', message: 'is required with --expert: the seed checkpoint directory (the general expert)' });
       if (issues.length) throw new ConfigError(`${what} options`, issues, `see bam ${name} --help`);
       // Parse the preset before anything slow, so a bad one fails first.
       const preset = loadUpcyclePreset(values.preset!);
@@ -116,7 +124,7 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
         workers: intOpt(what, values.workers, 'workers', 1),
         recipes: list(values.recipes),
         budgets: budgets as Budget[] | undefined,
-        seed: intOpt(what, values.seed, 'seed', 0),
+        ...(byo ? { given: { seed: values.seed!, experts: parseGivenExperts(values.expert!) } } : { seed: intOpt(what, values.seed, 'seed', 0) }),
         mixtureSeed: intOpt(what, values['mixture-seed'], 'mixture-seed', 0),
         ...(values['resume-lr-scale'] !== undefined ? { resumeLrScale: scaleOpt(what, values['resume-lr-scale']) } : {}),
         until: stage,

@@ -13,6 +13,7 @@ import {
   computeLoss,
   createBatchSource,
   createModel,
+  createTokenizer,
   disposeModel,
   evaluateLoss,
   loadCheckpoint,
@@ -24,6 +25,7 @@ import {
   saveCheckpoint,
   train,
   TrainingStoppedError,
+  tokenizerSpecForCheckpoint,
   type BamModel,
   type BatchSource,
   type DataMixture,
@@ -54,20 +56,40 @@ export interface StageContext {
    * refuses to run and says so.
    */
   resumeLrScale?: number;
+  /**
+   * The seed checkpoint the user gave (`bam upcycle --seed DIR`): its config and tokenizer are the
+   * context's, not the preset's. Jobs carry it so worker threads build the same context.
+   */
+  seedCheckpoint?: string;
 }
 
-/** Builds the stage context of a preset (parsed again if given as JSON) and an artifacts directory. */
+/**
+ * The model config and tokenizer of a dense checkpoint (e.g. an imported one), checked against the
+ * preset's sequence length.
+ */
+function checkpointModel(dir: string, preset: UpcyclePreset): { config: ModelConfig; tokenizer: Tokenizer } {
+  const manifest = readCheckpoint(dir).manifest;
+  const config = parseModelConfig(manifest.config, join(dir, 'checkpoint.json'));
+  if (preset.seqLen > config.maxSeqLen) {
+    throw new BamError(`seed checkpoint ${dir}: maxSeqLen ${config.maxSeqLen} is below the preset's seqLen ${preset.seqLen}`, 'E_PRESET', "use a preset with a shorter seqLen (e.g. a preset file with \"seqLen\")");
+  }
+  return { config, tokenizer: createTokenizer(tokenizerSpecForCheckpoint(dir, manifest.tokenizer.id)) };
+}
+
+/** Builds the stage context of a preset (parsed again if given as JSON) and an artifacts directory; with `seedCheckpoint`, the model config and tokenizer are that checkpoint's. */
 export function createStageContext(
   preset: UpcyclePreset | UpcyclePresetInput,
   artifactsDir: string,
-  opts: { log?: (line: string) => void; signal?: AbortFlag; resumeLrScale?: number } = {},
+  opts: { log?: (line: string) => void; signal?: AbortFlag; resumeLrScale?: number; seedCheckpoint?: string } = {},
 ): StageContext {
   const p = parseUpcyclePreset(preset);
-  const config = presetModelConfig(p);
+  const model = opts.seedCheckpoint !== undefined ? checkpointModel(opts.seedCheckpoint, p) : undefined;
+  const config = model?.config ?? presetModelConfig(p);
   return {
     preset: p,
     config,
-    tokenizer: presetTokenizer(p, config),
+    tokenizer: model?.tokenizer ?? presetTokenizer(p, config),
+    ...(opts.seedCheckpoint !== undefined ? { seedCheckpoint: opts.seedCheckpoint } : {}),
     store: new ArtifactStore(artifactsDir),
     log: opts.log ?? (() => {}),
     signal: opts.signal,
