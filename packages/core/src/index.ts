@@ -9,10 +9,10 @@ export * from './train/index.ts';
 export * from './mixture/index.ts';
 export {
   DOMAINS, SPLITS, SPLIT_FRACTIONS, TRAINING_DOMAINS, loadDomain, domainCorpus, domainTestDocs, splitOf,
-  parseMixSpec, formatMix, mixEntries, expertMix, EQUAL_MIX, tokensOf, encodeDocs, DOC_SEPARATOR, createBatchSource,
+  parseMixSpec, formatMix, mixEntries, expertMix, EQUAL_MIX, tokensOf, encodeDocs, DOC_SEPARATOR, createBatchSource, readTextFile, isJsonlPath,
   arithmeticProblems, generateArithmetic, arithmeticSplitOf, ARITHMETIC_SEED, licenseFamilies, licenseNameKey,
   type Doc, type Domain, type Split, type DataMixture, type MixSpec, type MixOptions, type TokenArray,
-  type BatchSourceOptions, type MixBatch, type MixBatchSource, type ArithmeticProblem,
+  type BatchSourceOptions, type MixBatch, type MixBatchSource, type ArithmeticProblem, type TextFile,
 } from './data/index.ts';
 export {
   createTokenizer, tokenizerIdOf, tokenizerSpecFromId, tokenizerSpecFromName, tokenizerSpecForCheckpoint, TokenizerSpecSchema,

@@ -55,11 +55,11 @@ export {
   type TrainIntoStageInput,
 } from './stages/context.ts';
 export { runSeedStage, seedStageInputs } from './stages/seed.ts';
-export { checkGivenDense, givenOutcome, parseGivenExperts, type GivenDense } from './stages/given.ts';
+export { checkGivenDense, givenOutcome, parseDataFiles, parseGivenExperts, type GivenDense, type TrainingDomain } from './stages/given.ts';
 export { branchTensors, runBranchStage } from './stages/branch.ts';
 export { expertLr, expertStageInputs, runExpertStage } from './stages/experts.ts';
 export { formatStep0Gap, mixStageInputs, runMixStage, step0Gap, type DenseInput, type Step0Gap } from './stages/mix.ts';
-export { mixtureDataSeed, mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
+export { checkMixtureData, mixtureDataSeed, mixturePhaseMix, runTrainMixtureStage, trainMixtureStageInputs, type TrainMixtureResult } from './stages/train-mixture.ts';
 export { JobRunner, runJobs, type JobRunnerOptions } from './parallel.ts';
 export { runUpcycleJob, jobLabel, type UpcycleJob } from './jobs.ts';
 export { upcycle, PIPELINE_STAGES, type PipelineStage, type UpcycleOptions, type UpcycleResult, type DenseArtifact, type MixtureArtifact } from './pipeline.ts';

@@ -3,6 +3,7 @@
  * trainings), as plain JSON so they cross worker messages, and the one function that runs a job
  * on the current thread — the same code whether a worker or the main thread runs it.
  */
+import type { Domain } from '@bam/core';
 import type { MixturePlan } from './budget.ts';
 import type { ExpertDomain, UpcyclePreset } from './config.ts';
 import { recipeConfig, resolveRecipe } from './recipes/index.ts';
@@ -13,7 +14,7 @@ import { runTrainMixtureStage } from './stages/train-mixture.ts';
 
 /** One parallel unit of work (plain JSON). */
 export type UpcycleJob =
-  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; resumeLrScale?: number; seedCheckpoint?: string; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
+  | { kind: 'expert'; preset: UpcyclePreset; artifactsDir: string; resumeLrScale?: number; seedCheckpoint?: string; data?: Partial<Record<Domain, string>>; branch: StageOutcome<CheckpointStageResult>; domain: ExpertDomain }
   | {
       kind: 'train-mixture';
       preset: UpcyclePreset;
@@ -22,6 +23,8 @@ export type UpcycleJob =
       resumeLrScale?: number;
       /** `StageContext.seedCheckpoint`: the model config and tokenizer come from it. */
       seedCheckpoint?: string;
+      /** `StageContext.data`: the user's text files by domain. */
+      data?: Partial<Record<Domain, string>>;
       name: string;
       recipe: { id: string; options: Record<string, unknown> };
       numExperts: number;
@@ -36,7 +39,7 @@ export function jobLabel(job: UpcycleJob): string {
 
 /** Runs one job on this thread; `log` gets its progress lines. */
 export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void, signal?: AbortFlag): Promise<StageOutcome<CheckpointStageResult>> {
-  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale, seedCheckpoint: job.seedCheckpoint });
+  const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale, seedCheckpoint: job.seedCheckpoint, data: job.data });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
   const freezeExperts = resolveRecipe(job.recipe.id, job.recipe.options).options.freezeExperts === true;

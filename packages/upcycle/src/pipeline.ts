@@ -5,7 +5,7 @@
  * run resumes inside the stage it stopped in. The experts, and the mixture trainings, run in
  * parallel on worker threads (`workers`), or in order on this thread with `workers: 1`.
  */
-import { BamError, InvariantError, type ModelConfig } from '@bam/core';
+import { BamError, InvariantError, type Domain, type ModelConfig } from '@bam/core';
 import { planMixtureTraining, type MixturePlan } from './budget.ts';
 import { BUDGETS, loadUpcyclePreset, parseUpcyclePreset, recipeEntries, withMixtureSeed, type Budget, type ExpertDomain, type ResolvedRecipeEntry, type UpcyclePreset, type UpcyclePresetInput } from './config.ts';
 import type { UpcycleJob } from './jobs.ts';
@@ -16,6 +16,7 @@ import { runBranchStage } from './stages/branch.ts';
 import { createStageContext, type CheckpointStageResult, type StageContext } from './stages/context.ts';
 import { runMixStage, type DenseInput } from './stages/mix.ts';
 import { runSeedStage } from './stages/seed.ts';
+import { checkMixtureData } from './stages/train-mixture.ts';
 import { checkGivenDense, givenOutcome, type GivenDense } from './stages/given.ts';
 
 /** The pipeline's stages in order; `until` stops after one of them. */
@@ -54,6 +55,12 @@ export interface UpcycleOptions {
    * config and tokenizer are the seed's. They must share one config and tokenizer.
    */
   given?: GivenDense;
+  /**
+   * The user's own text for the mixture phase, by domain (plain text, or JSONL with `{"text": ...}`
+   * per line): replaces bam's corpus of that domain in the mixture training batches. Checked (and
+   * each file's sha256 hashed into the train-mixture artifacts) before any work.
+   */
+  data?: Partial<Record<Domain, string>>;
 }
 
 /** One dense model of the pipeline (the seed or a domain expert). */
@@ -226,7 +233,8 @@ function planPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts:
     const domains = opts.given.experts.map((e) => e.domain);
     p = parseUpcyclePreset({ ...p, domains, numExperts: domains.length + 1 });
   }
-  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal, resumeLrScale: opts.resumeLrScale, seedCheckpoint: opts.given?.seed });
+  const ctx = createStageContext(p, opts.artifactsDir, { log: opts.log ?? (() => {}), signal: opts.signal, resumeLrScale: opts.resumeLrScale, seedCheckpoint: opts.given?.seed, data: opts.data });
+  if (ctx.data) checkMixtureData(ctx);
   const entries = selectRecipes(p, opts.recipes);
   const budgets = [...new Set(opts.budgets ?? p.budgets)];
   const badBudget = budgets.find((b) => !(BUDGETS as readonly string[]).includes(b));
@@ -290,7 +298,7 @@ async function runBranches(run: PipelineRun): Promise<Array<StageOutcome<Checkpo
 async function runExperts(run: PipelineRun, branches: ReadonlyArray<StageOutcome<CheckpointStageResult>>): Promise<Array<StageOutcome<CheckpointStageResult>>> {
   const { preset: p, ctx } = run.plan;
   run.log(`stage experts: ${p.domains.length} × ${p.stages.experts.steps} steps of continued pre-training (${Math.round(p.generalShare * 100)}% general, peak LR ${p.stages.experts.lrRatio} × the seed's)`);
-  const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), branch: branches[i], domain }));
+  const expertJobs: UpcycleJob[] = p.domains.map((domain, i) => ({ kind: 'expert', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), ...(ctx.data ? { data: ctx.data } : {}), branch: branches[i], domain }));
   const experts = await run.runner.run(expertJobs);
   p.domains.forEach((d, i) => {
     run.note('expert', d, experts[i]);
@@ -339,7 +347,7 @@ function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<Check
       const key = `${mixes[i].result.contentHash}/${mp.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
-        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
+        jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), ...(ctx.data ? { data: ctx.data } : {}), name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
       }
       wanted.push({ name: entry.name, id: entry.id, budget: mp.budget, mix: mixes[i], plan: mp, job: jobIndex.get(key)! });
     }

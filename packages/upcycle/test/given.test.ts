@@ -3,11 +3,12 @@
  * stages, mixes the given models (their FFNs become the mixture's FFN experts), trains the
  * mixture, and refuses checkpoints of another architecture or tokenizer naming the field.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '@bam/core';
-import { denseSourceOf, parseGivenExperts, saveTensors, upcycle, type GivenDense, type UpcycleResult } from '../src/index.ts';
+import { denseSourceOf, parseDataFiles, parseGivenExperts, saveTensors, upcycle, type GivenDense, type UpcycleResult } from '../src/index.ts';
 import { microPreset, tempDir, useWasm } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -85,5 +86,46 @@ describe('upcycling given dense checkpoints', () => {
     expect(() => parseGivenExperts(['code'])).toThrow(/'code' is not DOMAIN=DIR/);
     expect(() => parseGivenExperts(['poetry=x'])).toThrow(/unknown domain 'poetry'/);
     expect(() => parseGivenExperts(['code=a', 'code=b'])).toThrow(/'code' is given twice/);
+  });
+});
+
+describe("the mixture phase on the user's own text", () => {
+  const law = 'The party of the first part shall indemnify the party of the second part. '.repeat(8);
+  const code = ['function add(a, b) { return a + b; }', 'const xs = [1, 2, 3].map((x) => x * 2);'];
+
+  it('trains on a plain-text and a JSONL file, hashing their contents into the trained mixture', async () => {
+    const dir = fresh('data');
+    writeFileSync(join(dir, 'law.txt'), law);
+    writeFileSync(join(dir, 'code.jsonl'), `${code.map((text) => JSON.stringify({ text })).join('\n')}\n\n`);
+    const data = parseDataFiles([`law=${join(dir, 'law.txt')}`, `code=${join(dir, 'code.jsonl')}`]);
+    const r = await upcycle(microPreset({ recipes: ['btx'] }), { artifactsDir: mixed.artifactsDir, workers: 1, given, data });
+    // The mix is the same artifact as without data; the trained mixture is a new one.
+    expect(r.mixes.btx.reused).toBe(true);
+    expect(r.mixtures[0].reused).toBe(false);
+    expect(r.mixtures[0].checkpoint).not.toBe(mixed.mixtures[0].checkpoint);
+    expect(r.mixtures[0].tokensSeen).toBe(r.mixtures[0].plan.tokens);
+    const meta = readCheckpoint(r.mixtures[0].checkpoint).manifest.meta as { data: Record<string, { sha256: string }> };
+    expect(meta.data.law.sha256).toBe(createHash('sha256').update(law).digest('hex'));
+    // Other text, another artifact.
+    writeFileSync(join(dir, 'law.txt'), `${law}More.`);
+    const r2 = await upcycle(microPreset({ recipes: ['btx'] }), { artifactsDir: mixed.artifactsDir, workers: 1, given, data });
+    expect(r2.mixes.btx.reused).toBe(true);
+    expect(r2.mixtures[0].hash).not.toBe(r.mixtures[0].hash);
+    expect(r2.mixtures[0].reused).toBe(false);
+  }, 120_000);
+
+  it('refuses a missing file, an empty one and a bad JSONL line (by number) before any work', async () => {
+    const dir = fresh('bad-data');
+    const run = (data: string[]) => upcycle(microPreset({ recipes: ['btx'] }), { artifactsDir: join(dir, 'artifacts'), workers: 1, given, data: parseDataFiles(data) });
+    await expect(run([`law=${join(dir, 'nope.txt')}`])).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/nope\.txt does not exist/) });
+    writeFileSync(join(dir, 'empty.txt'), '  \n');
+    await expect(run([`law=${join(dir, 'empty.txt')}`])).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/empty\.txt has no text/) });
+    writeFileSync(join(dir, 'bad.jsonl'), '{"text": "fine"}\n{"text": 3}\n');
+    await expect(run([`code=${join(dir, 'bad.jsonl')}`])).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/bad\.jsonl, line 2: expected an object with a string "text" field/) });
+    writeFileSync(join(dir, 'broken.jsonl'), '{"text": "fine"}\n\n{"text": \n');
+    await expect(run([`code=${join(dir, 'broken.jsonl')}`])).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/broken\.jsonl, line 3: not valid JSON/) });
+    writeFileSync(join(dir, 'math.txt'), law);
+    await expect(run([`math=${join(dir, 'math.txt')}`])).rejects.toMatchObject({ code: 'E_OPTION', message: expect.stringMatching(/does not train on 'math'/) });
+    expect(existsSync(join(dir, 'artifacts'))).toBe(false);
   });
 });

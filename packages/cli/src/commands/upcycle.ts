@@ -12,6 +12,7 @@ import {
   checkpointRows,
   formatCheckpointTable,
   loadUpcyclePreset,
+  parseDataFiles,
   parseGivenExperts,
   upcycle,
   upcyclePresetNames,
@@ -33,6 +34,9 @@ options:
   --expert D=DIR        (bam upcycle) a dense expert trained elsewhere for domain D (code, law,
                         math), repeated; then --seed DIR is the seed checkpoint: the seed and
                         expert stages are skipped, and the config and tokenizer are the seed's
+  --data D=FILE         (bam upcycle) train the mixtures on your own text for domain D (general,
+                        code, law, math) instead of bam's corpus of it, repeated: plain text, or
+                        JSONL ({"text": ...} per line) for .jsonl files; validation stays on bam's
   --mixture-seed S      seed only the mixture phase (router init, data order): reuses the experts
   --resume-lr-scale X   a stage that stopped on divergence continues from its last healthy
                         checkpoint at X × its learning rate (0 < X < 1, e.g. 0.1)
@@ -50,6 +54,7 @@ const parseOptions = {
   budgets: { type: 'string' },
   seed: { type: 'string' },
   expert: { type: 'string', multiple: true },
+  data: { type: 'string', multiple: true },
   'mixture-seed': { type: 'string' },
   'resume-lr-scale': { type: 'string' },
   backend: { type: 'string' },
@@ -109,6 +114,7 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
       }
       const byo = values.expert !== undefined;
       if (byo && stage !== 'train-mixture') issues.push({ path: '--expert', message: `is for bam upcycle, not bam ${name}` });
+      if (values.data !== undefined && stage !== 'train-mixture') issues.push({ path: '--data', message: `is for bam upcycle, not bam ${name}` });
       if (byo && values.seed === undefined) issues.push({ path: '--seed', message: 'is required with --expert: the seed checkpoint directory (the general expert)' });
       if (issues.length) throw new ConfigError(`${what} options`, issues, `see bam ${name} --help`);
       // Parse the preset before anything slow, so a bad one fails first.
@@ -124,6 +130,7 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
         workers: intOpt(what, values.workers, 'workers', 1),
         recipes: list(values.recipes),
         budgets: budgets as Budget[] | undefined,
+        ...(values.data !== undefined ? { data: parseDataFiles(values.data) } : {}),
         ...(byo ? { given: { seed: values.seed!, experts: parseGivenExperts(values.expert!) } } : { seed: intOpt(what, values.seed, 'seed', 0) }),
         mixtureSeed: intOpt(what, values['mixture-seed'], 'mixture-seed', 0),
         ...(values['resume-lr-scale'] !== undefined ? { resumeLrScale: scaleOpt(what, values['resume-lr-scale']) } : {}),

@@ -25,6 +25,8 @@ export interface BatchSourceOptions extends MixOptions {
   seqLen: number;
   /** Any integer; the same seed gives the same batches. */
   seed: number;
+  /** Token streams that replace a domain's corpus split (e.g. the user's own text, `readTextFile` then `encodeDocs`). */
+  streams?: Partial<Record<Domain, TokenArray>>;
 }
 
 /** One batch, row-major [B, T]; `domains[b]` says which domain row b came from. */
@@ -64,11 +66,12 @@ export function createBatchSource(opts: BatchSourceOptions): MixBatchSource {
   if (issues.length) throw new ConfigError('batch source options', issues);
   const mix = parseMixSpec(opts.mix, { allowOod: opts.allowOod });
   const entries = mixEntries(mix);
-  const streams: TokenArray[] = entries.map((e) => tokensOf(e.domain, opts.split, opts.tokenizer));
+  const streams: TokenArray[] = entries.map((e) => opts.streams?.[e.domain] ?? tokensOf(e.domain, opts.split, opts.tokenizer));
   const { batchSize: B, seqLen: T, seed } = opts;
   entries.forEach((e, i) => {
     if (streams[i].length < T + 1) {
-      throw new DataError(`${e.domain}/${opts.split} has ${streams[i].length} tokens, fewer than seqLen + 1 = ${T + 1}`, 'use a shorter seqLen');
+      const what = opts.streams?.[e.domain] ? `the given ${e.domain} text` : `${e.domain}/${opts.split}`;
+      throw new DataError(`${what} has ${streams[i].length} tokens, fewer than seqLen + 1 = ${T + 1}`, opts.streams?.[e.domain] ? 'give more text' : 'use a shorter seqLen');
     }
   });
   // Cumulative weights; the last is forced to 1 so rounding never leaves a gap.

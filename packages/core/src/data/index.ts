@@ -6,6 +6,7 @@ export { DOMAINS, SPLITS, SPLIT_FRACTIONS, TRAINING_DOMAINS, type Doc, type Doma
 export { assertDomain, assertSplit, domainCorpus, domainTestDocs, loadDomain, splitOf, MATH_NEAR_DUPLICATE_JACCARD } from './domains.ts';
 export { EQUAL_MIX, expertMix, formatMix, mixEntries, parseMixSpec, type DataMixture, type MixOptions, type MixSpec } from './mixture.ts';
 export { DOC_SEPARATOR, encodeDocs, tokenCacheDir, tokensOf, type TokenArray } from './tokens.ts';
+export { isJsonlPath, readTextFile, type TextFile } from './text-files.ts';
 export { createBatchSource, type BatchSourceOptions, type MixBatch, type MixBatchSource } from './batch-source.ts';
 export {
   ARITHMETIC_SEED,

@@ -29,10 +29,12 @@ import {
   type BamModel,
   type BatchSource,
   type DataMixture,
+  type Domain,
   type LrSchedule,
   type ModelConfig,
   type TrainableSpec,
   type Tokenizer,
+  type TokenArray,
   type TrainState,
 } from '@bam/core';
 import { configHash, writeFileAtomic } from '@bam/utils';
@@ -61,6 +63,8 @@ export interface StageContext {
    * context's, not the preset's. Jobs carry it so worker threads build the same context.
    */
   seedCheckpoint?: string;
+  /** The user's own text files for the mixture phase, by domain (`bam upcycle --data code=FILE`); jobs carry them too. */
+  data?: Partial<Record<Domain, string>>;
 }
 
 /**
@@ -80,7 +84,7 @@ function checkpointModel(dir: string, preset: UpcyclePreset): { config: ModelCon
 export function createStageContext(
   preset: UpcyclePreset | UpcyclePresetInput,
   artifactsDir: string,
-  opts: { log?: (line: string) => void; signal?: AbortFlag; resumeLrScale?: number; seedCheckpoint?: string } = {},
+  opts: { log?: (line: string) => void; signal?: AbortFlag; resumeLrScale?: number; seedCheckpoint?: string; data?: Partial<Record<Domain, string>> } = {},
 ): StageContext {
   const p = parseUpcyclePreset(preset);
   const model = opts.seedCheckpoint !== undefined ? checkpointModel(opts.seedCheckpoint, p) : undefined;
@@ -90,6 +94,7 @@ export function createStageContext(
     config,
     tokenizer: model?.tokenizer ?? presetTokenizer(p, config),
     ...(opts.seedCheckpoint !== undefined ? { seedCheckpoint: opts.seedCheckpoint } : {}),
+    ...(opts.data !== undefined && Object.keys(opts.data).length > 0 ? { data: opts.data } : {}),
     store: new ArtifactStore(artifactsDir),
     log: opts.log ?? (() => {}),
     signal: opts.signal,
@@ -207,6 +212,8 @@ export interface TrainIntoStageInput {
   meta: Record<string, unknown>;
   /** Which parameters train (core's trainer `trainable`); default all. */
   trainable?: TrainableSpec;
+  /** Token streams replacing domains' corpus text in the training batches (the user's own text). */
+  streams?: Partial<Record<Domain, TokenArray>>;
 }
 
 /**
@@ -231,7 +238,7 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
     model = loaded.model;
   }
   try {
-    const base = createBatchSource({ tokenizer, mix: input.mix, split: 'train', batchSize, seqLen, seed: input.dataSeed });
+    const base = createBatchSource({ tokenizer, mix: input.mix, split: 'train', batchSize, seqLen, seed: input.dataSeed, ...(input.streams ? { streams: input.streams } : {}) });
     const batches = input.batches ? input.batches(base) : base;
     const trainDir = join(dir, STAGE_TRAIN_DIR);
     const resume = stageResume(ctx, trainDir, label);

@@ -5,12 +5,14 @@
  * built from them stay content-addressed (`mixStageInputs` hashes the sources' content hashes).
  */
 import { join, resolve } from 'node:path';
-import { BamError, paramCounts, parseModelConfig, readCheckpoint } from '@bam/core';
+import { BamError, paramCounts, parseModelConfig, readCheckpoint, TRAINING_DOMAINS } from '@bam/core';
 import { configHash } from '@bam/utils';
 import { EXPERT_DOMAINS, type ExpertDomain } from '../config.ts';
 import { checkCompatible } from '../recipes/index.ts';
 import type { StageOutcome } from '../store.ts';
 import { denseSourceOf, type CheckpointStageResult } from './context.ts';
+/** A domain the mixture phase trains on: general or an expert domain. */
+export type TrainingDomain = (typeof TRAINING_DOMAINS)[number];
 
 /** The user's dense checkpoints: the seed (the general expert) and one expert per domain, in mixture order. */
 export interface GivenDense {
@@ -18,22 +20,30 @@ export interface GivenDense {
   experts: ReadonlyArray<{ domain: ExpertDomain; checkpoint: string }>;
 }
 
-/**
- * Parses `domain=DIR` pairs (`--expert code=DIR`) in order; a bad pair, an unknown or repeated
- * domain is a BamError naming it.
- */
-export function parseGivenExperts(pairs: readonly string[], flag = '--expert'): GivenDense['experts'] {
-  const out: Array<{ domain: ExpertDomain; checkpoint: string }> = [];
+/** Splits `DOMAIN=VALUE` pairs in order, each domain one of `domains` and given once; a BamError names a bad pair. */
+function parsePairs(pairs: readonly string[], flag: string, domains: readonly string[], what: string): Array<{ domain: string; value: string }> {
+  const out: Array<{ domain: string; value: string }> = [];
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     const domain = pair.slice(0, eq);
-    if (eq <= 0 || eq === pair.length - 1) throw new BamError(`${flag} '${pair}' is not DOMAIN=DIR`, 'E_OPTION', `e.g. ${flag} code=path/to/checkpoint`);
-    if (!(EXPERT_DOMAINS as readonly string[]).includes(domain)) throw new BamError(`${flag} '${pair}': unknown domain '${domain}'`, 'E_OPTION', `expert domains: ${EXPERT_DOMAINS.join(', ')}`);
-    if (out.some((e) => e.domain === domain)) throw new BamError(`${flag}: domain '${domain}' is given twice`, 'E_OPTION', 'give one checkpoint per domain');
-    out.push({ domain: domain as ExpertDomain, checkpoint: pair.slice(eq + 1) });
+    if (eq <= 0 || eq === pair.length - 1) throw new BamError(`${flag} '${pair}' is not DOMAIN=${what}`, 'E_OPTION', `e.g. ${flag} code=path/to/${what.toLowerCase()}`);
+    if (!domains.includes(domain)) throw new BamError(`${flag} '${pair}': unknown domain '${domain}'`, 'E_OPTION', `domains: ${domains.join(', ')}`);
+    if (out.some((e) => e.domain === domain)) throw new BamError(`${flag}: domain '${domain}' is given twice`, 'E_OPTION', 'give one per domain');
+    out.push({ domain, value: pair.slice(eq + 1) });
   }
+  return out;
+}
+
+/** Parses `--expert DOMAIN=DIR` pairs (expert domains, in mixture order); at least one. */
+export function parseGivenExperts(pairs: readonly string[], flag = '--expert'): GivenDense['experts'] {
+  const out = parsePairs(pairs, flag, EXPERT_DOMAINS, 'DIR').map((p) => ({ domain: p.domain as ExpertDomain, checkpoint: p.value }));
   if (out.length === 0) throw new BamError(`no ${flag} given`, 'E_OPTION', `give one ${flag} DOMAIN=DIR per domain expert`);
   return out;
+}
+
+/** Parses `--data DOMAIN=FILE` pairs (the mixture phase's own text per training domain). */
+export function parseDataFiles(pairs: readonly string[], flag = '--data'): Partial<Record<TrainingDomain, string>> {
+  return Object.fromEntries(parsePairs(pairs, flag, TRAINING_DOMAINS, 'FILE').map((p) => [p.domain, p.value]));
 }
 
 /**

@@ -6,7 +6,7 @@
  * the resolved length: BTX's compute-matched run *is* its data-matched run, and is built once.
  */
 import { basename } from 'node:path';
-import { formatMix, isExpertKey, parseMixSpec, parseParamName, type DataMixture, type ModelConfig } from '@bam/core';
+import { BamError, encodeDocs, formatMix, isExpertKey, parseMixSpec, parseParamName, readTextFile, type DataMixture, type Domain, type ModelConfig, type TokenArray } from '@bam/core';
 import { plannedBatches, type MixturePlan } from '../budget.ts';
 import type { StageOutcome } from '../store.ts';
 import { derivedSeed, trainIntoStage, type CheckpointStageResult, type StageContext } from './context.ts';
@@ -15,6 +15,33 @@ import { derivedSeed, trainIntoStage, type CheckpointStageResult, type StageCont
 export function mixturePhaseMix(ctx: StageContext): DataMixture {
   const domains = ['general', ...ctx.preset.domains];
   return parseMixSpec(Object.fromEntries(domains.map((d) => [d, 1 / domains.length])));
+}
+
+/** The user's text files of the mixture phase, read (a DataError names a missing, empty or bad file). */
+function readMixtureData(ctx: StageContext): Array<{ domain: Domain; file: ReturnType<typeof readTextFile> }> {
+  return Object.entries(ctx.data ?? {}).map(([domain, path]) => ({ domain: domain as Domain, file: readTextFile(path!) }));
+}
+
+/** The user's text as token streams by domain (`createBatchSource`'s `streams`), or undefined without `ctx.data`. */
+function mixtureDataStreams(ctx: StageContext): Partial<Record<Domain, TokenArray>> | undefined {
+  if (!ctx.data) return undefined;
+  return Object.fromEntries(readMixtureData(ctx).map(({ domain, file }) => [domain, encodeDocs(file.docs, ctx.tokenizer)]));
+}
+
+/**
+ * Checks the user's mixture-phase text before any work: each file readable and non-empty (JSONL
+ * lines valid), for a domain the mixture phase trains on, and at least one row (seqLen + 1 tokens) long.
+ */
+export function checkMixtureData(ctx: StageContext): void {
+  const domains = Object.keys(mixturePhaseMix(ctx));
+  for (const [domain, tokens] of Object.entries(mixtureDataStreams(ctx) ?? {})) {
+    if (!domains.includes(domain)) {
+      throw new BamError(`--data ${domain}=${ctx.data![domain as Domain]}: the mixture phase does not train on '${domain}'`, 'E_OPTION', `its domains: ${domains.join(', ')}`);
+    }
+    if (tokens!.length < ctx.preset.seqLen + 1) {
+      throw new BamError(`data file ${ctx.data![domain as Domain]} has ${tokens!.length} tokens, fewer than one row (seqLen + 1 = ${ctx.preset.seqLen + 1})`, 'E_DATA', 'give more text');
+    }
+  }
 }
 
 /** The mixture phase's data seed: from `mixtureSeed` when set, else from `seed`. */
@@ -51,6 +78,8 @@ export function trainMixtureStageInputs(
     dataSeed: mixtureDataSeed(ctx),
     evalBatches: preset.evalBatches,
     tokenizer: ctx.tokenizer.id,
+    // Only with the user's own text, so every other artifact keeps its hash.
+    ...(ctx.data ? { data: Object.fromEntries(readMixtureData(ctx).map(({ domain, file }) => [domain, file.sha256])) } : {}),
   };
 }
 
@@ -89,12 +118,14 @@ export async function runTrainMixtureStage(
         dataSeed: inputs.dataSeed as number,
         batches: (source) => plannedBatches(source, plan),
         ...(opts.freezeExperts ? { trainable: (name: string) => !isExpertKey(parseParamName(name)) } : {}),
+        ...(ctx.data ? { streams: mixtureDataStreams(ctx) } : {}),
         meta: {
           stage: 'train-mixture',
           artifact: basename(dir),
           preset: preset.name,
           name,
           mix: formatMix(data),
+          ...(ctx.data ? { data: Object.fromEntries(readMixtureData(ctx).map(({ domain, file }) => [domain, { path: file.path, sha256: file.sha256 }])) } : {}),
           ...(opts.freezeExperts ? { frozen: 'experts (FFN and attention experts not trained)' } : {}),
           parent: { checkpoint: mix.checkpointDir, contentHash: mix.result.contentHash },
           plan: { rows: plan.rows, steps: plan.steps, lastBatchRows: plan.lastBatchRows, tokens: plan.tokens, flopsPerToken: plan.flopsPerToken, flops: plan.flops },
