@@ -3,7 +3,7 @@
  * import) continues pre-training on one of bam's domains with `bam train --init`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needs, PEER_PYTHON } from '../../../tools/test/components.ts';
@@ -44,5 +44,57 @@ describe.skipIf(!hasTorch)('bam train --init', () => {
     const both = bam('train', '--init', ckpt, '--preset', 'smoke', '--domain', 'law', '--out', join(work, 'x'));
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/give exactly one of --preset P or --init CKPT/);
+  });
+});
+
+describe('bam upcycle --seed DIR --expert D=DIR --data D=FILE', () => {
+  // A micro preset (D=16, 1 layer, byte tokenizer) so the whole run takes seconds.
+  const preset = {
+    name: 'micro',
+    model: 'smoke',
+    modelOverrides: { dModel: 16, nHeads: 2, nLayers: 1, dFF: 32, maxSeqLen: 16 },
+    batchSize: 4,
+    seqLen: 16,
+    stages: { seed: { steps: 2, lr: { peak: 0.003, warmup: 1 } }, experts: { steps: 2 }, mixture: { steps: 3, lr: { peak: 0.002, warmup: 1 } } },
+    evalBatches: 1,
+    recipes: ['btx'],
+    budgets: ['data-matched'],
+  };
+
+  it("mixes checkpoints trained elsewhere on the user's text, and refuses a bad data file and a mismatched expert with clear errors", () => {
+    const presetPath = join(work, 'micro.json');
+    writeFileSync(presetPath, JSON.stringify(preset));
+    const made = bam('experts', '--preset', presetPath, '--out', join(work, 'elsewhere'), '--workers', '1', '--json');
+    expect(made.status, made.stderr).toBe(0);
+    const dense = JSON.parse(made.stdout).dense as Array<{ domain: string; checkpoint: string }>;
+    const seed = dense.find((d) => d.domain === 'general')!.checkpoint;
+    const code = dense.find((d) => d.domain === 'code')!.checkpoint;
+    const math = dense.find((d) => d.domain === 'math')!.checkpoint;
+    const text = join(work, 'code.jsonl');
+    writeFileSync(text, `${JSON.stringify({ text: 'def f(x):\n    return x + 1\n'.repeat(4) })}\n`);
+    const out = join(work, 'byo');
+    const r = bam('upcycle', '--preset', presetPath, '--out', out, '--seed', seed, '--expert', `code=${code}`, '--expert', `math=${math}`, '--data', `code=${text}`, '--workers', '1', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.dense.map((d: { domain: string }) => d.domain)).toEqual(['code', 'math', 'general']);
+    expect(res.mixtures).toHaveLength(1);
+    expect(res.mixtures[0].tokensSeen).toBe(3 * 4 * 16);
+    const saved = JSON.parse(readFileSync(join(res.mixtures[0].checkpoint, 'checkpoint.json'), 'utf8'));
+    expect(saved.meta.data.code.path).toBe(text);
+
+    writeFileSync(join(work, 'bad.jsonl'), 'not json\n');
+    const bad = bam('upcycle', '--preset', presetPath, '--out', out, '--seed', seed, '--expert', `code=${code}`, '--data', `code=${join(work, 'bad.jsonl')}`);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/bad\.jsonl, line 1: not valid JSON/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+
+    const wide = { ...preset, modelOverrides: { ...preset.modelOverrides, dFF: 48 } };
+    writeFileSync(join(work, 'wide.json'), JSON.stringify(wide));
+    const w = bam('seed', '--preset', join(work, 'wide.json'), '--out', join(work, 'wide'), '--json');
+    expect(w.status, w.stderr).toBe(0);
+    const wideSeed = JSON.parse(w.stdout).checkpoints[0].checkpoint;
+    const mismatch = bam('upcycle', '--preset', presetPath, '--out', out, '--seed', seed, '--expert', `code=${wideSeed}`);
+    expect(mismatch.status).not.toBe(0);
+    expect(mismatch.stderr).toMatch(/different model configs \(dFF 48 vs 32\)/);
   });
 });
