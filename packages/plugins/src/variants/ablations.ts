@@ -18,7 +18,8 @@
  */
 import { z } from 'zod';
 import { defineVariant, type VariantPlugin } from '@bam/eval';
-import { mixtureVariant, type MixtureVariantOptions } from './mixture.ts';
+import { resolveRecipe } from '@bam/upcycle';
+import { mixtureOptionsObject, mixtureVariant, withByoCheck, type MixtureVariantOptions } from './mixture.ts';
 
 /** The recipe every mixture study variant sets its option on. */
 export const STUDY_BASE_RECIPE = 'bam-full';
@@ -43,12 +44,14 @@ export interface StudyVariantSpec<X extends z.ZodRawShape> {
  */
 export function studyVariant<X extends z.ZodRawShape>(spec: StudyVariantSpec<X>): VariantPlugin<MixtureVariantOptions> {
   const inner = mixtureVariant(spec.id, STUDY_BASE_RECIPE, spec.description);
-  const base = inner.options as unknown as z.ZodObject<z.ZodRawShape>;
+  const base = mixtureOptionsObject(resolveRecipe(STUDY_BASE_RECIPE).recipe);
   const extra = (spec.extra ?? {}) as X;
-  const schema = base
-    .omit(Object.fromEntries(spec.fixes.map((k) => [k, true])) as Record<string, true>)
-    .extend(extra)
-    .strict() as unknown as z.ZodType<MixtureVariantOptions>;
+  const schema = withByoCheck(
+    base
+      .omit(Object.fromEntries(spec.fixes.map((k) => [k, true])) as Record<string, true>)
+      .extend(extra)
+      .strict(),
+  );
   const toRecipe = (opts: MixtureVariantOptions): MixtureVariantOptions => {
     const own: Record<string, unknown> = {};
     const rest: Record<string, unknown> = { ...opts };

@@ -3,7 +3,8 @@
  * extra baselines), each trained under a budget — data-matched (the same mixture-phase tokens for
  * every variant) or compute-matched (the FLOPs BTX spends on them) — so the sweep runs each once
  * per configured budget. Options are the recipe's own (router init, FFN/attention router, ...)
- * plus `preset`; the recipe's schema checks them when the sweep config is checked.
+ * plus `preset`, and the bring-your-own `seedCheckpoint`/`expertCheckpoints`/`data` (see
+ * `ByoOptions`); the recipe's schema checks them when the sweep config is checked.
  */
 import { z } from 'zod';
 import { BamError, InvariantError } from '@bam/core';
@@ -11,30 +12,39 @@ import { defineVariant, type PluginContext, type VariantPlugin } from '@bam/eval
 import { resolveRecipe, type Recipe } from '@bam/upcycle';
 import { loadLanguageModel } from '../lm/index.ts';
 import { ensureBackend } from './backend.ts';
-import { PresetOption, budgetsWith, ensurePipeline, pipelineTrainingLogs, presetForSeed, recipeEntryFor, seedLabel, type PipelineRequest } from './pipeline.ts';
+import { ByoOptions, PresetOption, budgetsWith, checkByoOptions, ensurePipeline, givenOf, pipelineTrainingLogs, presetForSeed, recipeEntryFor, seedLabel, type ByoValues, type PipelineRequest } from './pipeline.ts';
 
 /** Options of a mixture variant: the recipe's options and the upcycle preset. */
-export type MixtureVariantOptions = Record<string, unknown> & { preset: string };
+export type MixtureVariantOptions = Record<string, unknown> & { preset: string } & ByoValues;
 
 /** The budget a job without one (a sweep with no `budgets`) evaluates. */
 export const DEFAULT_BUDGET = 'data-matched' as const;
 
-/** The recipe's strict options schema with `preset` added (still strict: an unknown key fails). */
-function optionsSchema(recipe: Recipe): z.ZodType<MixtureVariantOptions> {
+/**
+ * The recipe's options object with `preset` and the bring-your-own options added (strict, not yet
+ * refined: a study variant omits and extends it, then refines it with `withByoCheck`).
+ */
+export function mixtureOptionsObject(recipe: Recipe): z.ZodObject<z.ZodRawShape> {
   const base = recipe.options as unknown as z.ZodObject<z.ZodRawShape>;
-  if (typeof base.extend !== 'function' || 'preset' in base.shape) {
-    throw new InvariantError(`recipe '${recipe.id}' options are not an object schema without a 'preset' key`);
+  const added = ['preset', ...Object.keys(ByoOptions)];
+  if (typeof base.extend !== 'function' || added.some((k) => k in base.shape)) {
+    throw new InvariantError(`recipe '${recipe.id}' options are not an object schema without the keys ${added.join(', ')}`);
   }
-  return base.extend({ preset: PresetOption }).strict() as unknown as z.ZodType<MixtureVariantOptions>;
+  return base.extend({ preset: PresetOption, ...ByoOptions }).strict();
+}
+
+/** A mixture variant's options schema with the cross-field bring-your-own checks (`checkByoOptions`). */
+export function withByoCheck(schema: z.ZodObject<z.ZodRawShape>): z.ZodType<MixtureVariantOptions> {
+  return schema.superRefine((o, ctx) => checkByoOptions(o as ByoValues, ctx)) as unknown as z.ZodType<MixtureVariantOptions>;
 }
 
 /**
- * The recipe's options of a job: the variant's minus `preset`. Under a mixture seed the job's seed
- * seeds the routers (`routerInit.seed`, which the parsed options always carry), as it does the
+ * The recipe's options of a job: the variant's minus `preset` and the bring-your-own options.
+ * Under a mixture seed the job's seed seeds the routers (`routerInit.seed`, which the parsed options always carry), as it does the
  * preset's own entries (upcycle's `withMixtureSeed`), so the variant finds its preset entry.
  */
 function recipeOptions(opts: MixtureVariantOptions, ctx: PluginContext): Record<string, unknown> {
-  const { preset: _preset, ...rest } = opts;
+  const { preset: _preset, seedCheckpoint: _seed, expertCheckpoints: _experts, data: _data, ...rest } = opts;
   if (ctx.seedKind !== 'mixture' || !rest.routerInit || typeof rest.routerInit !== 'object') return rest;
   return { ...rest, routerInit: { ...rest.routerInit, seed: ctx.seed } };
 }
@@ -51,12 +61,14 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
   const request = (opts: MixtureVariantOptions, ctx: PluginContext): { req: PipelineRequest; name: string; budget: 'data-matched' | 'compute-matched' } => {
     const budget = ctx.budget ?? DEFAULT_BUDGET;
     const { preset, name } = recipeEntryFor(presetForSeed(opts.preset, ctx.seed, ctx.seedKind), recipe.id, recipeOptions(opts, ctx), variantId);
-    return { req: { preset, until: 'train-mixture', budgets: budgetsWith(preset, budget) }, name, budget };
+    const given = givenOf(opts);
+    const byo = { ...(given ? { given } : {}), ...(opts.data ? { data: opts.data } : {}) };
+    return { req: { preset, until: 'train-mixture', budgets: budgetsWith(preset, budget), ...byo }, name, budget };
   };
   return defineVariant<MixtureVariantOptions>({
     id: variantId,
     description: description ?? `${recipe.description} Trained under the sweep's budgets (data-matched, compute-matched).`,
-    options: optionsSchema(recipe),
+    options: withByoCheck(mixtureOptionsObject(recipe)),
     usesBudget: true,
     setup: async (ctx) => {
       await ensureBackend(ctx.logger);

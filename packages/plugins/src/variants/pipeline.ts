@@ -13,11 +13,14 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { BamError } from '@bam/core';
+import { BamError, readTextFile, TRAINING_DOMAINS } from '@bam/core';
 import { configHash, defaultWorkers } from '@bam/utils';
 import {
   BUDGETS,
+  checkGivenDense,
+  EXPERT_DOMAINS,
   loadUpcyclePreset,
+  parseGivenExperts,
   parseUpcyclePreset,
   recipeEntries,
   resolveRecipe,
@@ -26,6 +29,9 @@ import {
   upcyclePresetNames,
   withMixtureSeed,
   type Budget,
+  type ExpertDomain,
+  type GivenDense,
+  type TrainingDomain,
   type UpcyclePreset,
   type UpcycleResult,
 } from '@bam/upcycle';
@@ -52,6 +58,57 @@ export const PresetOption = z
     });
   });
 
+/**
+ * The bring-your-own options of the mixture variants: dense checkpoints trained elsewhere
+ * (`seedCheckpoint` and `expertCheckpoints`, domain → folder, in mixture order) that replace the
+ * preset's seed and experts, and the user's own text for the mixture phase (`data`, domain →
+ * plain-text or JSONL file). Checked with the sweep config — paths, one architecture and
+ * tokenizer (upcycle's own check), readable text — so a bad path fails before any work.
+ */
+export const ByoOptions = {
+  seedCheckpoint: z.string().min(1).optional(),
+  expertCheckpoints: z.partialRecord(z.enum(EXPERT_DOMAINS as [ExpertDomain, ...ExpertDomain[]]), z.string().min(1)).optional(),
+  data: z.partialRecord(z.enum(TRAINING_DOMAINS), z.string().min(1)).optional(),
+};
+
+/** The parsed bring-your-own options (see `ByoOptions`). */
+export interface ByoValues {
+  seedCheckpoint?: string;
+  expertCheckpoints?: Partial<Record<ExpertDomain, string>>;
+  data?: Partial<Record<TrainingDomain, string>>;
+}
+
+/** The given dense checkpoints of bring-your-own options, or undefined. */
+export function givenOf(opts: ByoValues): GivenDense | undefined {
+  if (opts.seedCheckpoint === undefined || opts.expertCheckpoints === undefined) return undefined;
+  return { seed: opts.seedCheckpoint, experts: parseGivenExperts(Object.entries(opts.expertCheckpoints).map(([d, dir]) => `${d}=${dir}`), 'expertCheckpoints') };
+}
+
+/** Checks bring-your-own options as the sweep config is checked: an issue per bad path, pairing or mismatch. */
+export function checkByoOptions(opts: ByoValues, ctx: z.RefinementCtx): void {
+  if ((opts.seedCheckpoint === undefined) !== (opts.expertCheckpoints === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [opts.seedCheckpoint === undefined ? 'seedCheckpoint' : 'expertCheckpoints'], message: 'give seedCheckpoint and expertCheckpoints together' });
+    return;
+  }
+  const issue = (path: string[], err: unknown) => {
+    if (!(err instanceof BamError)) throw err;
+    ctx.addIssue({ code: 'custom', path, message: err.message.split('\n')[0] });
+  };
+  try {
+    const given = givenOf(opts);
+    if (given) checkGivenDense(given);
+  } catch (err) {
+    issue(['expertCheckpoints'], err);
+  }
+  for (const [domain, path] of Object.entries(opts.data ?? {})) {
+    try {
+      readTextFile(path!);
+    } catch (err) {
+      issue(['data', domain], err);
+    }
+  }
+}
+
 /** The pipeline stages a variant needs: the dense models only, or the mixtures too. */
 export type PipelineScope = 'experts' | 'train-mixture';
 
@@ -62,6 +119,10 @@ export interface PipelineRequest {
   until: PipelineScope;
   /** The budgets every mixture is trained under (ignored for `experts`). */
   budgets: Budget[];
+  /** Dense checkpoints trained elsewhere, replacing the seed and experts (`upcycle`'s `given`). */
+  given?: GivenDense;
+  /** The user's text for the mixture phase by domain (`upcycle`'s `data`). */
+  data?: Partial<Record<TrainingDomain, string>>;
 }
 
 /**
@@ -155,7 +216,7 @@ export interface EnsurePipelineOptions {
  */
 export function ensurePipeline(req: PipelineRequest, opts: EnsurePipelineOptions): Promise<UpcycleResult> {
   const artifactsDir = resolve(opts.artifactsDir);
-  const key = configHash({ artifactsDir, preset: req.preset, until: req.until, budgets: req.until === 'experts' ? [] : req.budgets });
+  const key = configHash({ artifactsDir, preset: req.preset, until: req.until, budgets: req.until === 'experts' ? [] : req.budgets, given: req.given ?? null, data: req.data ?? null });
   let p = built.get(key);
   if (!p) {
     p = runPipeline(req, artifactsDir, opts);
@@ -168,6 +229,11 @@ export function ensurePipeline(req: PipelineRequest, opts: EnsurePipelineOptions
   return p;
 }
 
+/** `upcycle`'s options for a request's given checkpoints and text. */
+function byoOf(req: PipelineRequest): { given?: GivenDense; data?: Partial<Record<TrainingDomain, string>> } {
+  return { ...(req.given ? { given: req.given } : {}), ...(req.data ? { data: req.data } : {}) };
+}
+
 async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: EnsurePipelineOptions): Promise<UpcycleResult> {
   const { preset } = req;
   const what = `upcycle ${preset.name} seed ${preset.seed}${req.until === 'experts' ? ' (seed and experts)' : ''}`;
@@ -177,7 +243,7 @@ async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: Ens
     const stop = new AbortController();
     stop.abort();
     try {
-      return await upcycle(preset, { artifactsDir, until: req.until, budgets: req.budgets, workers: 1, signal: stop.signal });
+      return await upcycle(preset, { artifactsDir, until: req.until, budgets: req.budgets, workers: 1, signal: stop.signal, ...byoOf(req) });
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'E_ABORTED') throw err;
       throw new BamError(
@@ -191,6 +257,7 @@ async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: Ens
     artifactsDir,
     until: req.until,
     budgets: req.budgets,
+    ...byoOf(req),
     workers: opts.workers ?? defaultWorkers(),
     log: (line) => opts.logger.info(`[${what}] ${line}`),
   });
