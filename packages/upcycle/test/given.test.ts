@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '@bam/core';
-import { denseSourceOf, parseDataFiles, parseGivenExperts, saveTensors, upcycle, type GivenDense, type UpcycleResult } from '../src/index.ts';
+import { denseSourceOf, parseDataFiles, parseGivenExperts, saveTensors, toF32, upcycle, type GivenDense, type UpcycleResult } from '../src/index.ts';
 import { microPreset, tempDir, useWasm } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -77,7 +77,7 @@ describe('upcycling given dense checkpoints', () => {
   it('refuses an expert with another tokenizer, naming both', async () => {
     const s = denseSourceOf(given.seed);
     const dir = join(fresh('tok'), 'model');
-    await saveTensors(dir, { config: s.config, tokenizer: { id: 'gpt2-trunc-256', vocabSize: 256 }, tensors: s.tensors, meta: {} });
+    await saveTensors(dir, { config: s.config, tokenizer: { id: 'gpt2-trunc-256', vocabSize: 256 }, tensors: new Map([...s.tensors].map(([n, t]) => [n, toF32(n, t)])), meta: {} });
     const bad = { seed: given.seed, experts: parseGivenExperts([`code=${dir}`]) };
     await expect(upcycle(microPreset(), { artifactsDir: fresh('bad'), workers: 1, given: bad })).rejects.toMatchObject({ code: 'E_INCOMPATIBLE', message: expect.stringMatching(/different tokenizers \('gpt2-trunc-256' vs 'byte-256'\)/) });
   });
