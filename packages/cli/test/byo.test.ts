@@ -45,6 +45,25 @@ describe.skipIf(!hasTorch)('bam train --init', () => {
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/give exactly one of --preset P or --init CKPT/);
   });
+
+  it('upcycles the imported Llama (seed) and its law continuation (expert) into a btx mixture on the user text, with the imported tokenizer', () => {
+    const seed = join(work, 'llama');
+    const imported = JSON.parse(readFileSync(join(seed, 'checkpoint.json'), 'utf8')) as { tokenizer: { id: string } };
+    const trained = bam('train', '--init', seed, '--domain', 'law', '--steps', '2', '--batch-size', '2', '--seq-len', '16', '--lr', '1e-3', '--eval-batches', '1', '--out', join(work, 'law-expert'), '--json');
+    expect(trained.status, trained.stderr).toBe(0);
+    const lawCkpt = JSON.parse(trained.stdout.trim().split('\n').at(-1)!).checkpoint;
+    const presetPath = join(work, 'llama-preset.json');
+    writeFileSync(presetPath, JSON.stringify({ name: 'llama-byo', model: 'smoke', batchSize: 2, seqLen: 16, stages: { seed: { steps: 1, lr: { peak: 0.001, warmup: 0 } }, experts: { steps: 1 }, mixture: { steps: 2, lr: { peak: 0.001, warmup: 1 } } }, evalBatches: 1, recipes: ['btx'], budgets: ['data-matched'] }));
+    const text = join(work, 'law.txt');
+    writeFileSync(text, 'The tenant shall pay the rent on the first day of each month. '.repeat(6));
+    const r = bam('upcycle', '--preset', presetPath, '--out', join(work, 'llama-byo'), '--seed', seed, '--expert', `law=${lawCkpt}`, '--data', `law=${text}`, '--workers', '1', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.mixtures[0].tokensSeen).toBe(2 * 2 * 16);
+    const saved = JSON.parse(readFileSync(join(res.mixtures[0].checkpoint, 'checkpoint.json'), 'utf8'));
+    expect(saved.tokenizer.id).toBe(imported.tokenizer.id);
+    expect(existsSync(join(res.mixtures[0].checkpoint, 'tokenizer.json'))).toBe(true);
+  });
 });
 
 describe('bam upcycle --seed DIR --expert D=DIR --data D=FILE', () => {
