@@ -118,3 +118,24 @@ describe('createBatchSource', () => {
     expect(() => createBatchSource({ tokenizer: gpt2, mix: { ood: 1 }, allowOod: true, split: 'validation', batchSize: 1, seqLen: tooLong, seed: 0 })).toThrow(/fewer than seqLen \+ 1/);
   });
 });
+
+describe('createBatchSource with given streams', () => {
+  it("draws a given domain's rows from its stream (windows of it) and the others from the corpora", () => {
+    const stream = Uint16Array.from({ length: 100 }, (_, i) => i);
+    const src = createBatchSource({ tokenizer: bytes, mix: { law: 0.5, code: 0.5 }, split: 'train', batchSize: 8, seqLen: 8, seed: 3, streams: { law: stream } });
+    let lawRows = 0;
+    for (let step = 0; step < 4; step++) {
+      const b = src.batch(step);
+      b.domains.forEach((d, r) => {
+        if (d !== 'law') return;
+        lawRows++;
+        const row = [...b.inputs.slice(r * 8, r * 8 + 8)];
+        // A window of 0..99: consecutive ids, the targets shifted by one.
+        expect(row).toEqual(row.map((_, i) => row[0] + i));
+        expect([...b.targets.slice(r * 8, r * 8 + 8)]).toEqual(row.map((x) => x + 1));
+      });
+    }
+    expect(lawRows).toBeGreaterThan(0);
+    expect(() => createBatchSource({ tokenizer: bytes, mix: { law: 1 }, split: 'train', batchSize: 1, seqLen: 8, seed: 0, streams: { law: stream.slice(0, 5) } })).toThrow(/the given law text has 5 tokens, fewer than seqLen \+ 1 = 9/);
+  });
+});
