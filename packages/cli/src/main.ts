@@ -1,24 +1,38 @@
 /**
- * `bam` — the command line. Finds every command in `./commands/`, prints help, dispatches,
- * and turns a BamError into its message and hint (exit 2) instead of a stack trace.
+ * `bam` — the command line. Dispatches to the commands of the table below, prints help and the
+ * version, and turns every error into one line: a bam error (a `code` starting with `E_`) or an
+ * unusable path exits 2; anything else is a bug in bam, shown with its stack only when BAM_DEBUG=1.
  */
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { fileSystemErrorLine } from '@bam/utils';
 import type { Command } from './command.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
+type CommandModule = { command: Command };
 
-/** Loads every command module in `commands/`, sorted by name. */
+/** Every command: its name and the module that defines it (loaded only when needed). */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  branch: () => import('./commands/branch.ts'),
+  compare: () => import('./commands/compare.ts'),
+  data: () => import('./commands/data.ts'),
+  experts: () => import('./commands/experts.ts'),
+  flops: () => import('./commands/flops.ts'),
+  inspect: () => import('./commands/inspect.ts'),
+  mix: () => import('./commands/mix.ts'),
+  report: () => import('./commands/report.ts'),
+  seed: () => import('./commands/seed.ts'),
+  sweep: () => import('./commands/sweep.ts'),
+  train: () => import('./commands/train.ts'),
+  'train-mixture': () => import('./commands/train-mixture.ts'),
+  upcycle: () => import('./commands/upcycle.ts'),
+};
+
+/** bam's version (the CLI package's). */
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+/** Loads every command, sorted by name. */
 export async function loadCommands(): Promise<Command[]> {
-  const dir = join(here, 'commands');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-  const cmds: Command[] = [];
-  for (const f of files) {
-    const mod = (await import(pathToFileURL(join(dir, f)).href)) as { command?: Command };
-    if (mod.command) cmds.push(mod.command);
-  }
-  return cmds.sort((a, b) => a.name.localeCompare(b.name));
+  const names = Object.keys(COMMANDS).sort();
+  return Promise.all(names.map(async (n) => (await COMMANDS[n]()).command));
 }
 
 function help(cmds: Command[]): string {
@@ -26,39 +40,61 @@ function help(cmds: Command[]): string {
   return [
     'bam — upcycle dense language models into mixtures of experts, and measure them',
     '',
-    'usage: bam <command> [options]     (bam <command> --help for its options)',
+    'usage: bam <command> [options]     (bam <command> --help for its options and defaults)',
+    '       bam --version',
     '',
     'commands:',
     ...cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
   ].join('\n');
 }
 
+/** The error as bam prints it, and the exit code: 2 for the user's errors, 1 for bam's bugs. */
+export function describeError(prefix: string, err: unknown): { text: string; code: number } {
+  const e = err as Error & { code?: unknown; hint?: unknown };
+  if (typeof e?.code === 'string' && e.code.startsWith('E_') && e.code !== 'E_INVARIANT') {
+    // A one-line message keeps its hint on the same line; a list of issues keeps its layout.
+    const hint = typeof e.hint === 'string' ? e.hint : undefined;
+    const suffix = hint ? `\n  hint: ${hint}` : '';
+    const base = suffix && e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
+    return { text: `${prefix}: ${!base.includes('\n') && hint ? `${base} — ${hint}` : e.message}`, code: 2 };
+  }
+  const fsLine = fileSystemErrorLine(err);
+  if (fsLine) return { text: `${prefix}: ${fsLine}`, code: 2 };
+  const first = (e instanceof Error ? e.message : String(err)).split('\n')[0];
+  const stack = process.env.BAM_DEBUG === '1' && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  return {
+    text: `${prefix}: ${first} — this is a bug in bam; please report it with the command you ran (BAM_DEBUG=1 shows the stack)${stack}`,
+    code: 1,
+  };
+}
+
 /** Runs the CLI on `argv` (without `node` and the script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const cmds = await loadCommands();
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help(cmds));
-    return name ? 0 : 1;
-  }
-  const cmd = cmds.find((c) => c.name === name);
-  if (!cmd) {
-    console.error(`bam: unknown command '${name}'. Known commands: ${cmds.map((c) => c.name).join(', ')}`);
-    return 2;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(cmd.usage);
+  if (name === '--version' || name === '-v' || name === 'version') {
+    console.log(`bam ${VERSION} (node ${process.version})`);
     return 0;
   }
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help(await loadCommands()));
+    return name ? 0 : 1;
+  }
+  if (!Object.hasOwn(COMMANDS, name)) {
+    const hint = name.startsWith('-') ? 'give a command first' : 'see bam --help';
+    console.error(`bam: unknown command '${name}'; commands: ${Object.keys(COMMANDS).sort().join(', ')} (${hint})`);
+    return 2;
+  }
   try {
-    return await cmd.run(rest);
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    if (typeof e?.code === 'string' && e.code.startsWith('E_')) {
-      console.error(`bam ${name}: ${e.message}`);
-      return 2;
+    const { command } = await COMMANDS[name]();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(command.usage);
+      return 0;
     }
-    throw err;
+    return await command.run(rest);
+  } catch (err) {
+    const { text, code } = describeError(`bam ${name}`, err);
+    console.error(text);
+    return code;
   }
 }
 

@@ -75,6 +75,6 @@ describe('bam data', () => {
     expect(bad.stderr).toMatch(/unknown tokenizer 'gpt3'/);
     const badDomain = bam('data', '--domain', 'poetry');
     expect(badDomain.code).toBe(2);
-    expect(badDomain.stderr).toMatch(/unknown value 'poetry' \(known: general, law, code, math, ood\)/);
+    expect(badDomain.stderr).toMatch(/--domain must be one of general, law, code, math, ood; got 'poetry'/);
   });
 });

@@ -63,7 +63,7 @@ describe('bam sweep (spawned CLI)', () => {
 
     const args = bam(['sweep', '--workers', 'two']);
     expect(args.status).toBe(2);
-    expect(args.stderr).toMatch(/--config: required[\s\S]*--workers: must be a positive integer, got 'two'/);
+    expect(args.stderr).toMatch(/option --config is required[\s\S]*--workers must be a whole number >= 1 written in digits, got 'two'/);
 
     const failing = writeJson(dir, 'failing.json', { name: 'f', seeds: [0], plugins: [FAKE_PLUGINS], artifactsDir: './a', variants: [{ id: 'fake', options: { mode: 'throw' } }], tasks: [{ id: 'fake-mc' }] });
     const f = bam(['sweep', '--config', failing, '--out', join(dir, 'f-out'), '--quiet']);

@@ -7,3 +7,15 @@ export { mulberry32, fmix32, type Rng } from './rng.ts';
 export { editDistance, nearestMatch } from './text.ts';
 export { defaultWorkers } from './workers.ts';
 export { acquireLock, describeHolder, inspectLock, processStartTime, staleReason, tryAcquireLock, LockAbortedError, LockTimeoutError, type HeldLock, type LockHolder, type LockOptions, type LockState } from './lock.ts';
+export {
+  parseCommandLine,
+  formatOptions,
+  formatHelp,
+  UsageError,
+  type CommandLineSpec,
+  type OptionSpec,
+  type PositionalSpec,
+  type ParsedArgs,
+  type OptionValue,
+} from './args.ts';
+export { ensureWritableDir, ensureWritableFile, fileSystemErrorLine, asFileSystemError, PathError } from './paths.ts';

@@ -3,9 +3,7 @@
  * (packages/core/src/data), under a chosen tokenizer. Token streams are cached on disk, so a
  * second run is fast.
  */
-import { parseArgs } from 'node:util';
 import {
-  ConfigError,
   createTokenizer,
   DOC_SEPARATOR,
   DOMAINS,
@@ -16,18 +14,26 @@ import {
   type Domain,
   type Split,
 } from '@bam/core';
+import { formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 
-const usage = `usage: bam data [--tokenizer NAME] [--domain D]... [--split S]... [--json]
+const spec = {
+  command: 'bam data',
+  options: {
+    tokenizer: { kind: 'string', arg: 'NAME', default: 'gpt2-4096', help: 'byte | gpt2-<vocab size> | a full id like gpt2-trunc-4096' },
+    domain: { kind: 'string', arg: 'D', multiple: true, choices: DOMAINS, defaultText: 'all', help: `only these domains: ${DOMAINS.join(', ')}` },
+    split: { kind: 'string', arg: 'S', multiple: true, choices: SPLITS, defaultText: 'all', help: `only these splits: ${SPLITS.join(', ')}` },
+    json: { kind: 'flag', help: 'print one JSON object {tokenizer, rows: [{domain, split, documents, bytes, tokens, bytesPerToken}]}' },
+  },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Documents, bytes and tokens per domain and split of the offline corpora. Bytes are the UTF-8 size
+const usage = `${formatHelp(
+  'bam data [--tokenizer NAME] [--domain D]... [--split S]... [--json]',
+  `Documents, bytes and tokens per domain and split of the offline corpora. Bytes are the UTF-8 size
 of the split's token stream text (its documents joined by a blank line), so the byte tokenizer
-gives exactly one token per byte.
-
-  --tokenizer NAME  byte | gpt2-4096 (default) | gpt2-<vocab size> | a full id like gpt2-trunc-4096
-  --domain D        only these domains (repeatable): ${DOMAINS.join(', ')}
-  --split S         only these splits (repeatable): ${SPLITS.join(', ')}
-  --json            print one JSON object {tokenizer, rows: [{domain, split, documents, bytes, tokens, bytesPerToken}]}
+gives exactly one token per byte.`,
+  spec.options,
+)}
 
 example: bam data --tokenizer byte --domain law --json`;
 
@@ -40,16 +46,9 @@ interface Row {
   bytesPerToken: number;
 }
 
-function argError(path: string, message: string): ConfigError {
-  return new ConfigError('bam data arguments', [{ path, message }], 'see bam data --help');
-}
-
-function pick<T extends string>(values: string[] | undefined, known: readonly T[], flag: string): T[] {
-  if (!values || values.length === 0) return [...known];
-  for (const v of values) {
-    if (!(known as readonly string[]).includes(v)) throw argError(flag, `unknown value '${v}' (known: ${known.join(', ')})`);
-  }
-  return known.filter((k) => values.includes(k));
+/** The values asked for, in their canonical order; all of them when none was given. */
+function pick<T extends string>(values: readonly string[], known: readonly T[]): T[] {
+  return values.length === 0 ? [...known] : known.filter((k) => values.includes(k));
 }
 
 function table(rows: Row[]): string {
@@ -65,25 +64,10 @@ export const command: Command = {
   summary: 'bytes, documents and tokens per domain and split of the offline corpora',
   usage,
   async run(argv: string[]): Promise<number> {
-    let values: { tokenizer?: string; domain?: string[]; split?: string[]; json?: boolean };
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        strict: true,
-        allowPositionals: false,
-        options: {
-          tokenizer: { type: 'string', default: 'gpt2-4096' },
-          domain: { type: 'string', multiple: true },
-          split: { type: 'string', multiple: true },
-          json: { type: 'boolean', default: false },
-        },
-      }));
-    } catch (err) {
-      throw argError('', (err as Error).message);
-    }
-    const tokenizer = createTokenizer(tokenizerSpecFromName(values.tokenizer ?? 'gpt2-4096'));
-    const domains = pick(values.domain, DOMAINS, '--domain');
-    const splits = pick(values.split, SPLITS, '--split');
+    const { values } = parseCommandLine(spec, argv);
+    const tokenizer = createTokenizer(tokenizerSpecFromName(values.tokenizer));
+    const domains = pick(values.domain, DOMAINS);
+    const splits = pick(values.split, SPLITS);
     const rows: Row[] = [];
     for (const domain of domains) {
       for (const split of splits) {

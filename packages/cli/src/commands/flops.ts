@@ -5,9 +5,9 @@
  * recipes). Needs no tensor backend.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { BamError, ConfigError, forwardFlops, loadPreset, paramCounts, parseModelConfig, trainingFlops, type ModelConfig } from '@bam/core';
+import { BamError, forwardFlops, loadPreset, paramCounts, parseModelConfig, trainingFlops, type ModelConfig } from '@bam/core';
 import { recipeConfig, recipeIds } from '@bam/upcycle';
+import { formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 
 /** The rows of the paper's Table 7 (and `--variant all`): the dense model and the mixtures of its four recipes. */
@@ -15,23 +15,31 @@ const PAPER_VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared', 'btx-top3-6
 /** What `--variant` accepts: dense, any recipe id (btx-experts-M with its M), or all. */
 const KNOWN_VARIANTS = ['dense', ...recipeIds().map((id) => (id === 'btx-experts-M' ? 'btx-experts-<M>' : id)), 'all'];
 
-const usage = `usage: bam flops [--preset NAME | --config FILE] [--variant V] [--experts N] [--top-k K]
-                 [--context N] [--tokens N] [--json]
+const spec = {
+  command: 'bam flops',
+  options: {
+    preset: { kind: 'string', arg: 'NAME', defaultText: 'paper-small', help: 'a built-in model preset' },
+    config: { kind: 'string', arg: 'FILE', defaultText: 'none: the preset', help: 'a model config JSON file instead of a preset' },
+    variant: {
+      kind: 'string',
+      arg: 'V',
+      defaultText: 'the config as it is',
+      help: `the mixture a merge recipe makes of the (dense) config: dense or a recipe id\n(${recipeIds().join(', ')}),\nor all (${PAPER_VARIANTS.join(', ')}: the paper's Table 7)`,
+    },
+    experts: { kind: 'int', min: 1, defaultText: '4', help: 'dense models the recipe merges: the experts of btx and bam-*\n(btx-top3-6 always has 6 FFN experts)' },
+    'top-k': { kind: 'int', arg: 'K', min: 1, defaultText: "the recipe's; 1, 3 for btx-top3-6", help: "the FFN router's top-k, softmax before top-k" },
+    context: { kind: 'int', min: 1, defaultText: "the config's maxSeqLen", help: 'context length for the attention scores' },
+    tokens: { kind: 'number', min: 0, defaultText: 'none', help: 'also print the training FLOPs (3 × forward) for N tokens' },
+    json: { kind: 'flag', help: 'print JSON (one object, or an array for --variant all)' },
+  },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Forward FLOPs per token (attention, FFN, routers per layer; whole model with the LM head) and
-total/active parameters, by the BAM paper's Table 10 formulas.
-
-  --preset NAME   a built-in model preset (default: paper-small)
-  --config FILE   a model config JSON file instead of a preset
-  --variant V     the mixture a merge recipe makes of the (dense) config: dense or a recipe id
-                  (${recipeIds().join(', ')}),
-                  or all (${PAPER_VARIANTS.join(', ')}: the paper's Table 7)
-  --experts N     dense models the recipe merges (default 4): the experts of btx and bam-*
-                  (btx-top3-6 always has 6 FFN experts)
-  --top-k K       the FFN router's top-k, softmax before top-k (default: the recipe's; 1, 3 for btx-top3-6)
-  --context N     context length for the attention scores (default: the config's maxSeqLen)
-  --tokens N      also print the training FLOPs (3 × forward) for N tokens
-  --json          print JSON (one object, or an array for --variant all)
+const usage = `${formatHelp(
+  'bam flops [--preset NAME | --config FILE] [--variant V] [--experts N] [--top-k K] [--context N] [--tokens N] [--json]',
+  `Forward FLOPs per token (attention, FFN, routers per layer; whole model with the LM head) and
+total/active parameters, by the BAM paper's Table 10 formulas.`,
+  spec.options,
+)}
 
 example: bam flops --preset paper-small --variant bam-full --json`;
 
@@ -46,15 +54,6 @@ interface Row {
   perToken: number;
   params: { total: number; active: number };
   trainingFlops?: number;
-}
-
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new ConfigError('bam flops arguments', [{ path: flag, message: `expected a positive integer, got '${value}'` }], 'see bam flops --help');
-  }
-  return n;
 }
 
 function isRecipeId(id: string): boolean {
@@ -95,23 +94,8 @@ export const command: Command = {
   summary: 'forward FLOPs per token and total/active parameters of a config or paper variant',
   usage,
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        preset: { type: 'string' },
-        config: { type: 'string' },
-        variant: { type: 'string' },
-        experts: { type: 'string' },
-        'top-k': { type: 'string' },
-        context: { type: 'string' },
-        tokens: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-    if (values.preset && values.config) {
-      throw new ConfigError('bam flops arguments', [{ path: '--config', message: 'give either --preset or --config, not both' }]);
-    }
+    const { values } = parseCommandLine(spec, argv);
+    if (values.preset && values.config) throw new UsageError(spec.command, 'give either --preset or --config, not both');
     let base: ModelConfig;
     let source: string;
     if (values.config) {
@@ -127,19 +111,13 @@ export const command: Command = {
       source = values.preset ?? 'paper-small';
       base = loadPreset(source);
     }
-    const experts = positiveInt(values.experts, '--experts');
-    const topK = positiveInt(values['top-k'], '--top-k');
-    const context = positiveInt(values.context, '--context');
-    const tokens = values.tokens === undefined ? undefined : Number(values.tokens);
-    if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
-      throw new ConfigError('bam flops arguments', [{ path: '--tokens', message: `expected a token count ≥ 0, got '${values.tokens}'` }]);
-    }
-    const variant = values.variant;
+    const { context, tokens, variant, experts } = values;
+    const topK = values['top-k'];
     if (variant !== undefined && variant !== 'all' && variant !== 'dense' && !isRecipeId(variant)) {
-      throw new ConfigError('bam flops arguments', [{ path: '--variant', message: `unknown variant '${variant}'; known: ${KNOWN_VARIANTS.join(', ')}` }]);
+      throw new UsageError(spec.command, `--variant: unknown variant '${variant}'; known: ${KNOWN_VARIANTS.join(', ')}`);
     }
     if (variant === undefined && (experts !== undefined || topK !== undefined)) {
-      throw new ConfigError('bam flops arguments', [{ path: '--experts/--top-k', message: 'they shape a --variant; add e.g. --variant btx' }]);
+      throw new UsageError(spec.command, '--experts/--top-k shape a --variant; add e.g. --variant btx');
     }
     const variants = variant === 'all' ? PAPER_VARIANTS : variant ? [variant] : [];
     const rows: Row[] = variants.length

@@ -5,16 +5,37 @@
  * `plugins` (file paths relative to the config, or package names).
  */
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { SweepConfigError, runSweepFile, sharePackagesWithPlugins, sweepNextSteps, type ConfigIssue, type SweepOptions } from '@bam/eval';
+import { runSweepFile, sharePackagesWithPlugins, sweepNextSteps, type SweepOptions } from '@bam/eval';
 import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core';
+import { ensureWritableDir, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
 
-const usage = `usage: bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--quiet]
+const spec = {
+  command: 'bam sweep',
+  options: {
+    config: { kind: 'string', arg: 'FILE', required: true, help: 'sweep config (JSON); relative paths in it resolve against its folder' },
+    out: { kind: 'string', arg: 'DIR', defaultText: 'the config\'s "outDir"', help: 'results folder' },
+    workers: { kind: 'int', min: 1, defaultText: 'the config\'s "workers", else one per core', help: 'worker threads' },
+    resume: { kind: 'flag', help: 'continue the sweep in DIR: run only jobs without an ok result\n(failed jobs run again); ends with the same results.csv' },
+    force: { kind: 'flag', help: 'DIR holds rows this config lacks (another sweep), or any results\nwithout --resume: move them to DIR.previous-<time>/ and start afresh' },
+    wait: { kind: 'flag', help: 'another sweep is running in DIR: wait for it instead of refusing' },
+    'max-jobs': { kind: 'int', min: 1, defaultText: 'all', help: 'start at most N jobs in this run, then stop (resume later)' },
+    quiet: { kind: 'flag', help: 'no progress lines, no plugin logs' },
+    backend: {
+      kind: 'string',
+      arg: 'B',
+      choices: BACKEND_NAMES,
+      defaultText: 'best available',
+      help: `TF.js backend of every worker: ${BACKEND_NAMES.join(' | ')} (sets BAM_BACKEND).\nwebgpu runs one worker per GPU, each pinned to its adapter; software adapters\nonly with BAM_WEBGPU_ALLOW_SOFTWARE=1 (docs/gpu.md)`,
+    },
+  },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
+const usage = formatHelp(
+  'bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--quiet]',
+  `Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
 use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
   results.csv          one row per variant × task × metric × seed, with stderr, n, status, ...
   table_<metric>.csv   variants × tasks (+ average) for each headline metric, each with its stderr
@@ -22,34 +43,11 @@ use them) on a pool of worker threads and writes to DIR (default: the config's "
   docs.jsonl           per-document scores (re-aggregate without re-running models)
   jobs.jsonl           journal of finished jobs; sweep.json the job plan
 
-  --config FILE   sweep config (JSON); relative paths in it resolve against its folder
-  --out DIR       results folder (overrides "outDir")
-  --workers N     worker threads (default: "workers", else one per core)
-  --resume        continue the sweep in DIR: run only jobs without an ok result
-                  (failed jobs run again); ends with the same results.csv
-  --force         DIR holds rows this config lacks (another sweep), or any results
-                  without --resume: move them to DIR.previous-<time>/ and start afresh
-  --wait          another sweep is running in DIR: wait for it instead of refusing
-  --max-jobs N    start at most N jobs in this run, then stop (resume later)
-  --quiet         no progress lines, no plugin logs
-  --backend B     TF.js backend of every worker: ${BACKEND_NAMES.join(' | ')} (sets BAM_BACKEND;
-                  default: best available). webgpu runs one worker per GPU, each pinned to
-                  its adapter; software adapters only with BAM_WEBGPU_ALLOW_SOFTWARE=1
-                  (docs/gpu.md)
-
 Exit code: 0 when every job finished ok (or --max-jobs stopped early), 1 when some job
-failed (its rows say why), 2 for a bad config, 130 when interrupted (Ctrl-C; finished jobs
-are kept, so --resume continues).`;
-
-function positiveInt(flag: string, v: string | undefined, issues: ConfigIssue[]): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) {
-    issues.push({ path: flag, message: `must be a positive integer, got '${v}'` });
-    return undefined;
-  }
-  return n;
-}
+failed (its rows say why), 2 for a bad command line or config, 130 when interrupted (Ctrl-C;
+finished jobs are kept, so --resume continues).`,
+  spec.options,
+);
 
 /**
  * With the webgpu backend: one worker per WebGPU adapter, each pinned to its own (software
@@ -83,31 +81,10 @@ export const command: Command = {
   summary: 'run variants × tasks × seeds on a worker pool; write results.csv and per-metric tables',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        out: { type: 'string' },
-        workers: { type: 'string' },
-        resume: { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        wait: { type: 'boolean', default: false },
-        'max-jobs': { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        backend: { type: 'string' },
-      },
-    });
-    const issues: ConfigIssue[] = [];
-    if (!values.config) issues.push({ path: '--config', message: 'required: the sweep config file' });
-    if (positionals.length > 0) issues.push({ path: '(arguments)', message: `unexpected: ${positionals.join(' ')}` });
-    const workers = positiveInt('--workers', values.workers, issues);
-    const maxJobs = positiveInt('--max-jobs', values['max-jobs'], issues);
-    if (values.backend !== undefined && !(BACKEND_NAMES as readonly string[]).includes(values.backend)) {
-      issues.push({ path: '--backend', message: `must be one of ${BACKEND_NAMES.join(', ')}, got '${values.backend}'` });
-    }
-    if (issues.length > 0) throw new SweepConfigError('bam sweep arguments', issues, 'see bam sweep --help');
+    const { values } = parseCommandLine(spec, argv);
+    const { workers } = values;
+    const maxJobs = values['max-jobs'];
+    if (values.out !== undefined) ensureWritableDir(values.out, '--out');
     // Worker threads copy this environment when they start; variant setups read BAM_BACKEND.
     if (values.backend) process.env.BAM_BACKEND = values.backend;
     const placement = await gpuPlacement(process.env.BAM_BACKEND, workers, values.quiet);
@@ -123,7 +100,7 @@ export const command: Command = {
     };
     process.once('SIGINT', onSigint);
     try {
-      const summary = await runSweepFile(values.config as string, {
+      const summary = await runSweepFile(values.config, {
         outDir: values.out,
         ...placement,
         resume: values.resume,
@@ -136,7 +113,7 @@ export const command: Command = {
         quiet: values.quiet,
       });
       if (controller.signal.aborted) return 130;
-      if (!values.quiet) process.stdout.write(`\n${sweepNextSteps({ outDir: summary.outDir, configPath: values.config as string, rows: summary.rows, bam: bamInvocation() })}\n`);
+      if (!values.quiet) process.stdout.write(`\n${sweepNextSteps({ outDir: summary.outDir, configPath: values.config, rows: summary.rows, bam: bamInvocation() })}\n`);
       return summary.failed > 0 ? 1 : 0;
     } finally {
       process.off('SIGINT', onSigint);

@@ -2,10 +2,9 @@
  * `bam train`: trains a model from a preset on a domain or a mixture, with checkpoints and
  * resume (running the same command again with the same --out continues where it stopped).
  */
-import { parseArgs } from 'node:util';
 import {
+  BACKEND_NAMES,
   BamError,
-  ConfigError,
   TrainingStoppedError,
   countParams,
   createBatchSource,
@@ -23,117 +22,86 @@ import {
   type BackendName,
   type TokenizerSpec,
 } from '@bam/core';
-import { configHash } from '@bam/utils';
+import { configHash, ensureWritableDir, formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 import { trainProgressBar } from '../progress-bar.ts';
 
-const usage = `usage: bam train (--preset P | --init CKPT) (--domain D | --mix "SPEC") --out DIR [options]
+const spec = {
+  command: 'bam train',
+  options: {
+    preset: { kind: 'string', arg: 'P', defaultText: 'none; give --preset or --init', help: 'model preset (smoke, tiny, small, paper-small, paper-large)' },
+    init: {
+      kind: 'string',
+      arg: 'CKPT',
+      defaultText: 'none; give --preset or --init',
+      help: 'or continue pre-training this checkpoint (e.g. one from bam import): its\nconfig, weights and tokenizer; --tokenizer does not apply',
+    },
+    domain: { kind: 'string', arg: 'D', defaultText: 'none; give --domain or --mix', help: 'train on one domain: general, law, code, math (100% of the data)' },
+    mix: { kind: 'string', arg: '"SPEC"', defaultText: 'none; give --domain or --mix', help: 'or a mixture, e.g. "90% law + 10% general"' },
+    out: { kind: 'string', arg: 'DIR', required: true, help: 'output directory (checkpoints, log)' },
+    steps: { kind: 'int', min: 1, default: 200, help: 'optimizer steps' },
+    'batch-size': { kind: 'int', arg: 'B', min: 1, default: 8, help: 'rows per batch' },
+    'seq-len': { kind: 'int', arg: 'T', min: 1, defaultText: "min(128, the model's maxSeqLen)", help: 'tokens per row' },
+    lr: { kind: 'number', min: 0, default: 1e-3, help: 'peak learning rate' },
+    warmup: { kind: 'int', arg: 'W', min: 0, defaultText: '5% of --steps', help: 'warm-up steps' },
+    'weight-decay': { kind: 'number', min: 0, default: 0.1, help: 'AdamW decoupled weight decay' },
+    'clip-norm': { kind: 'number', min: 0, default: 1.0, help: 'global gradient-norm clip, 0 = off' },
+    seed: { kind: 'int', arg: 'S', min: 0, default: 0, help: 'model init and data seed' },
+    tokenizer: { kind: 'string', arg: 'NAME', defaultText: "byte for a 256-token vocabulary, else gpt2-<the preset's vocabSize>", help: 'byte | gpt2-<vocab> (not with --init)' },
+    'eval-every': { kind: 'int', min: 0, default: 0, help: 'validation every N steps (0: at the start and the end)' },
+    'eval-batches': { kind: 'int', min: 1, default: 4, help: 'validation batches per evaluation' },
+    'checkpoint-every': {
+      kind: 'int',
+      min: 0,
+      default: 0,
+      help: 'checkpoint every N steps (0: at the end only); with N > 0 the start is saved too,\nso a run that diverges early keeps a healthy checkpoint',
+    },
+    'resume-from': {
+      kind: 'string',
+      arg: 'CKPT',
+      defaultText: 'the newest checkpoint in --out',
+      help: 'continue from this checkpoint (e.g. the last healthy one a stopped run names, with a\nlower --lr); newer checkpoints in --out are moved aside (renamed *.diverged-<time>), not deleted',
+    },
+    'diverge-loss-ratio': { kind: 'number', min: 0, defaultText: "3; 0 = off", help: "stop when a step's loss exceeds X × its running average" },
+    'diverge-grad-ratio': { kind: 'number', min: 0, defaultText: '10; 0 = off', help: 'stop when the gradient norm exceeds X × its running average' },
+    'log-every': { kind: 'int', min: 1, default: 10, help: 'log line every N steps' },
+    backend: { kind: 'string', arg: 'B', choices: BACKEND_NAMES, defaultText: 'best available', help: BACKEND_NAMES.join(' | ') },
+    json: { kind: 'flag', help: 'print one final JSON line with the results' },
+  },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Trains a model (AdamW, linear warm-up then cosine decay to 10% of the peak LR, gradient clipping)
+const usage = formatHelp(
+  'bam train (--preset P | --init CKPT) (--domain D | --mix "SPEC") --out DIR [options]',
+  `Trains a model (AdamW, linear warm-up then cosine decay to 10% of the peak LR, gradient clipping)
 and writes checkpoints to DIR/step-NNNNNNNN/ and a JSONL log to DIR/train.jsonl. Running the same
 command again with the same --out resumes from the newest checkpoint and reproduces the
-uninterrupted run exactly.
-
-required:
-  --preset P            model preset (smoke, tiny, small, paper-small, paper-large)
-  --init CKPT           or continue pre-training this checkpoint (e.g. one from bam import): its
-                        config, weights and tokenizer; --tokenizer does not apply
-  --domain D            train on one domain: general, law, code, math (100% of the data)
-  --mix "SPEC"          or a mixture, e.g. "90% law + 10% general"
-  --out DIR             output directory (checkpoints, log)
-
-options:
-  --steps N             optimizer steps (default 200)
-  --batch-size B        rows per batch (default 8)
-  --seq-len T           tokens per row (default min(128, the preset's maxSeqLen))
-  --lr X                peak learning rate (default 1e-3)
-  --warmup W            warm-up steps (default 5% of --steps)
-  --weight-decay X      AdamW decoupled weight decay (default 0.1)
-  --clip-norm X         global gradient-norm clip, 0 = off (default 1.0)
-  --seed S              model init and data seed (default 0)
-  --tokenizer NAME      byte | gpt2-<vocab> (default: byte for a 256-token vocabulary, else
-                        gpt2-<the preset's vocabSize>)
-  --eval-every N        validation every N steps (default 0: at the start and the end)
-  --eval-batches N      validation batches per evaluation (default 4)
-  --checkpoint-every N  checkpoint every N steps (default 0: at the end only); with N > 0 the
-                        start is saved too, so a run that diverges early keeps a healthy checkpoint
-  --resume-from CKPT    continue from this checkpoint instead of the newest in --out (e.g. the last
-                        healthy one a stopped run names, with a lower --lr); newer checkpoints in
-                        --out are moved aside (renamed *.diverged-<time>), not deleted
-  --diverge-loss-ratio X  stop when a step's loss exceeds X × its running average (default 3; 0 = off)
-  --diverge-grad-ratio X  stop when the gradient norm exceeds X × its running average (default 10; 0 = off)
-  --log-every N         log line every N steps (default 10)
-  --backend B           tensorflow | webgpu | wasm | cpu (default: best available)
-  --json                print one final JSON line with the results`;
-
-function intOpt(v: string | undefined, name: string, def: number, min: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError('bam train options', [{ path: `--${name}`, message: `must be an integer >= ${min}, got '${v}'` }]);
-  return n;
-}
-
-function numOpt(v: string | undefined, name: string, def: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError('bam train options', [{ path: `--${name}`, message: `must be a number >= 0, got '${v}'` }]);
-  return n;
-}
+uninterrupted run exactly. Give exactly one of --preset and --init, and one of --domain and --mix.`,
+  spec.options,
+);
 
 export const command: Command = {
   name: 'train',
   summary: 'train a model from a preset, or continue pre-training a checkpoint (--init), on a domain or a mixture (checkpoints, resume)',
   usage,
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        preset: { type: 'string' },
-        init: { type: 'string' },
-        domain: { type: 'string' },
-        mix: { type: 'string' },
-        out: { type: 'string' },
-        steps: { type: 'string' },
-        'batch-size': { type: 'string' },
-        'seq-len': { type: 'string' },
-        lr: { type: 'string' },
-        warmup: { type: 'string' },
-        'weight-decay': { type: 'string' },
-        'clip-norm': { type: 'string' },
-        seed: { type: 'string' },
-        tokenizer: { type: 'string' },
-        'eval-every': { type: 'string' },
-        'eval-batches': { type: 'string' },
-        'checkpoint-every': { type: 'string' },
-        'log-every': { type: 'string' },
-        'resume-from': { type: 'string' },
-        'diverge-loss-ratio': { type: 'string' },
-        'diverge-grad-ratio': { type: 'string' },
-        backend: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-    const issues: Array<{ path: string; message: string }> = [];
-    if (!values.preset === !values.init) issues.push({ path: '--preset/--init', message: 'give exactly one of --preset P or --init CKPT' });
-    if (values.init && values.tokenizer) issues.push({ path: '--tokenizer', message: 'does not apply with --init (the checkpoint carries its tokenizer)' });
-    if (!values.out) issues.push({ path: '--out', message: 'is required' });
-    if (!values.domain === !values.mix) issues.push({ path: '--domain/--mix', message: 'give exactly one of --domain D or --mix "SPEC"' });
-    if (issues.length) throw new ConfigError('bam train options', issues, 'see bam train --help');
-
+    const { values } = parseCommandLine(spec, argv);
+    if (!values.preset === !values.init) throw new UsageError(spec.command, '--preset/--init: give exactly one of --preset P or --init CKPT');
+    if (values.init && values.tokenizer) throw new UsageError(spec.command, '--tokenizer does not apply with --init (the checkpoint carries its tokenizer)');
+    if (!values.domain === !values.mix) throw new UsageError(spec.command, '--domain/--mix: give exactly one of --domain D or --mix "SPEC"');
+    const mix = parseMixSpec(values.domain ? { [values.domain]: 1 } : values.mix!);
+    // Everything the command line decides is checked; now the output folder, before TF.js starts.
+    ensureWritableDir(values.out, '--out');
     const backend = await selectBackend({ prefer: values.backend as BackendName | undefined, log: values.json ? () => {} : undefined });
     // --init: the checkpoint's model (weights, config) and its tokenizer, e.g. an imported model.
     const init = values.init ? loadCheckpoint(values.init) : undefined;
     const config = init ? init.config : loadPreset(values.preset!);
     const source = values.init ?? values.preset!;
-    const mix = parseMixSpec(values.domain ? { [values.domain]: 1 } : values.mix!);
-    const steps = intOpt(values.steps, 'steps', 200, 1);
-    const batchSize = intOpt(values['batch-size'], 'batch-size', 8, 1);
-    const seqLen = intOpt(values['seq-len'], 'seq-len', Math.min(128, config.maxSeqLen), 1);
-    if (seqLen > config.maxSeqLen) {
-      throw new ConfigError('bam train options', [{ path: '--seq-len', message: `${seqLen} exceeds the model's maxSeqLen ${config.maxSeqLen}` }]);
-    }
-    const seed = intOpt(values.seed, 'seed', 0, 0);
+    const steps = values.steps;
+    const batchSize = values['batch-size'];
+    const seqLen = values['seq-len'] ?? Math.min(128, config.maxSeqLen);
+    if (seqLen > config.maxSeqLen) throw new UsageError(spec.command, `--seq-len ${seqLen} exceeds the model's maxSeqLen ${config.maxSeqLen}`);
+    const seed = values.seed;
+    const peakLr = values.lr;
     const tokSpec: TokenizerSpec = init
       ? tokenizerSpecForCheckpoint(values.init!, init.tokenizer.id)
       : values.tokenizer
@@ -143,31 +111,30 @@ export const command: Command = {
         : tokenizerSpecFromName(`gpt2-${config.vocabSize}`);
     const tokenizer = createTokenizer(tokSpec);
     if (tokenizer.vocabSize > config.vocabSize) {
-      throw new ConfigError('bam train options', [{ path: '--tokenizer', message: `'${tokenizer.id}' has ${tokenizer.vocabSize} ids but '${source}' only ${config.vocabSize}` }]);
+      throw new UsageError(spec.command, `--tokenizer '${tokenizer.id}' has ${tokenizer.vocabSize} ids but '${source}' only ${config.vocabSize}`);
     }
     const batches = createBatchSource({ tokenizer, mix, split: 'train', batchSize, seqLen, seed });
     const evalBatches = createBatchSource({ tokenizer, mix, split: 'validation', batchSize, seqLen, seed: seed + 1 });
     const model = init ? init.model : createModel(config, seed);
-    const peakLr = numOpt(values.lr, 'lr', 1e-3);
     try {
       const s = await train({
         model,
         batches,
         evalBatches,
         steps,
-        lr: { peak: peakLr, warmup: intOpt(values.warmup, 'warmup', Math.round(0.05 * steps), 0) },
-        weightDecay: numOpt(values['weight-decay'], 'weight-decay', 0.1),
-        clipNorm: numOpt(values['clip-norm'], 'clip-norm', 1.0),
+        lr: { peak: peakLr, warmup: values.warmup ?? Math.round(0.05 * steps) },
+        weightDecay: values['weight-decay'],
+        clipNorm: values['clip-norm'],
         seed,
-        evalEvery: intOpt(values['eval-every'], 'eval-every', 0, 0),
-        evalSteps: intOpt(values['eval-batches'], 'eval-batches', 4, 1),
-        checkpointEvery: intOpt(values['checkpoint-every'], 'checkpoint-every', 0, 0),
-        logEvery: intOpt(values['log-every'], 'log-every', 10, 1),
-        outDir: values.out!,
+        evalEvery: values['eval-every'],
+        evalSteps: values['eval-batches'],
+        checkpointEvery: values['checkpoint-every'],
+        logEvery: values['log-every'],
+        outDir: values.out,
         ...(values['resume-from'] ? { resumeFrom: values['resume-from'] } : {}),
         divergence: {
-          ...(values['diverge-loss-ratio'] !== undefined ? { lossRatio: numOpt(values['diverge-loss-ratio'], 'diverge-loss-ratio', 0) } : {}),
-          ...(values['diverge-grad-ratio'] !== undefined ? { gradNormRatio: numOpt(values['diverge-grad-ratio'], 'diverge-grad-ratio', 0) } : {}),
+          ...(values['diverge-loss-ratio'] !== undefined ? { lossRatio: values['diverge-loss-ratio'] } : {}),
+          ...(values['diverge-grad-ratio'] !== undefined ? { gradNormRatio: values['diverge-grad-ratio'] } : {}),
         },
         tokenizer,
         reporter: !values.json && process.stderr.isTTY ? trainProgressBar() : undefined,

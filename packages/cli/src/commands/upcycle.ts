@@ -5,8 +5,8 @@
  * `bam mix`, `bam train-mixture`) run the same pipeline up to their stage (reusing what exists),
  * and are made by `stageCommand` below.
  */
-import { parseArgs } from 'node:util';
-import { ConfigError, selectBackend, type BackendName } from '@bam/core';
+import { BACKEND_NAMES, selectBackend, type BackendName } from '@bam/core';
+import { ensureWritableDir, formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import {
   BUDGETS,
   checkpointRows,
@@ -22,59 +22,48 @@ import {
 } from '@bam/upcycle';
 import type { Command } from '../command.ts';
 
-const COMMON_OPTIONS = `required:
-  --preset P            upcycle preset: ${upcyclePresetNames().join(', ')}, or a preset JSON file
-  --out DIR             artifacts directory (<DIR>/<stage>/<hash>/); reused and resumed across runs
-
-options:
-  --workers N           worker threads for the parallel stages (default: one per core; 1 = inline)
-  --recipes a,b         recipe names from the preset, or recipe ids (default: the preset's)
-  --budgets a,b         data-matched, compute-matched (default: the preset's)
-  --seed S              override the preset's seed (new seed model, experts and mixtures)
-  --expert D=DIR        (bam upcycle) a dense expert trained elsewhere for domain D (code, law,
-                        math), repeated; then --seed DIR is the seed checkpoint: the seed and
-                        expert stages are skipped, and the config and tokenizer are the seed's
-  --data D=FILE         (bam upcycle) train the mixtures on your own text for domain D (general,
-                        code, law, math) instead of bam's corpus of it, repeated: plain text, or
-                        JSONL ({"text": ...} per line) for .jsonl files; validation stays on bam's
-  --mixture-seed S      seed only the mixture phase (router init, data order): reuses the experts
-  --resume-lr-scale X   a stage that stopped on divergence continues from its last healthy
-                        checkpoint at X × its learning rate (0 < X < 1, e.g. 0.1)
-  --backend B           tensorflow | webgpu | wasm | cpu (default: best available)
-  --verify              hash every file of each reused artifact against its DONE.json (default: sizes,
-                        and hashes of files changed since; env BAM_STORE_VERIFY=1 does the same)
-  --quiet               no progress lines on stderr
-  --json                print one JSON object (the checkpoints) instead of the table`;
-
-const parseOptions = {
-  preset: { type: 'string' },
-  out: { type: 'string' },
-  workers: { type: 'string' },
-  recipes: { type: 'string' },
-  budgets: { type: 'string' },
-  seed: { type: 'string' },
-  expert: { type: 'string', multiple: true },
-  data: { type: 'string', multiple: true },
-  'mixture-seed': { type: 'string' },
-  'resume-lr-scale': { type: 'string' },
-  backend: { type: 'string' },
-  verify: { type: 'boolean', default: false },
-  quiet: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-} as const;
-
-function intOpt(what: string, v: string | undefined, name: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${what} options`, [{ path: `--${name}`, message: `must be an integer >= ${min}, got '${v}'` }]);
-  return n;
-}
-
-function scaleOpt(what: string, v: string): number {
-  const n = Number(v);
-  if (!(n > 0 && n < 1)) throw new ConfigError(`${what} options`, [{ path: '--resume-lr-scale', message: `must be a number between 0 and 1 (exclusive), got '${v}'` }]);
-  return n;
-}
+/** The command line every pipeline command shares. */
+const OPTIONS = {
+  preset: { kind: 'string', arg: 'P', required: true, help: `upcycle preset: ${upcyclePresetNames().join(', ')}, or a preset JSON file` },
+  out: { kind: 'string', arg: 'DIR', required: true, help: 'artifacts directory (<DIR>/<stage>/<hash>/); reused and resumed across runs' },
+  workers: { kind: 'int', min: 1, defaultText: 'one per core; 1 = inline', help: 'worker threads for the parallel stages' },
+  recipes: { kind: 'string', arg: 'a,b', defaultText: "the preset's", help: 'recipe names from the preset, or recipe ids' },
+  budgets: { kind: 'string', arg: 'a,b', defaultText: "the preset's", help: BUDGETS.join(', ') },
+  seed: {
+    kind: 'string',
+    arg: 'S',
+    defaultText: "the preset's",
+    help: 'override the seed (new seed model, experts and mixtures), a whole number >= 0;\nwith --expert, the seed checkpoint DIR (the general expert)',
+  },
+  expert: {
+    kind: 'string',
+    arg: 'D=DIR',
+    multiple: true,
+    defaultText: 'none',
+    help: '(bam upcycle) a dense expert trained elsewhere for domain D (code, law, math);\nthen --seed DIR is the seed checkpoint: the seed and expert stages are skipped,\nand the config and tokenizer are the seed\'s',
+  },
+  data: {
+    kind: 'string',
+    arg: 'D=FILE',
+    multiple: true,
+    defaultText: "bam's corpus",
+    help: '(bam upcycle) train the mixtures on your own text for domain D (general, code,\nlaw, math): plain text, or JSONL ({"text": ...} per line) for .jsonl files;\nvalidation stays on bam\'s',
+  },
+  'mixture-seed': { kind: 'int', arg: 'S', min: 0, defaultText: "the preset's", help: 'seed only the mixture phase (router init, data order): reuses the experts' },
+  'resume-lr-scale': {
+    kind: 'number',
+    min: 0,
+    defaultText: 'off',
+    help: 'a stage that stopped on divergence continues from its last healthy checkpoint\nat X × its learning rate (0 < X < 1, e.g. 0.1)',
+  },
+  backend: { kind: 'string', arg: 'B', choices: BACKEND_NAMES, defaultText: 'best available', help: BACKEND_NAMES.join(' | ') },
+  verify: {
+    kind: 'flag',
+    help: 'hash every file of each reused artifact against its DONE.json (default: sizes,\nand hashes of files changed since; env BAM_STORE_VERIFY=1 does the same)',
+  },
+  quiet: { kind: 'flag', help: 'no progress lines on stderr' },
+  json: { kind: 'flag', help: 'print one JSON object (the checkpoints) instead of the table' },
+} as const satisfies Record<string, OptionSpec>;
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -101,24 +90,25 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
   return {
     name,
     summary,
-    usage: `usage: bam ${name} --preset P --out DIR [options]\n\n${usageHead}\n\n${COMMON_OPTIONS}`,
+    usage: formatHelp(`bam ${name} --preset P --out DIR [options]`, usageHead, OPTIONS),
     async run(argv) {
-      const { values } = parseArgs({ args: argv, strict: true, options: parseOptions });
-      const what = `bam ${name}`;
-      const issues: Array<{ path: string; message: string }> = [];
-      if (!values.preset) issues.push({ path: '--preset', message: 'is required' });
-      if (!values.out) issues.push({ path: '--out', message: 'is required' });
+      const spec = { command: `bam ${name}`, options: OPTIONS } satisfies CommandLineSpec<typeof OPTIONS>;
+      const { values } = parseCommandLine(spec, argv);
+      const scale = values['resume-lr-scale'];
+      if (scale !== undefined && !(scale > 0 && scale < 1)) throw new UsageError(spec.command, `--resume-lr-scale must be a number between 0 and 1 (exclusive), got '${scale}'`);
       const budgets = list(values.budgets);
       for (const b of budgets ?? []) {
-        if (!(BUDGETS as readonly string[]).includes(b)) issues.push({ path: '--budgets', message: `unknown budget '${b}' (use ${BUDGETS.join(', ')})` });
+        if (!(BUDGETS as readonly string[]).includes(b)) throw new UsageError(spec.command, `--budgets: unknown budget '${b}' (use ${BUDGETS.join(', ')})`);
       }
-      const byo = values.expert !== undefined;
-      if (byo && stage !== 'train-mixture') issues.push({ path: '--expert', message: `is for bam upcycle, not bam ${name}` });
-      if (values.data !== undefined && stage !== 'train-mixture') issues.push({ path: '--data', message: `is for bam upcycle, not bam ${name}` });
-      if (byo && values.seed === undefined) issues.push({ path: '--seed', message: 'is required with --expert: the seed checkpoint directory (the general expert)' });
-      if (issues.length) throw new ConfigError(`${what} options`, issues, `see bam ${name} --help`);
+      const byo = values.expert.length > 0;
+      if (byo && stage !== 'train-mixture') throw new UsageError(spec.command, `--expert is for bam upcycle, not bam ${name}`);
+      if (values.data.length > 0 && stage !== 'train-mixture') throw new UsageError(spec.command, `--data is for bam upcycle, not bam ${name}`);
+      if (byo && values.seed === undefined) throw new UsageError(spec.command, '--seed is required with --expert: the seed checkpoint directory (the general expert)');
+      // Without --expert, --seed is the preset's seed override, a whole number as parseCommandLine's int options take.
+      if (!byo && values.seed !== undefined && !/^\+?\d+$/.test(values.seed)) throw new UsageError(spec.command, `--seed must be a whole number >= 0 written in digits, got '${values.seed}'`);
       // Parse the preset before anything slow, so a bad one fails first.
-      const preset = loadUpcyclePreset(values.preset!);
+      const preset = loadUpcyclePreset(values.preset);
+      ensureWritableDir(values.out, '--out');
       // Through the environment, so the stages' worker threads verify too.
       if (values.verify) process.env.BAM_STORE_VERIFY = '1';
       const quiet = values.quiet || values.json;
@@ -126,14 +116,14 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
       const t0 = performance.now();
       const log = quiet ? () => {} : (line: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
       const r = await upcycle(preset, {
-        artifactsDir: values.out!,
-        workers: intOpt(what, values.workers, 'workers', 1),
+        artifactsDir: values.out,
+        workers: values.workers,
         recipes: list(values.recipes),
         budgets: budgets as Budget[] | undefined,
-        ...(values.data !== undefined ? { data: parseDataFiles(values.data) } : {}),
-        ...(byo ? { given: { seed: values.seed!, experts: parseGivenExperts(values.expert!) } } : { seed: intOpt(what, values.seed, 'seed', 0) }),
-        mixtureSeed: intOpt(what, values['mixture-seed'], 'mixture-seed', 0),
-        ...(values['resume-lr-scale'] !== undefined ? { resumeLrScale: scaleOpt(what, values['resume-lr-scale']) } : {}),
+        ...(values.data.length > 0 ? { data: parseDataFiles(values.data) } : {}),
+        ...(byo ? { given: { seed: values.seed!, experts: parseGivenExperts(values.expert) } } : { seed: values.seed === undefined ? undefined : Number(values.seed) }),
+        mixtureSeed: values['mixture-seed'],
+        ...(scale !== undefined ? { resumeLrScale: scale } : {}),
         until: stage,
         log,
       });
