@@ -1,49 +1,39 @@
 /**
- * `bam inspect`: validates a checkpoint directory (hashes, tensors against the config) and prints
- * its config, tokenizer, training state, metrics and parameter counts. Needs no tensor backend.
+ * `bam inspect`: validates a checkpoint directory with every check loading makes (files, hashes,
+ * config schema, tokenizer against the vocabulary, tensors against the config, finite weights) and
+ * prints its config, tokenizer, training state, metrics and parameter counts. Needs no tensor backend.
  */
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import {
-  CHECKPOINT_FILES,
-  CheckpointError,
-  ConfigError,
-  checkWeightsMatch,
-  countParams,
-  paramSpecs,
-  parseModelConfig,
-  readCheckpoint,
-  type ModelConfig,
-} from '@bam/core';
+import { countParams, validateCheckpoint } from '@bam/core';
+import { formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 
-const usage = `usage: bam inspect CKPT [--json]
+const spec = {
+  command: 'bam inspect',
+  options: {
+    json: { kind: 'flag', help: 'print one JSON object instead of the summary' },
+  },
+  positionals: { name: 'CKPT', help: 'a checkpoint directory (holding checkpoint.json and model.safetensors)', min: 1, max: 1 },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Checks a checkpoint directory (files present, sha256 of each weights file, tensors exactly the
-config's parameters) and prints its model config, tokenizer, training state, metrics, and total
-and active parameter counts. --json prints one JSON object instead.`;
+const usage = formatHelp(
+  'bam inspect CKPT [--json]',
+  `Checks a checkpoint directory exactly as loading it does (files present, sha256 of each weights
+file, the model config's schema, a tokenizer that fits the vocabulary, tensors exactly the
+config's parameters, every weight finite) and prints its model config, tokenizer, training state,
+metrics, and total and active parameter counts. Exits 2, naming the file and the problem, where
+loading would fail.`,
+  spec.options,
+);
 
 export const command: Command = {
   name: 'inspect',
   summary: 'validate a checkpoint and print its config, tokenizer, training state and parameter counts',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-    if (positionals.length !== 1) {
-      throw new ConfigError('bam inspect arguments', [{ path: 'CKPT', message: `expected one checkpoint directory, got ${positionals.length}` }], 'see bam inspect --help');
-    }
+    const { values, positionals } = parseCommandLine(spec, argv);
     const dir = positionals[0];
-    const raw = readCheckpoint(dir);
-    const manifestPath = join(dir, CHECKPOINT_FILES.manifest);
-    let config: ModelConfig;
-    try {
-      config = parseModelConfig(raw.manifest.config, manifestPath);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      throw new CheckpointError(manifestPath, `its model config fails the schema:\n${err.issues.map((i) => `  - config.${i.path}: ${i.message}`).join('\n')}`);
-    }
-    const specs = new Map(paramSpecs(config).map((p) => [p.name, p]));
-    checkWeightsMatch(raw.weights, specs, join(dir, CHECKPOINT_FILES.weights));
+    const raw = validateCheckpoint(dir);
+    const { config } = raw;
     let tensorTotal = 0;
     for (const t of raw.weights.values()) tensorTotal += t.data.length;
     const counts = countParams(config);

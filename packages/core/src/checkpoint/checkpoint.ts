@@ -257,6 +257,7 @@ function tokenizerFileToSave(tokenizer: CheckpointTokenizer, dir: string): { nam
 function readChecked(dir: string, name: string, entry: { sha256: string; bytes: number }): Uint8Array {
   const path = join(dir, name);
   if (!existsSync(path)) throw new CheckpointError(path, 'file not found, though checkpoint.json lists it', 'the checkpoint is incomplete; use another checkpoint or re-save it');
+  if (!statSync(path).isFile()) throw new CheckpointError(path, 'is a folder, not a file', 'the checkpoint is damaged; use another checkpoint or re-save it');
   const bytes = readFileSync(path);
   if (bytes.length !== entry.bytes) {
     throw new CheckpointError(path, `wrong length: ${bytes.length} bytes, checkpoint.json records ${entry.bytes} (truncated or replaced?)`, 'the file is damaged; use another checkpoint or re-save it');
@@ -283,6 +284,7 @@ export function readCheckpoint(dir: string): RawCheckpoint {
   if (!existsSync(manifestPath)) {
     throw new CheckpointError(manifestPath, 'file not found', 'this directory is not a bam checkpoint, or its save was interrupted; use another checkpoint');
   }
+  if (!statSync(manifestPath).isFile()) throw new CheckpointError(manifestPath, 'is a folder, not a file', 'this directory is not a bam checkpoint; use another checkpoint');
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(manifestPath, 'utf8'));
@@ -413,14 +415,40 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Loads a checkpoint directory into a new model. Validates everything `readCheckpoint` does,
- * then the model config against the schema and the tensors against the config's parameters
- * (names and shapes, none missing, none extra). Throws `CheckpointError` naming the file (and
- * the tensor, or the config fields, at fault).
+ * Throws `CheckpointError` naming `file` and the first tensor of `weights` holding NaN or ±Infinity:
+ * such weights make every forward NaN, so loading, mixing and inspecting refuse them.
  */
-export function loadCheckpoint(dir: string): LoadedCheckpoint {
-  const raw = readCheckpoint(dir);
-  const manifestPath = join(dir, CHECKPOINT_FILES.manifest);
+export function checkFiniteWeights(weights: ReadonlyMap<string, SafeTensor>, file: string): void {
+  for (const [name, t] of weights) {
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      if (Number.isFinite(data[i])) continue;
+      let count = 0;
+      for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j])) count++;
+      throw new CheckpointError(
+        file,
+        `tensor '${name}' holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[i]} at index ${i})`,
+        'training diverged before this checkpoint was saved; use an earlier checkpoint',
+      );
+    }
+  }
+}
+
+/** A checkpoint that passed every check loading makes, with its parsed model config. */
+export interface ValidatedCheckpoint extends RawCheckpoint {
+  config: ModelConfig;
+}
+
+/**
+ * Every check `loadCheckpoint` makes, without building a model (no tensor backend needed):
+ * `readCheckpoint`'s file-level checks, the model config against the schema, the tokenizer fitting
+ * the vocabulary, the tensors exactly the config's parameters (names and shapes, none missing,
+ * none extra), every weight finite. Throws `CheckpointError` naming the file (and the tensor, or
+ * the config fields, at fault). `bam inspect` and the mix stage's sources use it as well.
+ */
+export function validateCheckpoint(source: string | RawCheckpoint): ValidatedCheckpoint {
+  const raw = typeof source === 'string' ? readCheckpoint(source) : source;
+  const manifestPath = join(raw.dir, CHECKPOINT_FILES.manifest);
   let config: ModelConfig;
   try {
     config = parseModelConfig(raw.manifest.config, manifestPath);
@@ -434,13 +462,26 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   }
   const { tokenizer } = raw.manifest;
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new CheckpointError(manifestPath, `tokenizer '${tokenizer.id}' has ${tokenizer.vocabSize} ids but the model config only ${config.vocabSize}`);
+    throw new CheckpointError(manifestPath, `tokenizer '${tokenizer.id}' has ${tokenizer.vocabSize} ids but the model config only ${config.vocabSize}`, 'the tokenizer would emit ids the model has no embedding for; re-save the checkpoint with the tokenizer it was trained with');
   }
-  const specs = new Map(paramSpecs(config).map((p) => [p.name, p]));
-  checkWeightsMatch(raw.weights, specs, join(dir, CHECKPOINT_FILES.weights));
+  const weightsPath = join(raw.dir, CHECKPOINT_FILES.weights);
+  checkWeightsMatch(raw.weights, new Map(paramSpecs(config).map((p) => [p.name, p])), weightsPath);
+  checkFiniteWeights(raw.weights, weightsPath);
+  return { ...raw, config };
+}
+
+/**
+ * Loads a checkpoint directory into a new model, after every check of `validateCheckpoint`.
+ * Throws `CheckpointError` naming the file (and the tensor, or the config fields, at fault).
+ */
+export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  const raw = validateCheckpoint(dir);
+  const { config } = raw;
+  const { tokenizer } = raw.manifest;
+  const specs = paramSpecs(config);
   const tensors = new Map<string, tf.Tensor>();
   try {
-    for (const [name, spec] of specs) tensors.set(name, tf.tensor(raw.weights.get(name)!.data, spec.shape, 'float32'));
+    for (const spec of specs) tensors.set(spec.name, tf.tensor(raw.weights.get(spec.name)!.data, spec.shape, 'float32'));
     const model = modelFromTensors(config, tensors);
     return {
       dir,

@@ -16,6 +16,8 @@ export {
   saveCheckpoint,
   readCheckpoint,
   loadCheckpoint,
+  validateCheckpoint,
+  checkFiniteWeights,
   restoreCheckpoint,
   checkWeightsMatch,
   listCheckpoints,
@@ -23,6 +25,7 @@ export {
   stepCheckpointName,
 } from './checkpoint.ts';
 export type {
+  ValidatedCheckpoint,
   CheckpointManifest,
   CheckpointTokenizer,
   TrainState,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { CheckpointError } from '../../src/errors.ts';
 import { loadPreset, parseModelConfig } from '../../src/model/config.ts';
 import { createModel, disposeModel, forward, type BamModel } from '../../src/model/model.ts';
 import { AdamW } from '../../src/train/adamw.ts';
-import { loadCheckpoint, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
+import { loadCheckpoint, readCheckpoint, restoreCheckpoint, saveCheckpoint, validateCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { PYTHON, needs } from '../../../../tools/test/components.ts';
 import { readSafetensorsFile, writeSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { bytesHash, configHash } from '@bam/utils';
@@ -188,6 +188,35 @@ print(json.dumps({'names': sorted(h), 'shape': list(a.shape), 'first': float(a[0
     const shape = copyOf('bad-shape');
     rewriteWeights(shape, (t) => t.set('final_norm.scale', { dtype: 'F32', shape: [8, 2], data: new Float32Array(16) }));
     expect(loadError(shape).message).toMatch(/model\.safetensors: shape mismatch for tensor 'final_norm\.scale': expected \[16\], got \[8, 2\]/);
+  });
+
+  it('refuses non-finite weights, a tokenizer larger than the vocabulary, and a weights file that is a folder', () => {
+    const nan = copyOf('nan-weights');
+    rewriteWeights(nan, (t) => {
+      const w = t.get('layers.0.attn.wq')!;
+      const data = new Float32Array(w.data);
+      data[5] = Number.NaN;
+      data[7] = Number.POSITIVE_INFINITY;
+      t.set('layers.0.attn.wq', { ...w, data });
+    });
+    const nanError = loadError(nan);
+    expect(nanError.message).toContain(`${join(nan, 'model.safetensors')}: tensor 'layers.0.attn.wq' holds 2 non-finite values (first: NaN at index 5)`);
+    expect(() => validateCheckpoint(nan)).toThrow(nanError.message);
+
+    const bigTokenizer = copyOf('tokenizer-4096');
+    const m = JSON.parse(readFileSync(join(bigTokenizer, 'checkpoint.json'), 'utf8'));
+    m.tokenizer = { id: 'gpt2-trunc-4096', vocabSize: 4096 };
+    writeFileSync(join(bigTokenizer, 'checkpoint.json'), JSON.stringify(m));
+    expect(loadError(bigTokenizer).message).toContain("tokenizer 'gpt2-trunc-4096' has 4096 ids but the model config only 256");
+    expect(() => validateCheckpoint(bigTokenizer)).toThrow(/has 4096 ids but the model config only 256/);
+
+    const folder = copyOf('weights-folder');
+    rmSync(join(folder, 'model.safetensors'));
+    mkdirSync(join(folder, 'model.safetensors'));
+    expect(loadError(folder).message).toContain(`${join(folder, 'model.safetensors')}: is a folder, not a file`);
+
+    // The untouched checkpoint passes every check, without a model being built.
+    expect(validateCheckpoint(good).config).toEqual(config);
   });
 
   it('replaces an existing checkpoint directory atomically', async () => {

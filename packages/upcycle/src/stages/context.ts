@@ -22,6 +22,7 @@ import {
   parseModelConfig,
   readCheckpoint,
   readStopRecord,
+  validateCheckpoint,
   saveCheckpoint,
   train,
   TrainingStoppedError,
@@ -323,11 +324,10 @@ export async function saveTensors(
 }
 
 /**
- * A checkpoint directory read as a recipe's dense source: file-level validated by core (hashes,
- * format), its config parsed by the model schema (a ConfigError names the file).
+ * A checkpoint directory read as a recipe's dense source, after every check loading makes
+ * (`validateCheckpoint`: hashes, config schema, tokenizer, tensors, finite weights).
  */
 export function denseSourceOf(checkpointDir: string, name = checkpointDir): DenseSource {
-  const raw = readCheckpoint(checkpointDir);
-  const config = parseModelConfig(raw.manifest.config, join(checkpointDir, 'checkpoint.json'));
-  return { name, config, tokenizer: raw.manifest.tokenizer, tensors: raw.weights, contentHash: raw.manifest.contentHash };
+  const { config, manifest, weights } = validateCheckpoint(checkpointDir);
+  return { name, config, tokenizer: manifest.tokenizer, tensors: weights, contentHash: manifest.contentHash };
 }
