@@ -124,7 +124,7 @@ beforeAll(async () => {
   results = await runAll({
     // Argument parsing (the issue's eight cases, and an unknown option for every command).
     ...Object.fromEntries(
-      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report'].map((c) => [`foo:${c}`, [c, '--foo']]),
+      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare'].map((c) => [`foo:${c}`, [c, '--foo']]),
     ),
     shortW: ['sweep', '-w', '2'],
     configNoValue: ['sweep', '--config'],
@@ -216,7 +216,7 @@ describe('bam on bad command lines', () => {
 describe('bam --help and unexpected errors', () => {
   it("every command's --help lists each option with its default, or says it is required", async () => {
     const commands = await loadCommands();
-    expect(commands.map((c) => c.name)).toEqual(['branch', 'data', 'experts', 'flops', 'inspect', 'mix', 'report', 'seed', 'sweep', 'train', 'train-mixture', 'upcycle']);
+    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'flops', 'inspect', 'mix', 'report', 'seed', 'sweep', 'train', 'train-mixture', 'upcycle']);
     for (const c of commands) {
       const options = c.usage.split('\noptions')[1];
       expect(options, c.name).toBeDefined();
