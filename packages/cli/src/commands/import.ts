@@ -3,36 +3,39 @@
  * of the Llama family (llama, mistral, qwen2) or GPT-NeoX, or a llama2.c `.bin` — with its
  * tokenizer (packages/core/src/import).
  */
-import { parseArgs } from 'node:util';
-import { ConfigError, importModel } from '@bam/core';
+import { importModel } from '@bam/core';
+import { ensureWritableDir, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 
-const usage = `usage: bam import SOURCE --out CKPT [--tokenizer FILE] [--json]
+const spec = {
+  command: 'bam import',
+  options: {
+    out: { kind: 'string', arg: 'CKPT', required: true, help: 'checkpoint directory to write (replaced if it exists), e.g. ckpt/imported' },
+    tokenizer: { kind: 'string', arg: 'FILE', defaultText: 'tokenizer.bin beside the .bin', help: "a llama2.c model's tokenizer.bin" },
+    json: { kind: 'flag', help: 'print one JSON object (checkpoint, source format, config hash, tokenizer, notes)' },
+  },
+  positionals: { name: 'SOURCE', help: 'the model folder or llama2.c .bin to convert', min: 1, max: 1 },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Converts SOURCE into a bam checkpoint in CKPT (replaced if it exists) that bam inspect, train,
-scoring and the upcycle stages read:
+const usage = formatHelp(
+  'bam import SOURCE --out CKPT [--tokenizer FILE] [--json]',
+  `Converts SOURCE into a bam checkpoint in CKPT that bam inspect, train, scoring and the upcycle
+stages read:
   - a Hugging Face model folder: config.json (model_type llama, mistral, qwen2 or gpt_neox),
     model.safetensors or model.safetensors.index.json with its shards (F32, F16 or BF16),
     and tokenizer.json (carried into the checkpoint);
-  - a llama2.c model .bin with its tokenizer.bin (--tokenizer FILE; default: beside the .bin).
-Options bam does not implement (rope_scaling, another activation, ...) are refused by name.
---json prints one JSON object (checkpoint, source format, config hash, tokenizer, notes).`;
+  - a llama2.c model .bin with its tokenizer.bin (--tokenizer FILE).
+Options bam does not implement (rope_scaling, another activation, ...) are refused by name.`,
+  spec.options,
+);
 
 export const command: Command = {
   name: 'import',
   summary: 'convert a Hugging Face (Llama family, GPT-NeoX) or llama2.c model into a bam checkpoint',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { out: { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
-    if (positionals.length !== 1) {
-      throw new ConfigError('bam import arguments', [{ path: 'SOURCE', message: `expected one model folder or .bin, got ${positionals.length}` }], 'see bam import --help');
-    }
-    if (!values.out) throw new ConfigError('bam import arguments', [{ path: '--out', message: 'is required' }], 'give the checkpoint directory to write, e.g. --out ckpt/imported');
+    const { values, positionals } = parseCommandLine(spec, argv);
+    ensureWritableDir(values.out, '--out');
     const r = await importModel(positionals[0], values.out, { tokenizerPath: values.tokenizer });
     const m = r.manifest;
     if (values.json) {

@@ -6,28 +6,38 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { SweepConfigError, TASK_ID, exampleTaskSource, type ConfigIssue } from '@bam/eval';
-import { writeFileAtomic } from '@bam/utils';
+import { SweepConfigError, TASK_ID, exampleTaskSource } from '@bam/eval';
+import { ensureWritableDir, formatHelp, parseCommandLine, UsageError, writeFileAtomic, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
 
-const usage = `usage: bam new-task NAME [--dir DIR] [--preset P] [--force]
+const spec = {
+  command: 'bam new-task',
+  options: {
+    dir: { kind: 'string', arg: 'DIR', defaultText: './NAME', help: 'folder to write into (created if missing)' },
+    preset: {
+      kind: 'string',
+      arg: 'P',
+      default: 'tiny',
+      help: "upcycle preset of the dense seed in sweep.json (tiny: the main job's seed, so a sweep\nrun from the repository root reuses its checkpoint; smoke builds one in seconds)",
+    },
+    force: { kind: 'flag', help: 'overwrite NAME.ts, package.json and sweep.json if they exist' },
+  },
+  positionals: { name: 'NAME', help: 'the task id, e.g. bam new-task my-task', min: 1, max: 1 },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Writes a custom task you can edit and run at once, in DIR (default: ./NAME):
+const usage = formatHelp(
+  'bam new-task NAME [--dir DIR] [--preset P] [--force]',
+  `Writes a custom task you can edit and run at once, in DIR (default: ./NAME):
   NAME.ts        the README's example task (four-way arithmetic choice), with id NAME
   package.json   { "type": "module" }, so NAME.ts loads as an ES module
   sweep.json     runs NAME on the dense seed of preset P (first 20 documents; results in DIR/results)
 and prints the bam sweep command that runs it. NAME.ts may import @bam/eval, zod and @bam/core
 without installing anything in DIR.
 
-  --dir DIR      folder to write into (created if missing; default ./NAME)
-  --preset P     upcycle preset of the dense seed in sweep.json (default tiny: the main job's
-                 seed, so a sweep run from the repository root reuses its checkpoint;
-                 smoke builds one in seconds)
-  --force        overwrite NAME.ts, package.json and sweep.json if they exist
-
-Exit code 0, or 2 for a bad NAME or when a file exists (without --force).`;
+Exit code 0, or 2 for a bad NAME or when a file exists (without --force).`,
+  spec.options,
+);
 
 /** The sweep config that runs task `id` (file `id`.ts beside it) on the dense seed of `preset`. */
 export function newTaskSweepConfig(id: string, preset: string): object {
@@ -47,21 +57,11 @@ export const command: Command = {
   summary: 'write a ready-to-edit custom task, with a sweep config that runs it',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { dir: { type: 'string' }, preset: { type: 'string', default: 'tiny' }, force: { type: 'boolean', default: false } },
-    });
-    const issues: ConfigIssue[] = [];
-    const [id, ...extra] = positionals;
-    if (id === undefined) issues.push({ path: 'NAME', message: 'required: the task id, e.g. bam new-task my-task' });
-    else if (!TASK_ID.test(id)) issues.push({ path: 'NAME', message: `'${id}' is not a task id: use lower-case letters, digits and '-', starting with a letter` });
-    if (extra.length > 0) issues.push({ path: '(arguments)', message: `unexpected: ${extra.join(' ')}` });
-    if (issues.length > 0) throw new SweepConfigError('bam new-task arguments', issues, 'see bam new-task --help');
-
-    const name = id as string;
+    const { values, positionals } = parseCommandLine(spec, argv);
+    const name = positionals[0];
+    if (!TASK_ID.test(name)) throw new UsageError(spec.command, `NAME: '${name}' is not a task id: use lower-case letters, digits and '-', starting with a letter`);
     const dir = resolve(values.dir ?? name);
+    ensureWritableDir(dir, '--dir');
     const files: Array<[string, string]> = [
       [`${name}.ts`, exampleTaskSource(name)],
       ['package.json', `${JSON.stringify({ name, private: true, type: 'module' }, null, 2)}\n`],

@@ -4,27 +4,35 @@
  * artifacts, copies moved aside as damaged, stale build locks and stray files. The checks are the
  * store's own (packages/upcycle/src/store.ts), the same a run makes before reusing an artifact.
  */
-import { parseArgs } from 'node:util';
-import { ConfigError } from '@bam/core';
 import { gcStore, scanStore, type StoreEntry } from '@bam/upcycle';
+import { formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 
-const usage = `usage: bam store verify ARTIFACTS [--quick] [--json]
-       bam store gc ARTIFACTS [--yes] [--verify] [--json]
+const spec = {
+  command: 'bam store',
+  options: {
+    quick: { kind: 'flag', help: 'verify: hash only files changed since DONE.json was written (what a run checks)' },
+    yes: { kind: 'flag', help: 'gc: delete what it lists (without it, gc deletes nothing)' },
+    verify: { kind: 'flag', help: 'gc: hash every file to find damaged artifacts (without it: sizes and changed files)' },
+    json: { kind: 'flag', help: 'print the entries as JSON' },
+  },
+  positionals: { name: 'ACTION ARTIFACTS', help: "'verify ARTIFACTS' or 'gc ARTIFACTS'", min: 0, max: 2 },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-verify  checks every artifact: DONE.json present and for its folder, the checkpoint's content
+const usage = formatHelp(
+  `bam store verify ARTIFACTS [--quick] [--json]
+       bam store gc ARTIFACTS [--yes] [--verify] [--json]`,
+  `verify  checks every artifact: DONE.json present and for its folder, the checkpoint's content
         hash the one DONE.json records, every output file there with its recorded size and
         sha256. Prints each artifact as ok, damaged (and why), unfinished (an interrupted build,
         resumable) or building (its lock held by a live process); exits 1 if any is damaged.
-          --quick   hash only files changed since DONE.json was written (what a run checks)
 gc      lists what no run will use, with the space it takes: unfinished and damaged artifacts,
         folders moved aside as <hash>.damaged-<time>, stale locks, stray files. Deletes nothing
         unless --yes. Artifacts being built (lock held by a live process) are kept.
-          --yes     delete them
-          --verify  hash every file to find damaged artifacts (default: sizes and changed files)
-  --json  print the entries as JSON
 
-example: bam store verify artifacts && bam store gc artifacts --yes`;
+example: bam store verify artifacts && bam store gc artifacts --yes`,
+  spec.options,
+);
 
 /** 1536 → "1.5 KiB" */
 function size(bytes: number): string {
@@ -38,19 +46,6 @@ function size(bytes: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { quick: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false }, verify: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-    });
-  } catch (err) {
-    throw new ConfigError('bam store arguments', [{ path: '(arguments)', message: (err as Error).message }], 'see bam store --help');
-  }
-}
-
 function describe(e: StoreEntry): string {
   const what = e.kind === 'artifact' ? `${e.status} artifact` : e.kind === 'damaged-aside' ? 'moved aside as damaged' : e.kind === 'lock' ? 'stale lock' : 'stray file';
   return `${e.path}  (${what}${e.reason ? `: ${e.reason}` : ''}, ${size(e.bytes)})`;
@@ -61,10 +56,10 @@ export const command: Command = {
   summary: 'verify an artifacts directory against its DONE.json records, or prune what no run will use',
   usage,
   async run(argv) {
-    const { values, positionals } = parse(argv);
-    const [action, dir, ...extra] = positionals;
-    if ((action !== 'verify' && action !== 'gc') || !dir || extra.length > 0) {
-      throw new ConfigError('bam store arguments', [{ path: '(arguments)', message: `expected 'verify ARTIFACTS' or 'gc ARTIFACTS', got '${positionals.join(' ')}'` }], 'see bam store --help');
+    const { values, positionals } = parseCommandLine(spec, argv);
+    const [action, dir] = positionals;
+    if ((action !== 'verify' && action !== 'gc') || !dir) {
+      throw new UsageError(spec.command, `expected 'verify ARTIFACTS' or 'gc ARTIFACTS', got '${positionals.join(' ')}'`);
     }
     if (action === 'verify') {
       const artifacts = scanStore(dir, { full: !values.quick }).filter((e) => e.kind === 'artifact');
