@@ -124,7 +124,7 @@ beforeAll(async () => {
   results = await runAll({
     // Argument parsing (the issue's eight cases, and an unknown option for every command).
     ...Object.fromEntries(
-      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare'].map((c) => [`foo:${c}`, [c, '--foo']]),
+      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare', 'import', 'new-task', 'store'].map((c) => [`foo:${c}`, [c, '--foo']]),
     ),
     shortW: ['sweep', '-w', '2'],
     configNoValue: ['sweep', '--config'],
@@ -142,6 +142,9 @@ beforeAll(async () => {
     sweepOutUnderFile: ['sweep', '--config', 'x.json', '--out', join(file, 'results')],
     mixOutUnderFile: ['mix', '--recipe', 'btx', '--from', `${ckpt},${ckpt}`, '--out', join(file, 'mix')],
     reportOutFolder: ['report', join(work, 'no-results'), '--out', folder],
+    importOutFile: ['import', join(work, 'no-model'), '--out', file],
+    storeBadAction: ['store', 'check', work],
+    newTaskNoName: ['new-task'],
     // Weights that are a folder.
     inspectEisdir: ['inspect', folderWeights],
     trainEisdir: ['train', '--preset', 'smoke', '--domain', 'law', '--out', trainEisdir, '--steps', '4', '--batch-size', '2', '--seq-len', '16', '--json'],
@@ -173,6 +176,8 @@ describe('bam on bad command lines', () => {
     expectOneLineError(results.stepsNegative, 'train', "--steps must be a whole number >= 1, got '-1'");
     expectOneLineError(results.seedNegative, 'train', "--seed must be a whole number >= 0, got '-5'");
     expectOneLineError(results.maxJobs1e3, 'sweep', "--max-jobs must be a whole number >= 1 written in digits, got '1e3'");
+    expectOneLineError(results.storeBadAction, 'store', `expected 'verify ARTIFACTS' or 'gc ARTIFACTS', got 'check ${work}'`);
+    expectOneLineError(results.newTaskNoName, 'new-task', 'NAME: required: the task id, e.g. bam new-task my-task');
   });
 
   it('names an unwritable or invalid output path and the reason before doing any work', () => {
@@ -183,6 +188,7 @@ describe('bam on bad command lines', () => {
     expectOneLineError(results.sweepOutUnderFile, 'sweep', `--out ${join(file, 'results')}: not writable: ${file} is a file, not a folder (ENOTDIR)`);
     expectOneLineError(results.mixOutUnderFile, 'mix', `--out ${join(file, 'mix')}: not writable: ${file} is a file, not a folder (ENOTDIR)`);
     expectOneLineError(results.reportOutFolder, 'report', `--out ${folder}: is a folder, not a file`);
+    expectOneLineError(results.importOutFile, 'import', `--out ${file}: is a file, not a folder`);
     // Nothing started: no backend line, no training output.
     for (const r of [results.trainOutSys, results.trainOutUnderFile, results.upcycleOutFile, results.seedOutSys]) expect(r.stderr).not.toContain('bam backend:');
   });
@@ -216,7 +222,7 @@ describe('bam on bad command lines', () => {
 describe('bam --help and unexpected errors', () => {
   it("every command's --help lists each option with its default, or says it is required", async () => {
     const commands = await loadCommands();
-    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'flops', 'inspect', 'mix', 'report', 'seed', 'sweep', 'train', 'train-mixture', 'upcycle']);
+    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'flops', 'import', 'inspect', 'mix', 'new-task', 'report', 'seed', 'store', 'sweep', 'train', 'train-mixture', 'upcycle']);
     for (const c of commands) {
       const options = c.usage.split('\noptions')[1];
       expect(options, c.name).toBeDefined();
