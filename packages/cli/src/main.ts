@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   compare: () => import('./commands/compare.ts'),
   data: () => import('./commands/data.ts'),
   experts: () => import('./commands/experts.ts'),
+  export: () => import('./commands/export.ts'),
   flops: () => import('./commands/flops.ts'),
   import: () => import('./commands/import.ts'),
   inspect: () => import('./commands/inspect.ts'),

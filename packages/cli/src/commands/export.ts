@@ -2,15 +2,25 @@
  * `bam export`: writes a bam checkpoint as a folder PyTorch / Hugging Face users load —
  * config.json, model.safetensors and the tokenizer (packages/core/src/export; docs/export.md).
  */
-import { parseArgs } from 'node:util';
-import { ConfigError, EXPORT_FORMATS, exportCheckpoint, parseExportFormat } from '@bam/core';
+import { EXPORT_FORMATS, exportCheckpoint, parseExportFormat } from '@bam/core';
+import { ensureWritableDir, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import type { Command } from '../command.ts';
 
-const usage = `usage: bam export CKPT --format F --out DIR [--json]
+const spec = {
+  command: 'bam export',
+  options: {
+    format: { kind: 'string', arg: 'F', required: true, choices: EXPORT_FORMATS, help: `the layout to write: ${EXPORT_FORMATS.join(', ')}` },
+    out: { kind: 'string', arg: 'DIR', required: true, help: 'folder to write (replaced if it exists), e.g. exported/model' },
+    json: { kind: 'flag', help: 'print one JSON object (format, out, files, tensors, bytes, notes)' },
+  },
+  positionals: { name: 'CKPT', help: 'the checkpoint directory to export', min: 1, max: 1 },
+} as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-Writes the checkpoint CKPT into DIR (replaced if it exists): config.json, model.safetensors
+const usage = formatHelp(
+  'bam export CKPT --format F --out DIR [--json]',
+  `Writes the checkpoint CKPT into DIR (replaced if it exists): config.json, model.safetensors
 (float32, PyTorch's [out, in] Linear layout) and the tokenizer file the checkpoint carries.
-Formats (${EXPORT_FORMATS.join(', ')}):
+Formats:
   hf-llama      dense sequential RMSNorm/SwiGLU models (Llama; Qwen2 when q/k/v biases only)
   hf-gpt-neox   dense LayerNorm/GeLU models (Pythia; parallel or sequential residual)
   hf-mixtral    BTX mixtures whose FFN router renormalises its top-k (normalize "after")
@@ -18,25 +28,18 @@ Formats (${EXPORT_FORMATS.join(', ')}):
                 without renormalisation (bam's default), which Mixtral cannot express
   bam-hf        any bam model (BAM attention experts, soft routing, KV-shared, parallel
                 blocks): model_type "bam", run in PyTorch by python/bam_hf.py
-A model the format cannot express is refused with the field at fault and the format to use.
---json prints one JSON object (format, out, files, tensors, bytes, notes).`;
+A model the format cannot express is refused with the field at fault and the format to use.`,
+  spec.options,
+);
 
 export const command: Command = {
   name: 'export',
   summary: 'write a checkpoint as a Hugging Face-layout folder (hf-llama, hf-gpt-neox, hf-mixtral, hf-qwen2-moe, bam-hf)',
   usage,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { format: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
-    if (positionals.length !== 1) {
-      throw new ConfigError('bam export arguments', [{ path: 'CKPT', message: `expected one checkpoint directory, got ${positionals.length}` }], 'see bam export --help');
-    }
-    if (!values.format) throw new ConfigError('bam export arguments', [{ path: '--format', message: 'is required' }], `give one of ${EXPORT_FORMATS.join(', ')}`);
-    if (!values.out) throw new ConfigError('bam export arguments', [{ path: '--out', message: 'is required' }], 'give the folder to write, e.g. --out exported/model');
+    const { values, positionals } = parseCommandLine(spec, argv);
+    ensureWritableDir(values.out, '--out');
+    // --format is one of EXPORT_FORMATS by now; parseExportFormat narrows its type.
     const r = exportCheckpoint(positionals[0], parseExportFormat(values.format), values.out);
     if (values.json) {
       console.log(JSON.stringify({ format: r.format, out: r.outDir, files: r.files, tensors: r.tensors, bytes: r.bytes, notes: r.notes }));
