@@ -124,7 +124,7 @@ beforeAll(async () => {
   results = await runAll({
     // Argument parsing (the issue's eight cases, and an unknown option for every command).
     ...Object.fromEntries(
-      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare', 'import', 'new-task', 'store'].map((c) => [`foo:${c}`, [c, '--foo']]),
+      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare', 'import', 'export', 'new-task', 'store'].map((c) => [`foo:${c}`, [c, '--foo']]),
     ),
     shortW: ['sweep', '-w', '2'],
     configNoValue: ['sweep', '--config'],
@@ -134,6 +134,11 @@ beforeAll(async () => {
     stepsNegative: ['train', '--preset', 'smoke', '--domain', 'law', '--out', join(work, 't'), '--steps', '-1'],
     seedNegative: ['train', '--preset', 'smoke', '--domain', 'law', '--out', join(work, 't'), '--seed', '-5'],
     maxJobs1e3: ['sweep', '--config', 'x.json', '--max-jobs', '1e3'],
+    waitYes: ['sweep', '--config', 'x.json', '--wait=yes'],
+    exportBadFormat: ['export', ckpt, '--format', 'onnx', '--out', join(work, 'e')],
+    exportNoCkpt: ['export', '--format', 'hf-llama', '--out', join(work, 'e')],
+    trainInitAndPreset: ['train', '--init', ckpt, '--preset', 'smoke', '--domain', 'law', '--out', join(work, 't')],
+    trainInitTokenizer: ['train', '--init', ckpt, '--tokenizer', 'byte', '--domain', 'law', '--out', join(work, 't')],
     // Unusable output paths, found before any work starts.
     trainOutSys: ['train', '--preset', 'smoke', '--domain', 'law', '--out', '/sys/bam-cannot-write'],
     trainOutUnderFile: ['train', '--preset', 'smoke', '--domain', 'law', '--out', join(file, 'out')],
@@ -143,6 +148,7 @@ beforeAll(async () => {
     mixOutUnderFile: ['mix', '--recipe', 'btx', '--from', `${ckpt},${ckpt}`, '--out', join(file, 'mix')],
     reportOutFolder: ['report', join(work, 'no-results'), '--out', folder],
     importOutFile: ['import', join(work, 'no-model'), '--out', file],
+    exportOutFile: ['export', ckpt, '--format', 'hf-llama', '--out', file],
     storeBadAction: ['store', 'check', work],
     newTaskNoName: ['new-task'],
     // Weights that are a folder.
@@ -153,6 +159,7 @@ beforeAll(async () => {
     inspectTokenizer: ['inspect', bigTokenizer],
     inspectNan: ['inspect', nanWeights],
     mixNan: ['mix', '--recipe', 'btx', '--from', `${nanWeights},${ckpt}`, '--out', join(work, 'm2')],
+    trainInitNan: ['train', '--init', nanWeights, '--domain', 'law', '--out', join(work, 't3')],
     inspectGood: ['inspect', ckpt, '--json'],
     version: ['--version'],
   });
@@ -164,7 +171,7 @@ describe('bam on bad command lines', () => {
       const command = name.slice(4);
       expectOneLineError(r, command, "unknown option '--foo'; options: --");
     }
-    expect(results['foo:train'].stderr).toContain('--preset, --domain, --mix, --out, --steps');
+    expect(results['foo:train'].stderr).toContain('--preset, --init, --domain, --mix, --out, --steps');
   });
 
   it('refuses short options, missing values, values given to flags, and bad or non-digit numbers', () => {
@@ -178,6 +185,11 @@ describe('bam on bad command lines', () => {
     expectOneLineError(results.maxJobs1e3, 'sweep', "--max-jobs must be a whole number >= 1 written in digits, got '1e3'");
     expectOneLineError(results.storeBadAction, 'store', `expected 'verify ARTIFACTS' or 'gc ARTIFACTS', got 'check ${work}'`);
     expectOneLineError(results.newTaskNoName, 'new-task', 'NAME: required: the task id, e.g. bam new-task my-task');
+    expectOneLineError(results.waitYes, 'sweep', "option --wait takes no value, got '--wait=yes'");
+    expectOneLineError(results.exportBadFormat, 'export', "--format must be one of hf-llama, hf-gpt-neox, hf-mixtral, hf-qwen2-moe, bam-hf; got 'onnx'");
+    expectOneLineError(results.exportNoCkpt, 'export', 'CKPT: required: the checkpoint directory to export');
+    expectOneLineError(results.trainInitAndPreset, 'train', '--preset/--init: give exactly one of --preset P or --init CKPT');
+    expectOneLineError(results.trainInitTokenizer, 'train', '--tokenizer does not apply with --init');
   });
 
   it('names an unwritable or invalid output path and the reason before doing any work', () => {
@@ -189,6 +201,7 @@ describe('bam on bad command lines', () => {
     expectOneLineError(results.mixOutUnderFile, 'mix', `--out ${join(file, 'mix')}: not writable: ${file} is a file, not a folder (ENOTDIR)`);
     expectOneLineError(results.reportOutFolder, 'report', `--out ${folder}: is a folder, not a file`);
     expectOneLineError(results.importOutFile, 'import', `--out ${file}: is a file, not a folder`);
+    expectOneLineError(results.exportOutFile, 'export', `--out ${file}: is a file, not a folder`);
     // Nothing started: no backend line, no training output.
     for (const r of [results.trainOutSys, results.trainOutUnderFile, results.upcycleOutFile, results.seedOutSys]) expect(r.stderr).not.toContain('bam backend:');
   });
@@ -213,6 +226,11 @@ describe('bam on bad command lines', () => {
     expect(results.mixNan.stderr).not.toContain('bam backend:');
   });
 
+  it('bam train --init refuses a checkpoint with NaN weights before TF.js starts', () => {
+    expectOneLineError(results.trainInitNan, 'train', `tensor '${nanTensor}' holds 1 non-finite value`);
+    expect(results.trainInitNan.stderr).not.toContain('bam backend:');
+  });
+
   it('bam --version prints the version', () => {
     expect(results.version.code).toBe(0);
     expect(results.version.stdout).toMatch(/^bam \d+\.\d+\.\d+ \(node v\d+/);
@@ -222,7 +240,7 @@ describe('bam on bad command lines', () => {
 describe('bam --help and unexpected errors', () => {
   it("every command's --help lists each option with its default, or says it is required", async () => {
     const commands = await loadCommands();
-    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'flops', 'import', 'inspect', 'mix', 'new-task', 'report', 'seed', 'store', 'sweep', 'train', 'train-mixture', 'upcycle']);
+    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'export', 'flops', 'import', 'inspect', 'mix', 'new-task', 'report', 'seed', 'store', 'sweep', 'train', 'train-mixture', 'upcycle']);
     for (const c of commands) {
       const options = c.usage.split('\noptions')[1];
       expect(options, c.name).toBeDefined();

@@ -19,6 +19,7 @@ import {
   tokenizerSpecForCheckpoint,
   tokenizerSpecFromName,
   train,
+  validateCheckpoint,
   type BackendName,
   type TokenizerSpec,
 } from '@bam/core';
@@ -89,11 +90,9 @@ export const command: Command = {
     if (values.init && values.tokenizer) throw new UsageError(spec.command, '--tokenizer does not apply with --init (the checkpoint carries its tokenizer)');
     if (!values.domain === !values.mix) throw new UsageError(spec.command, '--domain/--mix: give exactly one of --domain D or --mix "SPEC"');
     const mix = parseMixSpec(values.domain ? { [values.domain]: 1 } : values.mix!);
-    // Everything the command line decides is checked; now the output folder, before TF.js starts.
-    ensureWritableDir(values.out, '--out');
-    const backend = await selectBackend({ prefer: values.backend as BackendName | undefined, log: values.json ? () => {} : undefined });
-    // --init: the checkpoint's model (weights, config) and its tokenizer, e.g. an imported model.
-    const init = values.init ? loadCheckpoint(values.init) : undefined;
+    // --init: the checkpoint's config and tokenizer (e.g. an imported model), checked as loading
+    // would check them before TF.js starts; its weights become the model below.
+    let init = values.init ? validateCheckpoint(values.init) : undefined;
     const config = init ? init.config : loadPreset(values.preset!);
     const source = values.init ?? values.preset!;
     const steps = values.steps;
@@ -103,7 +102,7 @@ export const command: Command = {
     const seed = values.seed;
     const peakLr = values.lr;
     const tokSpec: TokenizerSpec = init
-      ? tokenizerSpecForCheckpoint(values.init!, init.tokenizer.id)
+      ? tokenizerSpecForCheckpoint(values.init!, init.manifest.tokenizer.id)
       : values.tokenizer
       ? tokenizerSpecFromName(values.tokenizer)
       : config.vocabSize === 256
@@ -113,9 +112,15 @@ export const command: Command = {
     if (tokenizer.vocabSize > config.vocabSize) {
       throw new UsageError(spec.command, `--tokenizer '${tokenizer.id}' has ${tokenizer.vocabSize} ids but '${source}' only ${config.vocabSize}`);
     }
+    // Everything the command line decides is checked; now the output folder, before TF.js starts.
+    ensureWritableDir(values.out, '--out');
+    const backend = await selectBackend({ prefer: values.backend as BackendName | undefined, log: values.json ? () => {} : undefined });
     const batches = createBatchSource({ tokenizer, mix, split: 'train', batchSize, seqLen, seed });
     const evalBatches = createBatchSource({ tokenizer, mix, split: 'validation', batchSize, seqLen, seed: seed + 1 });
-    const model = init ? init.model : createModel(config, seed);
+    const initHash = init?.manifest.contentHash;
+    const model = init ? loadCheckpoint(init).model : createModel(config, seed);
+    // The model holds the weights now; dropping the file's copy keeps a large --init model from being held twice while training.
+    init = undefined;
     try {
       const s = await train({
         model,
@@ -138,7 +143,7 @@ export const command: Command = {
         },
         tokenizer,
         reporter: !values.json && process.stderr.isTTY ? trainProgressBar() : undefined,
-        meta: { command: 'bam train', ...(init ? { init: { checkpoint: values.init, contentHash: init.manifest.contentHash } } : { preset: values.preset }), mix: formatMix(mix), backend: backend.name },
+        meta: { command: 'bam train', ...(values.init ? { init: { checkpoint: values.init, contentHash: initHash } } : { preset: values.preset }), mix: formatMix(mix), backend: backend.name },
       });
       const params = countParams(model);
       const result = {

@@ -473,9 +473,12 @@ export function validateCheckpoint(source: string | RawCheckpoint): ValidatedChe
 /**
  * Loads a checkpoint directory into a new model, after every check of `validateCheckpoint`.
  * Throws `CheckpointError` naming the file (and the tensor, or the config fields, at fault).
+ * Given a checkpoint `validateCheckpoint` already returned (checked before a backend was
+ * chosen, as `bam train --init` does), builds the model from it without reading it again.
  */
-export function loadCheckpoint(dir: string): LoadedCheckpoint {
-  const raw = validateCheckpoint(dir);
+export function loadCheckpoint(source: string | ValidatedCheckpoint): LoadedCheckpoint {
+  const raw = typeof source === 'string' ? validateCheckpoint(source) : source;
+  const { dir } = raw;
   const { config } = raw;
   const { tokenizer } = raw.manifest;
   const specs = paramSpecs(config);
