@@ -13,38 +13,39 @@
  * `parallelProjections: 'fused'`; the default is five products); a third case per such variant,
  * "parallel, fused projections", shows what the fusion does (bam ×1 only).
  */
-import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
-import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
 import { cells, cpuCell, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    variants: { type: 'string', default: 'dense,bam-full' },
-    rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '10' },
-    'batch-size': { type: 'string', default: '8' },
-    workers: { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
+const { values, variants } = benchmarkArgs(
+  'blocks.ts',
+  'Training tokens/s of each variant with parallel and with sequential blocks, interleaved in one process run.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    variants: { ...BENCH_OPTIONS.variants, default: 'dense,bam-full' },
+    rounds: BENCH_OPTIONS.rounds,
+    steps: BENCH_OPTIONS.steps,
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    workers: { kind: 'int', min: 1, default: 1, help: 'worker threads of the bam engine (1: train() in this thread; W > 1: data-parallel)' },
+    json: BENCH_OPTIONS.json,
   },
-});
+  (v) => ({ values: v, variants: parseVariants(v.variants) }),
+);
 const log = (s: string) => {
   if (!values.json) console.error(s);
 };
 await selectBackend({ prefer: 'wasm', log: () => {} });
-const B = intOption(values['batch-size'], 'batch-size');
-const engine = `bam ×${intOption(values.workers, 'workers')}`;
-const variants = parseVariants(values.variants!);
+const B = values['batch-size'];
+const engine = `bam ×${values.workers}`;
 const cases: TrainCase[] = variants.flatMap((v) => {
-  const both = (['parallel', 'sequential'] as const).map((block) => ({ label: `${v} ${block}`, config: variantOf(values.preset!, v, { block }) }));
+  const both = (['parallel', 'sequential'] as const).map((block) => ({ label: `${v} ${block}`, config: variantOf(values.preset, v, { block }) }));
   const fusable = both[0].config.attention.kind === 'dense' && both[0].config.ffn.kind === 'dense' && engine === 'bam ×1';
   return fusable ? [...both, { label: `${v} parallel, fused projections`, config: both[0].config, ops: { parallelProjections: 'fused' as const } }] : both;
 });
 const T = cases[0].config.maxSeqLen;
 const machineStart = machineInfo();
 log(machineLine(machineStart));
-const m = await measureTraining(cases, { engines: [engine], rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, log });
+const m = await measureTraining(cases, { engines: [engine], rounds: values.rounds, steps: values.steps, batchSize: B, seqLen: T, log });
 const machineEnd = machineInfo();
 const rowsOf = (v: string, parallelLabel: string) => {
   const [p, s] = [cases.find((c) => c.label === parallelLabel)!, cases.find((c) => c.label === `${v} sequential`)!];

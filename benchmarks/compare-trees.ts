@@ -11,37 +11,40 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { BamError } from '@bam/core';
-import { intOption, machineInfo, machineLine, markdownTable, median, parseVariants, spread } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, machineInfo, machineLine, markdownTable, median, parseVariants, spread } from './lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    other: { type: 'string' },
-    'label-other': { type: 'string', default: 'other' },
-    variants: { type: 'string', default: 'dense,bam-full' },
-    rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '8' },
-    preset: { type: 'string', default: 'tiny' },
+const { values, variants } = benchmarkArgs(
+  'compare-trees.ts',
+  "Before/after of a whole training step: this checkout against another one, train() tokens/s and tokens per CPU-second in alternating fresh processes.",
+  {
+    other: { kind: 'string', arg: 'DIR', required: true, help: 'the other bam checkout (git archive <commit> | tar -x -C DIR, node_modules linked; see benchmarks/README.md)' },
+    'label-other': { kind: 'string', arg: 'LABEL', default: 'other', help: "the other checkout's name in the tables" },
+    variants: { ...BENCH_OPTIONS.variants, default: 'dense,bam-full' },
+    rounds: BENCH_OPTIONS.rounds,
+    steps: { ...BENCH_OPTIONS.steps, default: 8, help: 'training steps per run (after a 2-step warm-up)' },
+    preset: BENCH_OPTIONS.preset,
   },
-});
-if (!values.other || !existsSync(join(values.other, 'packages/core/src/index.ts'))) {
-  throw new BamError(`--other must name a bam checkout (got '${values.other ?? ''}')`, 'E_BENCH', 'unpack a commit with git archive <commit> | tar -x -C DIR and link its node_modules (see benchmarks/README.md)');
-}
+  (v) => {
+    if (!existsSync(join(v.other, 'packages/core/src/index.ts'))) {
+      throw new BamError(`--other must name a bam checkout (got '${v.other}')`, 'E_BENCH', 'unpack a commit with git archive <commit> | tar -x -C DIR and link its node_modules (see benchmarks/README.md)');
+    }
+    return { values: v, variants: parseVariants(v.variants) };
+  },
+);
 const here = fileURLToPath(new URL('..', import.meta.url));
 const script = 'benchmarks/lib/train-once.ts';
 mkdirSync(join(values.other, 'benchmarks/lib'), { recursive: true });
 copyFileSync(join(here, script), join(values.other, script));
-const trees: Array<[string, string]> = [['this checkout', here], [values['label-other']!, values.other]];
-const variants = parseVariants(values.variants!);
-const rounds = intOption(values.rounds, 'rounds');
+const trees: Array<[string, string]> = [['this checkout', here], [values['label-other'], values.other]];
+const { rounds } = values;
 const m0 = machineInfo();
 console.error(machineLine(m0));
 const res = new Map<string, Array<{ tps: number; perCpu: number }>>();
 for (let r = 0; r < rounds; r++) {
   for (const v of variants) {
     for (const [label, dir] of trees) {
-      const p = spawnSync('npx', ['tsx', script, values.preset!, v, values.steps!, '8'], { cwd: dir, encoding: 'utf8' });
+      const p = spawnSync('npx', ['tsx', script, values.preset, v, String(values.steps), '8'], { cwd: dir, encoding: 'utf8' });
       const line = p.stdout.trim().split('\n').pop() ?? '';
       if (p.status !== 0 || !line.startsWith('{')) throw new BamError(`train-once failed in ${dir}: ${p.stderr.slice(-1500)}`, 'E_BENCH');
       const x = JSON.parse(line) as { tps: number; perCpu: number };

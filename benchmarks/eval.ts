@@ -15,42 +15,40 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
 import { createModel, disposeModel, domainTestDocs, saveCheckpoint, selectBackend, type ModelConfig } from '@bam/core';
-import { intOption, machineInfo, machineLine, markdownTable, median, parseVariants, spread, tokenizerFor, variantOf, type Variant } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, intList, machineInfo, machineLine, markdownTable, median, parseVariants, spread, tokenizerFor, variantOf, type Variant } from './lib/common.ts';
 import type { EvalReply, EvalTask } from './lib/eval-worker.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    variants: { type: 'string', default: 'dense,btx,bam-full,bam-kv-shared' },
-    rounds: { type: 'string', default: '3' },
-    docs: { type: 'string', default: '16' },
-    chars: { type: 'string', default: '2000' },
-    chunk: { type: 'string', default: '1' },
-    'batch-size': { type: 'string', default: '8' },
-    workers: { type: 'string', default: '1,2' },
-    json: { type: 'boolean', default: false },
+const { values, variants, workerCounts } = benchmarkArgs(
+  'eval.ts',
+  'Scored tokens/s of loglikelihoodRolling through the real LanguageModel per variant, with 1 and 2 piscina worker threads, interleaved in one process run.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    variants: BENCH_OPTIONS.variants,
+    rounds: BENCH_OPTIONS.rounds,
+    docs: { kind: 'int', min: 1, default: 16, help: 'held-out Moby-Dick test documents to score' },
+    chars: { kind: 'int', min: 1, default: 2000, help: 'characters each document is cut to' },
+    chunk: { kind: 'int', min: 1, default: 1, help: 'documents per worker task' },
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    workers: { ...BENCH_OPTIONS.workers, default: '1,2', help: 'comma-separated piscina worker-thread counts' },
+    json: BENCH_OPTIONS.json,
   },
-});
+  (v) => ({ values: v, variants: parseVariants(v.variants), workerCounts: intList(v.workers, 'workers') }),
+);
 const log = (s: string) => {
   if (!values.json) console.error(s);
 };
 await selectBackend({ prefer: 'wasm', log: () => {} });
-const variants = parseVariants(values.variants!);
-const rounds = intOption(values.rounds, 'rounds');
-const chunk = intOption(values.chunk, 'chunk');
-const batchSize = intOption(values['batch-size'], 'batch-size');
-const workerCounts = values.workers!.split(',').map((w) => intOption(w, 'workers'));
+const { rounds, chunk, 'batch-size': batchSize } = values;
 const texts = domainTestDocs('ood')
-  .slice(0, intOption(values.docs, 'docs'))
-  .map((d) => d.text.slice(0, intOption(values.chars, 'chars')));
+  .slice(0, values.docs)
+  .map((d) => d.text.slice(0, values.chars));
 
 const machineStart = machineInfo();
 log(machineLine(machineStart));
 const dir = mkdtempSync(join(tmpdir(), 'bam-bench-eval-'));
-const configs = new Map<Variant, ModelConfig>(variants.map((v) => [v, variantOf(values.preset!, v)]));
+const configs = new Map<Variant, ModelConfig>(variants.map((v) => [v, variantOf(values.preset, v)]));
 for (const [v, config] of configs) {
   const model = createModel(config, 0);
   await saveCheckpoint(join(dir, v), { model, tokenizer: tokenizerFor(config) });

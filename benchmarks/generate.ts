@@ -13,7 +13,6 @@
  * tensors after the prefill (`kvCacheBytes` / positions) next to the config formula
  * (`kvCacheBytesPerToken`).
  */
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import {
   createKvCache,
@@ -28,30 +27,30 @@ import {
   selectBackend,
   type BamModel,
 } from '@bam/core';
-import { intOption, machineInfo, machineLine, markdownTable, median, parseVariants, spread, tokenizerFor, variantOf, type Variant } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, machineInfo, machineLine, markdownTable, median, parseVariants, spread, tokenizerFor, variantOf, type Variant } from './lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    variants: { type: 'string', default: 'dense,btx,bam-full,bam-kv-shared' },
-    runs: { type: 'string', default: '10' },
-    prompt: { type: 'string', default: '256' },
-    new: { type: 'string', default: '16' },
-    json: { type: 'boolean', default: false },
+const { values, variants } = benchmarkArgs(
+  'generate.ts',
+  "Generation latency with the paper's protocol (greedy, KV cache, batch 1) per variant: whole call, prefill, per-token decode, and KV-cache bytes per token.",
+  {
+    preset: BENCH_OPTIONS.preset,
+    variants: BENCH_OPTIONS.variants,
+    runs: { ...BENCH_OPTIONS.runs, default: 10 },
+    prompt: { kind: 'int', min: 1, default: 256, help: 'prompt tokens (held-out Moby-Dick text)' },
+    new: { kind: 'int', min: 1, default: 16, help: 'new tokens generated after the prompt' },
+    json: BENCH_OPTIONS.json,
   },
-});
+  (v) => ({ values: v, variants: parseVariants(v.variants) }),
+);
 const log = (s: string) => {
   if (!values.json) console.error(s);
 };
 await selectBackend({ prefer: 'wasm', log: () => {} });
-const variants = parseVariants(values.variants!);
-const runs = intOption(values.runs, 'runs');
-const P = intOption(values.prompt, 'prompt');
-const NEW = intOption(values.new, 'new');
+const { runs, prompt: P, new: NEW } = values;
 const machineStart = machineInfo();
 log(machineLine(machineStart));
 
-const models = new Map<Variant, BamModel>(variants.map((v) => [v, createModel(variantOf(values.preset!, v, { maxSeqLen: P + NEW }), 0)]));
+const models = new Map<Variant, BamModel>(variants.map((v) => [v, createModel(variantOf(values.preset, v, { maxSeqLen: P + NEW }), 0)]));
 const tokenizer = tokenizerFor(models.get(variants[0])!.config);
 const text = domainTestDocs('ood').map((d) => d.text).join('\n');
 const prompt = Array.from(tokenizer.encode(text)).slice(0, P);

@@ -14,20 +14,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createModel, createTokenizer, disposeModel, paramCounts, parseModelConfig, saveCheckpoint, selectBackend } from '@bam/core';
-import { intOption, machineLine } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, machineLine } from './lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    dir: { type: 'string' },
-    layers: { type: 'string', default: '12' },
-    width: { type: 'string', default: '768' },
-    ff: { type: 'string', default: '2048' },
-    vocab: { type: 'string', default: '8192' },
-    json: { type: 'boolean', default: false },
+const values = benchmarkArgs(
+  'interop.ts',
+  'Seconds and peak memory of bam export --format hf-llama and of bam import of a generated ~100M-parameter model, against the size of its model.safetensors.',
+  {
+    dir: { kind: 'string', arg: 'DIR', defaultText: 'a temporary folder, removed after', help: 'where the checkpoint and the exported folders go (kept)' },
+    layers: { kind: 'int', min: 1, default: 12, help: 'layers of the generated model' },
+    width: { kind: 'int', min: 1, default: 768, help: 'd_model of the generated model (12 heads)' },
+    ff: { kind: 'int', min: 1, default: 2048, help: 'SwiGLU hidden width' },
+    vocab: { kind: 'int', min: 1, default: 8192, help: 'vocabulary size (the embedding is padded past the 257 byte tokens)' },
+    json: BENCH_OPTIONS.json,
   },
-});
+);
 
 /** A byte-level BPE tokenizer.json with the 256 byte tokens and <|endoftext|> (GPT-2's byte alphabet). */
 function writeByteTokenizer(path: string): void {
@@ -69,14 +70,14 @@ const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'bam-interop-'));
 mkdirSync(dir, { recursive: true });
 const tokPath = join(dir, 'tokenizer.json');
 writeByteTokenizer(tokPath);
-const D = intOption(values.width, 'width');
+const D = values.width;
 const config = parseModelConfig({
-  vocabSize: intOption(values.vocab, 'vocab'),
+  vocabSize: values.vocab,
   dModel: D,
   nHeads: 12,
   nKvHeads: 4,
-  nLayers: intOption(values.layers, 'layers'),
-  dFF: intOption(values.ff, 'ff'),
+  nLayers: values.layers,
+  dFF: values.ff,
   maxSeqLen: 1024,
   block: 'sequential',
 });

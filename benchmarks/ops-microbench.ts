@@ -22,9 +22,9 @@
  *   +blas        + matrix products on OpenBLAS (ops/blas.ts; attention through gemmBatch)   (= bam's default)
  * Every setting but +blas runs its products on XNNPACK (BAM_BLAS=off).
  */
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import {
+  BamError,
   blasStatus,
   computeLossAndGrads,
   createModel,
@@ -34,20 +34,39 @@ import {
   setOpsSettings,
   type OpsSettings,
 } from '@bam/core';
-import { parseVariants, variantOf } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, parseVariants, variantOf } from './lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '5' },
-    preset: { type: 'string', default: 'tiny' },
-    batch: { type: 'string', default: '8' },
-    variant: { type: 'string', default: 'dense' },
-    settings: { type: 'string', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas' },
-    'skip-matmul': { type: 'boolean', default: false },
+// The fast-path settings of part 2 by name (ops/settings.ts), in the order the header comment explains them.
+const fused: Partial<OpsSettings> = { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'bam' };
+const allSettings: [string, Partial<OpsSettings>][] = [
+  ['builtin', { matmulGradient: 'builtin', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+  ['+matmul', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+  ['+xent', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'tfjs' }],
+  ['+slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'bam' }],
+  ['+per-head', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'bam' }],
+  ['-slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'tfjs' }],
+  ['+fused', fused],
+  ['+blas', fused],
+];
+
+const { values, variant } = benchmarkArgs(
+  'ops-microbench.ts',
+  "What each wasm fast path buys: matMul GFLOP/s by form, and one forward + backward with the fast paths switched on one at a time (setOpsSettings).",
+  {
+    rounds: { ...BENCH_OPTIONS.rounds, default: 5 },
+    preset: BENCH_OPTIONS.preset,
+    batch: { ...BENCH_OPTIONS['batch-size'], help: 'sequences per forward + backward' },
+    variant: { kind: 'string', arg: 'VARIANT', default: 'dense', help: 'the variant measured in part 2, one of dense, btx, bam-full, bam-kv-shared' },
+    settings: { kind: 'string', arg: 'LIST', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas', help: 'comma-separated fast-path settings of part 2, in order (the first is the baseline)' },
+    'skip-matmul': { kind: 'flag', help: 'leave out part 1 (matMul GFLOP/s)' },
   },
-});
-const rounds = Number(values.rounds);
-const B = Number(values.batch);
+  (v) => {
+    const unknown = v.settings.split(',').filter((n) => !allSettings.some(([known]) => known === n));
+    if (unknown.length) throw new BamError(`--settings: unknown setting${unknown.length > 1 ? 's' : ''} '${unknown.join(',')}'`, 'E_BENCH', `known names are ${allSettings.map(([n]) => n).join(', ')}`);
+    return { values: v, variant: parseVariants(v.variant)[0] };
+  },
+);
+const { rounds, batch: B } = values;
 
 const choice = await selectBackend({ log: () => {} });
 const blasFound = blasStatus().active;
@@ -112,27 +131,15 @@ if (!values['skip-matmul']) {
 
 // Part 2: forward+backward of a preset model.
 {
-  const config = variantOf(values.preset!, parseVariants(values.variant!)[0]);
+  const config = variantOf(values.preset, variant);
   const T = config.maxSeqLen;
   const model = createModel(config, 1);
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
   const inputs = tf.tensor2d(ids, [B, T], 'int32');
   const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
-  const fused: Partial<OpsSettings> = { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'bam' };
-  const allSettings: [string, Partial<OpsSettings>][] = [
-    ['builtin', { matmulGradient: 'builtin', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
-    ['+matmul', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'builtin', attention: 'batched', wasmSliceKernels: 'tfjs' }],
-    ['+xent', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'tfjs' }],
-    ['+slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'batched', wasmSliceKernels: 'bam' }],
-    ['+per-head', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'per-head', wasmSliceKernels: 'bam' }],
-    ['-slices', { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'tfjs' }],
-    ['+fused', fused],
-    ['+blas', fused],
-  ];
   // +blas needs OpenBLAS; without it the header line says why and the setting is left out.
-  const wanted = values.settings!.split(',').filter((n) => n !== '+blas' || blasFound);
+  const wanted = values.settings.split(',').filter((n) => n !== '+blas' || blasFound);
   const variants = allSettings.filter(([n]) => wanted.includes(n));
-  if (variants.length !== wanted.length) throw new Error(`--settings: known names are ${allSettings.map(([n]) => n).join(', ')}`);
   const step = () => {
     const r = computeLossAndGrads(model, inputs, targets);
     return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];

@@ -7,26 +7,27 @@
  *
  *   npx tsx benchmarks/profile.ts [--preset tiny] [--variants dense,bam-full] [--batch-size 8] [--top 12]
  */
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { computeLossAndGrads, createModel, disposeModel, selectBackend } from '@bam/core';
-import { intOption, machineLine, markdownTable, median, parseVariants, variantOf } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, machineLine, markdownTable, median, parseVariants, variantOf } from './lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    variants: { type: 'string', default: 'dense,bam-full' },
-    'batch-size': { type: 'string', default: '8' },
-    top: { type: 'string', default: '12' },
+const { values, variants } = benchmarkArgs(
+  'profile.ts',
+  'Where one forward + backward spends its time on wasm: tf.profile kernel time by kernel and by matMul shape, per variant.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    variants: { ...BENCH_OPTIONS.variants, default: 'dense,bam-full' },
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    top: { kind: 'int', min: 1, default: 12, help: 'rows of each table (kernels, matMul shapes)' },
   },
-});
+  (v) => ({ values: v, variants: parseVariants(v.variants) }),
+);
 await selectBackend({ prefer: 'wasm', log: () => {} });
-const B = intOption(values['batch-size'], 'batch-size');
-const top = intOption(values.top, 'top');
+const { 'batch-size': B, top } = values;
 console.log(machineLine());
 
-for (const variant of parseVariants(values.variants!)) {
-  const config = variantOf(values.preset!, variant);
+for (const variant of variants) {
+  const config = variantOf(values.preset, variant);
   const T = config.maxSeqLen;
   const model = createModel(config, 1);
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);

@@ -12,43 +12,44 @@
  * every token, so bam's attention FLOPs grow linearly with E; doubling d multiplies the
  * projection and FFN FLOPs by 4 and the attention-score FLOPs by 2.
  */
-import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
-import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, intList, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
 import { cells, cpuCell, flopsPerToken, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    experts: { type: 'string', default: '2,4,8' },
-    variants: { type: 'string', default: 'btx,bam-full,bam-kv-shared' },
-    widths: { type: 'string', default: 'dense,btx' },
-    rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '6' },
-    'batch-size': { type: 'string', default: '8' },
-    workers: { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
+const { values, experts, variants, widths } = benchmarkArgs(
+  'scaling.ts',
+  'Training tokens/s as the experts go 2 → 4 → 8 and as d_model doubles, beside the FLOPs growth, interleaved in one process run.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    experts: { kind: 'string', arg: 'LIST', default: '2,4,8', help: 'comma-separated expert counts of the mixtures' },
+    variants: { ...BENCH_OPTIONS.variants, default: 'btx,bam-full,bam-kv-shared', help: 'comma-separated variants whose expert count grows' },
+    widths: { kind: 'string', arg: 'LIST', default: 'dense,btx', help: 'comma-separated variants measured at d_model and 2 × d_model' },
+    rounds: BENCH_OPTIONS.rounds,
+    steps: { ...BENCH_OPTIONS.steps, default: 6 },
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    workers: { kind: 'int', min: 1, default: 1, help: 'worker threads of the bam engine (1: train() in this thread; W > 1: data-parallel)' },
+    json: BENCH_OPTIONS.json,
   },
-});
+  (v) => ({ values: v, experts: intList(v.experts, 'experts'), variants: parseVariants(v.variants), widths: parseVariants(v.widths) }),
+);
 const log = (s: string) => {
   if (!values.json) console.error(s);
 };
 await selectBackend({ prefer: 'wasm', log: () => {} });
-const B = intOption(values['batch-size'], 'batch-size');
-const engine = `bam ×${intOption(values.workers, 'workers')}`;
-const experts = values.experts!.split(',').map((e) => intOption(e, 'experts'));
-const expertCases: TrainCase[] = parseVariants(values.variants!).flatMap((v) =>
-  experts.map((e) => ({ label: `${v} E=${e}`, config: variantOf(values.preset!, v, {}, { experts: e }) })),
+const B = values['batch-size'];
+const engine = `bam ×${values.workers}`;
+const expertCases: TrainCase[] = variants.flatMap((v) =>
+  experts.map((e) => ({ label: `${v} E=${e}`, config: variantOf(values.preset, v, {}, { experts: e }) })),
 );
-const base = variantOf(values.preset!, 'dense');
-const widthCases: TrainCase[] = (values.widths ? parseVariants(values.widths) : []).flatMap((v) =>
-  [1, 2].map((k) => ({ label: `${v} D=${base.dModel * k}`, config: variantOf(values.preset!, v, { dModel: base.dModel * k, dFF: base.dFF * k }) })),
+const base = variantOf(values.preset, 'dense');
+const widthCases: TrainCase[] = widths.flatMap((v) =>
+  [1, 2].map((k) => ({ label: `${v} D=${base.dModel * k}`, config: variantOf(values.preset, v, { dModel: base.dModel * k, dFF: base.dFF * k }) })),
 );
 const cases = [...expertCases, ...widthCases];
 const T = base.maxSeqLen;
 const machineStart = machineInfo();
 log(machineLine(machineStart));
-const m = await measureTraining(cases, { engines: [engine], rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, log });
+const m = await measureTraining(cases, { engines: [engine], rounds: values.rounds, steps: values.steps, batchSize: B, seqLen: T, log });
 const machineEnd = machineInfo();
 /** Each case against the first case of its group (same variant): measured slow-down and FLOPs growth. */
 const table = (group: TrainCase[]) =>

@@ -6,7 +6,6 @@
  *                                          [--batch-size 8] [--seq-len 128] [--mix general] [--json]
  */
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import {
   countParams,
   createBatchSource,
@@ -19,28 +18,28 @@ import {
   train,
   type BackendName,
 } from '@bam/core';
+import { BENCH_OPTIONS, benchmarkArgs } from './lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    backend: { type: 'string', default: 'wasm' },
-    runs: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '20' },
-    'batch-size': { type: 'string', default: '8' },
-    'seq-len': { type: 'string', default: '128' },
-    mix: { type: 'string', default: 'general' },
-    json: { type: 'boolean', default: false },
+const values = benchmarkArgs(
+  'train-throughput.ts',
+  'Training tokens/s of train() (forward + backward + AdamW) for one preset on one backend: median of several runs after a warm-up run.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    backend: { kind: 'string', arg: 'NAME', default: 'wasm', help: 'the tfjs backend bam prefers (selectBackend)' },
+    runs: BENCH_OPTIONS.runs,
+    steps: { ...BENCH_OPTIONS.steps, default: 20, help: 'training steps per timed run' },
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    'seq-len': BENCH_OPTIONS['seq-len'],
+    mix: { kind: 'string', arg: 'MIX', default: 'general', help: 'the data mix batches come from' },
+    json: { ...BENCH_OPTIONS.json, help: 'print one JSON line instead of indented JSON' },
   },
-});
+);
 
 const backend = await selectBackend({ prefer: values.backend as BackendName, log: () => {} });
-const config = loadPreset(values.preset!);
+const config = loadPreset(values.preset);
 const tokenizer = createTokenizer(config.vocabSize === 256 ? { kind: 'byte' } : tokenizerSpecFromName(`gpt2-${config.vocabSize}`));
-const batchSize = Number(values['batch-size']);
-const seqLen = Number(values['seq-len']);
-const steps = Number(values.steps);
-const runs = Number(values.runs);
-const batches = createBatchSource({ tokenizer, mix: values.mix!, split: 'train', batchSize, seqLen, seed: 0 });
+const { 'batch-size': batchSize, 'seq-len': seqLen, steps, runs } = values;
+const batches = createBatchSource({ tokenizer, mix: values.mix, split: 'train', batchSize, seqLen, seed: 0 });
 
 async function once(seed: number, n: number): Promise<number> {
   const model = createModel(config, seed);

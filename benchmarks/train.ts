@@ -16,45 +16,47 @@
  * says which library and how many threads; BAM_BLAS=off measures XNNPACK).
  * Python start-up and torch import are outside its timing, as tfjs start-up is outside bam's.
  */
-import { parseArgs } from 'node:util';
 import { selectBackend } from '@bam/core';
-import { intOption, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, intList, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
 import { peerInfo } from './lib/peer.ts';
 import { cells, cpuCell, flopsPerToken, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    variants: { type: 'string', default: 'dense,btx,bam-full,bam-kv-shared' },
-    rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '10' },
-    'batch-size': { type: 'string', default: '8' },
-    'seq-len': { type: 'string', default: '128' },
-    workers: { type: 'string', default: '1,2' },
-    'no-peer': { type: 'boolean', default: false },
-    'peer-threads': { type: 'string', default: '2' },
-    'peer-blas-threads': { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
+const { values, variants, workers } = benchmarkArgs(
+  'train.ts',
+  'Training tokens/s and GFLOP/s per variant: bam in one thread, bam data-parallel, and the PyTorch peer on the same batches, interleaved in one process run.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    variants: BENCH_OPTIONS.variants,
+    rounds: BENCH_OPTIONS.rounds,
+    steps: BENCH_OPTIONS.steps,
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    'seq-len': BENCH_OPTIONS['seq-len'],
+    workers: { ...BENCH_OPTIONS.workers, default: '1,2', help: 'comma-separated worker-thread counts of bam engines (1: train(); W > 1: trainDataParallel)' },
+    'no-peer': { kind: 'flag', help: 'leave out the PyTorch peer' },
+    'peer-threads': { kind: 'int', min: 1, default: 2, help: "the peer's torch.set_num_threads" },
+    'peer-blas-threads': { kind: 'int', min: 1, default: 1, help: "the peer's OPENBLAS_NUM_THREADS" },
+    json: BENCH_OPTIONS.json,
   },
-});
+  (v) => ({ values: v, variants: parseVariants(v.variants), workers: intList(v.workers, 'workers') }),
+);
 const log = (s: string) => {
   if (!values.json) console.error(s);
 };
 const backend = await selectBackend({ prefer: 'wasm', log: () => {} });
-const T = intOption(values['seq-len'], 'seq-len');
-const B = intOption(values['batch-size'], 'batch-size');
-const peerThreads = intOption(values['peer-threads'], 'peer-threads');
-const peerBlasThreads = intOption(values['peer-blas-threads'], 'peer-blas-threads');
+const T = values['seq-len'];
+const B = values['batch-size'];
+const peerThreads = values['peer-threads'];
+const peerBlasThreads = values['peer-blas-threads'];
 const info = values['no-peer'] ? null : peerInfo();
 if (info && !info.ok) log(`PyTorch peer skipped: ${info.error}`);
 const usePeer = info?.ok === true;
-const bamEngines = values.workers!.split(',').map((w) => `bam ×${intOption(w, 'workers')}`);
+const bamEngines = workers.map((w) => `bam ×${w}`);
 const engines = [...bamEngines, ...(usePeer ? ['torch'] : [])];
-const cases: TrainCase[] = parseVariants(values.variants!).map((v) => ({ label: v, config: variantOf(values.preset!, v) }));
+const cases: TrainCase[] = variants.map((v) => ({ label: v, config: variantOf(values.preset, v) }));
 
 const machineStart = machineInfo();
 log(machineLine(machineStart));
-const m = await measureTraining(cases, { engines, rounds: intOption(values.rounds, 'rounds'), steps: intOption(values.steps, 'steps'), batchSize: B, seqLen: T, peerThreads, peerBlasThreads, log });
+const m = await measureTraining(cases, { engines, rounds: values.rounds, steps: values.steps, batchSize: B, seqLen: T, peerThreads, peerBlasThreads, log });
 const machineEnd = machineInfo();
 
 const header = ['variant', 'GFLOP/token', ...engines.flatMap((e) => [`${e} tokens/s`, `${e} GFLOP/s`]), ...(usePeer ? bamEngines.map((e) => `${e} / torch`) : [])];

@@ -6,11 +6,12 @@
  *
  *   npx tsx benchmarks/gpu/probe.ts [--allow-software]
  */
-import { parseArgs } from 'node:util';
 import { describeAdapter, listGpuDevices, noHardwareReason, probeWebGpu } from '@bam/core';
+import { benchmarkArgs } from '../lib/common.ts';
 
-const { values } = parseArgs({ options: { 'allow-software': { type: 'boolean', default: false } } });
-const allowSoftware = values['allow-software'];
+const { 'allow-software': allowSoftware } = benchmarkArgs('gpu/probe.ts', "The WebGPU adapters this machine offers, as JSON: the one bam's webgpu backend would use and every GPU listed for placement.", {
+  'allow-software': { kind: 'flag', help: 'accept a software adapter (exit code 3 instead of 4)' },
+});
 const probe = await probeWebGpu({ allowSoftware });
 const list = await listGpuDevices({ includeSoftware: allowSoftware });
 const report = {

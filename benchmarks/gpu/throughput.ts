@@ -14,7 +14,6 @@
  */
 import { appendFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import {
   createBatchSource,
   createModel,
@@ -32,38 +31,30 @@ import {
   type BackendChoice,
   type BackendName,
 } from '@bam/core';
-import { mixtureOf, parseVariants, type Variant } from '../lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, mixtureOf, parseVariants, type Variant } from '../lib/common.ts';
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    variants: { type: 'string', default: 'dense,btx,bam-full,bam-kv-shared' },
-    backends: { type: 'string', default: 'webgpu,wasm' },
-    steps: { type: 'string', default: '10' },
-    'eval-steps': { type: 'string', default: '10' },
-    runs: { type: 'string', default: '3' },
-    'batch-size': { type: 'string', default: '8' },
-    'seq-len': { type: 'string', default: '128' },
-    'allow-software': { type: 'boolean', default: false },
-    suite: { type: 'string', default: '' },
-    append: { type: 'string' },
+const { values, variants } = benchmarkArgs(
+  'gpu/throughput.ts',
+  'Training and evaluation tokens/s of the variants on the webgpu backend, with wasm as the baseline; one JSON line per measurement, and with --append a Markdown section.',
+  {
+    preset: BENCH_OPTIONS.preset,
+    variants: BENCH_OPTIONS.variants,
+    backends: { kind: 'string', arg: 'LIST', default: 'webgpu,wasm', help: 'comma-separated backends to measure' },
+    steps: { ...BENCH_OPTIONS.steps, help: 'training steps per timed run' },
+    'eval-steps': { kind: 'int', min: 1, default: 10, help: 'evaluateLoss batches per timed run' },
+    runs: BENCH_OPTIONS.runs,
+    'batch-size': BENCH_OPTIONS['batch-size'],
+    'seq-len': BENCH_OPTIONS['seq-len'],
+    'allow-software': { kind: 'flag', help: 'accept a software WebGPU adapter (llvmpipe, lavapipe, SwiftShader)' },
+    suite: { kind: 'string', arg: 'TEXT', help: "the correctness suite's result, for the appended section" },
+    append: { kind: 'string', arg: 'FILE', help: 'append a Markdown section to FILE (benchmarks/RESULTS.md)' },
   },
-});
+  (v) => ({ values: v, variants: parseVariants(v.variants) }),
+);
+const { steps, 'eval-steps': evalSteps, runs, 'batch-size': batchSize, 'seq-len': seqLen } = values;
+const backends = values.backends.split(',') as BackendName[];
 
-function positive(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${v}'`);
-  return n;
-}
-const steps = positive('steps', values.steps);
-const evalSteps = positive('eval-steps', values['eval-steps']);
-const runs = positive('runs', values.runs);
-const batchSize = positive('batch-size', values['batch-size']);
-const seqLen = positive('seq-len', values['seq-len']);
-const variants = parseVariants(values.variants!);
-const backends = values.backends!.split(',') as BackendName[];
-
-const base = loadPreset(values.preset!);
+const base = loadPreset(values.preset);
 const tokenizer = createTokenizer(base.vocabSize === 256 ? { kind: 'byte' } : tokenizerSpecFromName(`gpt2-${base.vocabSize}`));
 const trainBatches = createBatchSource({ tokenizer, mix: 'general', split: 'train', batchSize, seqLen, seed: 0 });
 const evalBatches = createBatchSource({ tokenizer, mix: 'general', split: 'validation', batchSize, seqLen, seed: 0 });

@@ -19,6 +19,7 @@ import {
   type Tokenizer,
 } from '@bam/core';
 import { recipeConfig } from '@bam/upcycle';
+import { formatHelp, parseCommandLine, UsageError, type OptionSpec, type ParsedArgs } from '@bam/utils';
 
 /** The paper's three mixtures and the dense seed, in the order tables list them. */
 export const VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared'] as const;
@@ -111,9 +112,60 @@ export function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/**
+ * The options several benchmarks take, declared once: a script spreads the ones it takes into its
+ * own declaration, overriding the default where its protocol differs (`{ ...BENCH_OPTIONS.rounds,
+ * default: 5 }`).
+ */
+export const BENCH_OPTIONS = {
+  preset: { kind: 'string', arg: 'NAME', default: 'tiny', help: 'model preset (packages/core presets) the variants are made from' },
+  variants: { kind: 'string', arg: 'LIST', default: VARIANTS.join(','), help: `comma-separated variants, of ${VARIANTS.join(', ')}` },
+  rounds: { kind: 'int', min: 1, default: 3, help: 'measuring rounds, all cases interleaved in each; a cell is the median (min–max) over rounds' },
+  runs: { kind: 'int', min: 1, default: 3, help: 'timed runs after the warm-up run' },
+  steps: { kind: 'int', min: 1, default: 10, help: 'training steps per timed run (after a 2-step warm-up)' },
+  'batch-size': { kind: 'int', min: 1, default: 8, help: 'sequences per batch' },
+  'seq-len': { kind: 'int', min: 1, default: 128, help: 'tokens per sequence' },
+  workers: { kind: 'string', arg: 'LIST', default: '1', help: 'comma-separated worker-thread counts to measure (1: this thread)' },
+  json: { kind: 'flag', help: 'print one JSON line instead of tables' },
+} as const satisfies Record<string, OptionSpec>;
+
+/**
+ * Parses a benchmark's command line by its declaration (`parseCommandLine`): `--help` prints the
+ * options with their defaults and exits 0; a bad option, or a bad value `derive` finds (an
+ * unknown variant, a bad list), prints one line and exits 2, never a stack trace. `derive` turns
+ * the values into what the script uses (default: the values themselves).
+ */
+export function benchmarkArgs<const O extends Record<string, OptionSpec>, R = ParsedArgs<O>['values']>(
+  script: string,
+  description: string,
+  options: O,
+  derive: (values: ParsedArgs<O>['values']) => R = (v) => v as R,
+  argv: readonly string[] = process.argv.slice(2),
+): R {
+  const command = `npx tsx benchmarks/${script}`;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(formatHelp(`${command} [options]`, description, options));
+    process.exit(0);
+  }
+  try {
+    return derive(parseCommandLine({ command, options }, argv).values);
+  } catch (err) {
+    if (!(err instanceof BamError)) throw err;
+    // BamError keeps its hint on a second line; here it joins the message's one line.
+    const hint = err instanceof UsageError || !err.hint ? '' : ` — ${err.hint}`;
+    console.error(`${script}: ${err.message.split('\n')[0]}${hint}`);
+    process.exit(2);
+  }
+}
+
+/** A comma-separated list of positive integers (`--workers 1,2`), or a BamError naming the option. */
+export function intList(value: string, name: string): number[] {
+  return value.split(',').map((w) => intOption(w, name));
+}
+
 /** Parses a positive integer option, or throws naming it. */
 export function intOption(value: string | undefined, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new BamError(`--${name} must be a positive integer, got '${value}'`, 'E_BENCH');
+  const n = value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new BamError(`--${name} must be a positive integer, got '${value}'`, 'E_BENCH');
   return n;
 }
