@@ -26,7 +26,6 @@ import * as tf from '@tensorflow/tfjs';
 import {
   BamError,
   blasStatus,
-  computeLossAndGrads,
   createModel,
   disposeModel,
   enableBlas,
@@ -34,7 +33,7 @@ import {
   setOpsSettings,
   type OpsSettings,
 } from '@bam/core';
-import { BENCH_OPTIONS, benchmarkArgs, parseVariants, variantOf } from './lib/common.ts';
+import { BENCH_OPTIONS, benchmarkArgs, forwardBackwardStep, parseVariants, variantOf } from './lib/common.ts';
 
 // The fast-path settings of part 2 by name (ops/settings.ts), in the order the header comment explains them.
 const fused: Partial<OpsSettings> = { matmulGradient: 'explicit-transpose', crossEntropyGradient: 'explicit', attention: 'fused', wasmSliceKernels: 'bam' };
@@ -134,16 +133,10 @@ if (!values['skip-matmul']) {
   const config = variantOf(values.preset, variant);
   const T = config.maxSeqLen;
   const model = createModel(config, 1);
-  const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
-  const inputs = tf.tensor2d(ids, [B, T], 'int32');
-  const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
+  const { step, dispose } = forwardBackwardStep(model, B);
   // +blas needs OpenBLAS; without it the header line says why and the setting is left out.
   const wanted = values.settings.split(',').filter((n) => n !== '+blas' || blasFound);
   const variants = allSettings.filter(([n]) => wanted.includes(n));
-  const step = () => {
-    const r = computeLossAndGrads(model, inputs, targets);
-    return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];
-  };
   const times = new Map<string, number[]>(variants.map(([n]) => [n, []]));
   const losses = new Map<string, number>();
   for (let r = 0; r < rounds + 1; r++) {
@@ -170,6 +163,6 @@ if (!values['skip-matmul']) {
       `  ${name.padEnd(10)} ${ms.toFixed(0).padStart(6)} ms/step  ${((B * T) / (ms / 1000)).toFixed(0).padStart(6)} tokens/s  ${(base / ms).toFixed(2)}×  loss ${losses.get(name)!.toFixed(5)}`,
     );
   }
-  tf.dispose([inputs, targets]);
+  dispose();
   disposeModel(model);
 }

@@ -8,8 +8,8 @@
  *   npx tsx benchmarks/profile.ts [--preset tiny] [--variants dense,bam-full] [--batch-size 8] [--top 12]
  */
 import * as tf from '@tensorflow/tfjs';
-import { computeLossAndGrads, createModel, disposeModel, selectBackend } from '@bam/core';
-import { BENCH_OPTIONS, benchmarkArgs, machineLine, markdownTable, median, parseVariants, variantOf } from './lib/common.ts';
+import { createModel, disposeModel, selectBackend } from '@bam/core';
+import { BENCH_OPTIONS, benchmarkArgs, forwardBackwardStep, machineLine, markdownTable, median, parseVariants, variantOf } from './lib/common.ts';
 
 const { values, variants } = benchmarkArgs(
   'profile.ts',
@@ -30,13 +30,7 @@ for (const variant of variants) {
   const config = variantOf(values.preset, variant);
   const T = config.maxSeqLen;
   const model = createModel(config, 1);
-  const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
-  const inputs = tf.tensor2d(ids, [B, T], 'int32');
-  const targets = tf.tensor2d(ids.map((x) => (x + 1) % config.vocabSize), [B, T], 'int32');
-  const step = (): tf.Tensor[] => {
-    const r = computeLossAndGrads(model, inputs, targets);
-    return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];
-  };
+  const { step, dispose } = forwardBackwardStep(model, B);
   tf.dispose(step());
   const wall: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -77,6 +71,6 @@ for (const variant of variants) {
   const shapes = [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, top);
   console.log('');
   console.log(markdownTable(['matMul operands', 'ms', 'calls', 'GFLOP/s'], shapes.map(([n, s]) => [n, s.ms.toFixed(1), String(s.n), (s.flops / s.ms / 1e6).toFixed(1)])));
-  tf.dispose([inputs, targets]);
+  dispose();
   disposeModel(model);
 }

@@ -5,14 +5,17 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import {
   BamError,
   blasStatus,
+  computeLossAndGrads,
   createBatchSource,
   createTokenizer,
   loadPreset,
   parseModelConfig,
   tokenizerSpecFromName,
+  type BamModel,
   type MixBatchSource,
   type ModelConfig,
   type ModelConfigInput,
@@ -58,6 +61,25 @@ export function tokenizerFor(config: ModelConfig): Tokenizer {
 /** Training batches of the `general` train split for a config (seed 0), as `bam train` makes them. */
 export function batchesFor(config: ModelConfig, batchSize: number, seqLen: number, mix = 'general'): MixBatchSource {
   return createBatchSource({ tokenizer: tokenizerFor(config), mix, split: 'train', batchSize, seqLen, seed: 0 });
+}
+
+/**
+ * One forward + backward (`computeLossAndGrads`) of a model on a fixed synthetic batch
+ * [B, maxSeqLen] (token i is i·7919 mod V, each target the next id): timing kernels needs no real
+ * text. `step` returns every tensor it makes, for the caller to dispose; `dispose` frees the batch.
+ */
+export function forwardBackwardStep(model: BamModel, batchSize: number): { step: () => tf.Tensor[]; dispose: () => void } {
+  const { maxSeqLen: T, vocabSize: V } = model.config;
+  const ids = Int32Array.from({ length: batchSize * T }, (_, i) => (i * 7919) % V);
+  const inputs = tf.tensor2d(ids, [batchSize, T], 'int32');
+  const targets = tf.tensor2d(ids.map((x) => (x + 1) % V), [batchSize, T], 'int32');
+  return {
+    step: () => {
+      const r = computeLossAndGrads(model, inputs, targets);
+      return [r.loss, r.nll, r.loadBalance, r.zLoss, ...r.grads.values()];
+    },
+    dispose: () => tf.dispose([inputs, targets]),
+  };
 }
 
 /** Median (the lower middle for even counts) of a non-empty list. */
