@@ -1,5 +1,6 @@
 /**
- * What every benchmark shares: the machine and load description recorded beside each number,
+ * What every benchmark shares: its command-line options and their parsing (`BENCH_OPTIONS`,
+ * `benchmarkArgs`), the machine and load description recorded beside each number,
  * median and spread of repeated runs, the paper's variants at a preset (made by upcycle's
  * recipes), the tokenizer and batch source of a preset, and a markdown table printer (RESULTS.md takes the tables as printed).
  */
