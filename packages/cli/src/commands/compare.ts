@@ -7,8 +7,8 @@
  * the sweep's compare_<metric>.csv, so both show the same numbers.
  */
 import { COMPARE_FORMATS, compareResults, renderComparisons, type CompareFormat } from '@bam/eval';
-import { formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam compare',
@@ -26,9 +26,13 @@ const spec = {
   positionals: { name: 'RESULTS_DIR', help: 'the results folder of a sweep (bam sweep --out DIR)', min: 1, max: 1 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam compare RESULTS_DIR [--baseline NAME] [--metric M] [--format markdown|csv|json] [--iters N]',
-  `Compares every variant of a sweep with a baseline on the same documents (paired), per headline
+export const command = defineCommand({
+  name: 'compare',
+  summary: 'paired comparisons against a baseline (Δ%, 95% CI, McNemar/permutation p, Holm) from a results folder',
+  spec,
+  usage: {
+    usage: 'bam compare RESULTS_DIR [--baseline NAME] [--metric M] [--format markdown|csv|json] [--iters N]',
+    description: `Compares every variant of a sweep with a baseline on the same documents (paired), per headline
 metric and task, plus the average over a metric's tasks:
   value, baseline value, Δ and Δ% with a 95% CI (paired bootstrap over documents; with several
   seeds, seeds are resampled first, so the CI includes training-run variance), the p-value of
@@ -38,15 +42,8 @@ metric and task, plus the average over a metric's tasks:
 
 Exit code 0, or 2 on a bad argument, a folder that is not a results folder, or documents that
 differ between a variant and the baseline.`,
-  spec.options,
-);
-
-export const command: Command = {
-  name: 'compare',
-  summary: 'paired comparisons against a baseline (Δ%, 95% CI, McNemar/permutation p, Holm) from a results folder',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  },
+  async run({ values, positionals }) {
     const format = values.format as CompareFormat;
     if (!COMPARE_FORMATS.includes(format)) throw new UsageError(spec.command, `--format: '${values.format}' is not one of ${COMPARE_FORMATS.join(', ')}`);
     const { iters } = values;
@@ -55,4 +52,4 @@ export const command: Command = {
     process.stdout.write(`${renderComparisons(tables, format)}\n`);
     return 0;
   },
-};
+});

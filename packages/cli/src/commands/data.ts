@@ -14,8 +14,8 @@ import {
   type Domain,
   type Split,
 } from '@bam/core';
-import { formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import type { CommandLineSpec, OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam data',
@@ -26,16 +26,6 @@ const spec = {
     json: { kind: 'flag', help: 'print one JSON object {tokenizer, rows: [{domain, split, documents, bytes, tokens, bytesPerToken}]}' },
   },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
-
-const usage = `${formatHelp(
-  'bam data [--tokenizer NAME] [--domain D]... [--split S]... [--json]',
-  `Documents, bytes and tokens per domain and split of the offline corpora. Bytes are the UTF-8 size
-of the split's token stream text (its documents joined by a blank line), so the byte tokenizer
-gives exactly one token per byte.`,
-  spec.options,
-)}
-
-example: bam data --tokenizer byte --domain law --json`;
 
 interface Row {
   domain: Domain;
@@ -59,12 +49,18 @@ function table(rows: Row[]): string {
   return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'data',
   summary: 'bytes, documents and tokens per domain and split of the offline corpora',
-  usage,
-  async run(argv: string[]): Promise<number> {
-    const { values } = parseCommandLine(spec, argv);
+  spec,
+  usage: {
+    usage: 'bam data [--tokenizer NAME] [--domain D]... [--split S]... [--json]',
+    description: `Documents, bytes and tokens per domain and split of the offline corpora. Bytes are the UTF-8 size
+of the split's token stream text (its documents joined by a blank line), so the byte tokenizer
+gives exactly one token per byte.`,
+    epilogue: 'example: bam data --tokenizer byte --domain law --json',
+  },
+  async run({ values }) {
     const tokenizer = createTokenizer(tokenizerSpecFromName(values.tokenizer));
     const domains = pick(values.domain, DOMAINS);
     const splits = pick(values.split, SPLITS);
@@ -86,4 +82,4 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});

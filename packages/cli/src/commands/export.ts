@@ -3,8 +3,8 @@
  * config.json, model.safetensors and the tokenizer (packages/core/src/export; docs/export.md).
  */
 import { EXPORT_FORMATS, exportCheckpoint, parseExportFormat } from '@bam/core';
-import { ensureWritableDir, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { ensureWritableDir, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam export',
@@ -16,9 +16,13 @@ const spec = {
   positionals: { name: 'CKPT', help: 'the checkpoint directory to export', min: 1, max: 1 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam export CKPT --format F --out DIR [--json]',
-  `Writes the checkpoint CKPT into DIR (replaced if it exists): config.json, model.safetensors
+export const command = defineCommand({
+  name: 'export',
+  summary: 'write a checkpoint as a Hugging Face-layout folder (hf-llama, hf-gpt-neox, hf-mixtral, hf-qwen2-moe, bam-hf)',
+  spec,
+  usage: {
+    usage: 'bam export CKPT --format F --out DIR [--json]',
+    description: `Writes the checkpoint CKPT into DIR (replaced if it exists): config.json, model.safetensors
 (float32, PyTorch's [out, in] Linear layout) and the tokenizer file the checkpoint carries.
 Formats:
   hf-llama      dense sequential RMSNorm/SwiGLU models (Llama; Qwen2 when q/k/v biases only)
@@ -29,15 +33,8 @@ Formats:
   bam-hf        any bam model (BAM attention experts, soft routing, KV-shared, parallel
                 blocks): model_type "bam", run in PyTorch by python/bam_hf.py
 A model the format cannot express is refused with the field at fault and the format to use.`,
-  spec.options,
-);
-
-export const command: Command = {
-  name: 'export',
-  summary: 'write a checkpoint as a Hugging Face-layout folder (hf-llama, hf-gpt-neox, hf-mixtral, hf-qwen2-moe, bam-hf)',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  },
+  async run({ values, positionals }) {
     ensureWritableDir(values.out, '--out');
     // --format is one of EXPORT_FORMATS by now; parseExportFormat narrows its type.
     const r = exportCheckpoint(positionals[0], parseExportFormat(values.format), values.out);
@@ -49,4 +46,4 @@ export const command: Command = {
     for (const note of r.notes) console.log(`  note: ${note}`);
     return 0;
   },
-};
+});

@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { BamError, forwardFlops, loadPreset, paramCounts, parseModelConfig, trainingFlops, type ModelConfig } from '@bam/core';
 import { recipeConfig, recipeIds } from '@bam/upcycle';
-import { formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 /** The rows of the paper's Table 7 (and `--variant all`): the dense model and the mixtures of its four recipes. */
 const PAPER_VARIANTS = ['dense', 'btx', 'bam-full', 'bam-kv-shared', 'btx-top3-6'];
@@ -33,15 +33,6 @@ const spec = {
     json: { kind: 'flag', help: 'print JSON (one object, or an array for --variant all)' },
   },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
-
-const usage = `${formatHelp(
-  'bam flops [--preset NAME | --config FILE] [--variant V] [--experts N] [--top-k K] [--context N] [--tokens N] [--json]',
-  `Forward FLOPs per token (attention, FFN, routers per layer; whole model with the LM head) and
-total/active parameters, by the BAM paper's Table 10 formulas.`,
-  spec.options,
-)}
-
-example: bam flops --preset paper-small --variant bam-full --json`;
 
 interface Row {
   variant: string;
@@ -89,12 +80,17 @@ function rowFor(config: ModelConfig, label: string, context: number | undefined,
   return row;
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'flops',
   summary: 'forward FLOPs per token and total/active parameters of a config or paper variant',
-  usage,
-  async run(argv) {
-    const { values } = parseCommandLine(spec, argv);
+  spec,
+  usage: {
+    usage: 'bam flops [--preset NAME | --config FILE] [--variant V] [--experts N] [--top-k K] [--context N] [--tokens N] [--json]',
+    description: `Forward FLOPs per token (attention, FFN, routers per layer; whole model with the LM head) and
+total/active parameters, by the BAM paper's Table 10 formulas.`,
+    epilogue: 'example: bam flops --preset paper-small --variant bam-full --json',
+  },
+  async run({ values }) {
     if (values.preset && values.config) throw new UsageError(spec.command, 'give either --preset or --config, not both');
     let base: ModelConfig;
     let source: string;
@@ -150,4 +146,4 @@ export const command: Command = {
     for (const row of table) console.log(line(row));
     return 0;
   },
-};
+});

@@ -4,8 +4,8 @@
  * tokenizer (packages/core/src/import).
  */
 import { importModel } from '@bam/core';
-import { ensureWritableDir, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { ensureWritableDir, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam import',
@@ -17,24 +17,21 @@ const spec = {
   positionals: { name: 'SOURCE', help: 'the model folder or llama2.c .bin to convert', min: 1, max: 1 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam import SOURCE --out CKPT [--tokenizer FILE] [--json]',
-  `Converts SOURCE into a bam checkpoint in CKPT that bam inspect, train, scoring and the upcycle
+export const command = defineCommand({
+  name: 'import',
+  summary: 'convert a Hugging Face (Llama family, GPT-NeoX) or llama2.c model into a bam checkpoint',
+  spec,
+  usage: {
+    usage: 'bam import SOURCE --out CKPT [--tokenizer FILE] [--json]',
+    description: `Converts SOURCE into a bam checkpoint in CKPT that bam inspect, train, scoring and the upcycle
 stages read:
   - a Hugging Face model folder: config.json (model_type llama, mistral, qwen2 or gpt_neox),
     model.safetensors or model.safetensors.index.json with its shards (F32, F16 or BF16),
     and tokenizer.json (carried into the checkpoint);
   - a llama2.c model .bin with its tokenizer.bin (--tokenizer FILE).
 Options bam does not implement (rope_scaling, another activation, ...) are refused by name.`,
-  spec.options,
-);
-
-export const command: Command = {
-  name: 'import',
-  summary: 'convert a Hugging Face (Llama family, GPT-NeoX) or llama2.c model into a bam checkpoint',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  },
+  async run({ values, positionals }) {
     ensureWritableDir(values.out, '--out');
     const r = await importModel(positionals[0], values.out, { tokenizerPath: values.tokenizer });
     const m = r.manifest;
@@ -47,4 +44,4 @@ export const command: Command = {
     for (const note of r.notes) console.log(`  note: ${note}`);
     return 0;
   },
-};
+});

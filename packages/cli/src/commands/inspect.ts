@@ -4,8 +4,8 @@
  * prints its config, tokenizer, training state, metrics and parameter counts. Needs no tensor backend.
  */
 import { countParams, validateCheckpoint } from '@bam/core';
-import { formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import type { CommandLineSpec, OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam inspect',
@@ -15,22 +15,19 @@ const spec = {
   positionals: { name: 'CKPT', help: 'a checkpoint directory (holding checkpoint.json and model.safetensors)', min: 1, max: 1 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam inspect CKPT [--json]',
-  `Checks a checkpoint directory exactly as loading it does (files present, sha256 of each weights
+export const command = defineCommand({
+  name: 'inspect',
+  summary: 'validate a checkpoint and print its config, tokenizer, training state and parameter counts',
+  spec,
+  usage: {
+    usage: 'bam inspect CKPT [--json]',
+    description: `Checks a checkpoint directory exactly as loading it does (files present, sha256 of each weights
 file, the model config's schema, a tokenizer that fits the vocabulary, tensors exactly the
 config's parameters, every weight finite) and prints its model config, tokenizer, training state,
 metrics, and total and active parameter counts. Exits 2, naming the file and the problem, where
 loading would fail.`,
-  spec.options,
-);
-
-export const command: Command = {
-  name: 'inspect',
-  summary: 'validate a checkpoint and print its config, tokenizer, training state and parameter counts',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  },
+  async run({ values, positionals }) {
     const dir = positionals[0];
     const raw = validateCheckpoint(dir);
     const { config } = raw;
@@ -76,4 +73,4 @@ export const command: Command = {
     );
     return 0;
   },
-};
+});

@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import { BACKEND_NAMES, createTokenizer, paramCounts, selectBackend, tokenizerSpecForCheckpoint, type BackendName } from '@bam/core';
-import { ensureWritableDir, formatOptions, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { ensureWritableDir, formatOptions, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import { buildMixture, denseSourceOf, formatStep0Gap, recipeIds, saveTensors, step0Gap } from '@bam/upcycle';
-import type { Command } from '../command.ts';
+import { defineCommand, type Command } from '../command.ts';
 import { stageCommand } from './upcycle.ts';
 
 const pipelineMix = stageCommand(
@@ -38,13 +38,13 @@ an error naming them.
 options (with --from):
 ${formatOptions(standalone.options)}`;
 
-export const command: Command = {
+/** `bam mix --from ...`: one mixture from the given dense checkpoints. */
+const standaloneMix = defineCommand({
   name: 'mix',
   summary: pipelineMix.summary,
-  usage: `${pipelineMix.usage}\n\n${standaloneUsage}`,
-  async run(argv) {
-    if (!argv.some((a) => a === '--from' || a.startsWith('--from='))) return pipelineMix.run(argv);
-    const { values } = parseCommandLine(standalone, argv);
+  spec: standalone,
+  usage: standaloneUsage,
+  async run({ values }) {
     const from = values.from.split(',').map((s) => s.trim()).filter(Boolean);
     if (from.length === 0) throw new UsageError(standalone.command, '--from: name at least one dense checkpoint directory');
     let options: Record<string, unknown> = {};
@@ -73,4 +73,11 @@ export const command: Command = {
     }
     return 0;
   },
+});
+
+export const command: Command = {
+  name: 'mix',
+  summary: pipelineMix.summary,
+  usage: `${pipelineMix.usage}\n\n${standaloneUsage}`,
+  run: (argv) => (argv.some((a) => a === '--from' || a.startsWith('--from=')) ? standaloneMix : pipelineMix).run(argv),
 };

@@ -7,8 +7,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { SweepConfigError, TASK_ID, exampleTaskSource } from '@bam/eval';
-import { ensureWritableDir, formatHelp, parseCommandLine, UsageError, writeFileAtomic, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { ensureWritableDir, UsageError, writeFileAtomic, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
 
 const spec = {
@@ -26,19 +26,6 @@ const spec = {
   positionals: { name: 'NAME', help: 'the task id, e.g. bam new-task my-task', min: 1, max: 1 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam new-task NAME [--dir DIR] [--preset P] [--force]',
-  `Writes a custom task you can edit and run at once, in DIR (default: ./NAME):
-  NAME.ts        the README's example task (four-way arithmetic choice), with id NAME
-  package.json   { "type": "module" }, so NAME.ts loads as an ES module
-  sweep.json     runs NAME on the dense seed of preset P (first 20 documents; results in DIR/results)
-and prints the bam sweep command that runs it. NAME.ts may import @bam/eval, zod and @bam/core
-without installing anything in DIR.
-
-Exit code 0, or 2 for a bad NAME or when a file exists (without --force).`,
-  spec.options,
-);
-
 /** The sweep config that runs task `id` (file `id`.ts beside it) on the dense seed of `preset`. */
 export function newTaskSweepConfig(id: string, preset: string): object {
   return {
@@ -52,12 +39,22 @@ export function newTaskSweepConfig(id: string, preset: string): object {
   };
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'new-task',
   summary: 'write a ready-to-edit custom task, with a sweep config that runs it',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  spec,
+  usage: {
+    usage: 'bam new-task NAME [--dir DIR] [--preset P] [--force]',
+    description: `Writes a custom task you can edit and run at once, in DIR (default: ./NAME):
+  NAME.ts        the README's example task (four-way arithmetic choice), with id NAME
+  package.json   { "type": "module" }, so NAME.ts loads as an ES module
+  sweep.json     runs NAME on the dense seed of preset P (first 20 documents; results in DIR/results)
+and prints the bam sweep command that runs it. NAME.ts may import @bam/eval, zod and @bam/core
+without installing anything in DIR.
+
+Exit code 0, or 2 for a bad NAME or when a file exists (without --force).`,
+  },
+  async run({ values, positionals }) {
     const name = positionals[0];
     if (!TASK_ID.test(name)) throw new UsageError(spec.command, `NAME: '${name}' is not a task id: use lower-case letters, digits and '-', starting with a letter`);
     const dir = resolve(values.dir ?? name);
@@ -85,4 +82,4 @@ export const command: Command = {
     );
     return 0;
   },
-};
+});

@@ -5,8 +5,8 @@
  * when it ends; this command rewrites it (e.g. after more jobs or new training logs).
  */
 import { writeReport } from '@bam/eval';
-import { ensureWritableFile, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { ensureWritableFile, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam report',
@@ -19,9 +19,13 @@ const spec = {
   positionals: { name: 'RESULTS_DIR', help: 'the results folder of a sweep (bam sweep --out DIR)', min: 1, max: 1 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam report RESULTS_DIR [--out FILE] [--config FILE] [--artifacts DIR] [--metric NAME]',
-  `Writes one self-contained HTML file (no network needed to open it) from the results folder a
+export const command = defineCommand({
+  name: 'report',
+  summary: 'write a self-contained HTML report (tables, charts, config) of a sweep results folder',
+  spec,
+  usage: {
+    usage: 'bam report RESULTS_DIR [--out FILE] [--config FILE] [--artifacts DIR] [--metric NAME]',
+    description: `Writes one self-contained HTML file (no network needed to open it) from the results folder a
 sweep wrote (results.csv, sweep.json):
   - Table 1: perplexity per domain (general, code, law, math, average, out-of-domain), one row
     per variant and budget (DM = data-matched, CM = compute-matched); Table 3: acc / acc_norm
@@ -33,15 +37,8 @@ sweep wrote (results.csv, sweep.json):
   - the sweep config (sweep-config.json in RESULTS_DIR, or --config FILE), versions and backends
 
 Prints the report's path. Exit code 0, or 2 when RESULTS_DIR is not a results folder.`,
-  spec.options,
-);
-
-export const command: Command = {
-  name: 'report',
-  summary: 'write a self-contained HTML report (tables, charts, config) of a sweep results folder',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  },
+  async run({ values, positionals }) {
     if (values.out !== undefined) ensureWritableFile(values.out, '--out');
     const path = await writeReport(positionals[0], {
       out: values.out,
@@ -52,4 +49,4 @@ export const command: Command = {
     process.stdout.write(`${path}\n`);
     return 0;
   },
-};
+});

@@ -5,8 +5,8 @@
  * store's own (packages/upcycle/src/store.ts), the same a run makes before reusing an artifact.
  */
 import { gcStore, scanStore, type StoreEntry } from '@bam/upcycle';
-import { formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 
 const spec = {
   command: 'bam store',
@@ -18,21 +18,6 @@ const spec = {
   },
   positionals: { name: 'ACTION ARTIFACTS', help: "'verify ARTIFACTS' or 'gc ARTIFACTS'", min: 0, max: 2 },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
-
-const usage = formatHelp(
-  `bam store verify ARTIFACTS [--quick] [--json]
-       bam store gc ARTIFACTS [--yes] [--verify] [--json]`,
-  `verify  checks every artifact: DONE.json present and for its folder, the checkpoint's content
-        hash the one DONE.json records, every output file there with its recorded size and
-        sha256. Prints each artifact as ok, damaged (and why), unfinished (an interrupted build,
-        resumable) or building (its lock held by a live process); exits 1 if any is damaged.
-gc      lists what no run will use, with the space it takes: unfinished and damaged artifacts,
-        folders moved aside as <hash>.damaged-<time>, stale locks, stray files. Deletes nothing
-        unless --yes. Artifacts being built (lock held by a live process) are kept.
-
-example: bam store verify artifacts && bam store gc artifacts --yes`,
-  spec.options,
-);
 
 /** 1536 → "1.5 KiB" */
 function size(bytes: number): string {
@@ -51,12 +36,24 @@ function describe(e: StoreEntry): string {
   return `${e.path}  (${what}${e.reason ? `: ${e.reason}` : ''}, ${size(e.bytes)})`;
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'store',
   summary: 'verify an artifacts directory against its DONE.json records, or prune what no run will use',
-  usage,
-  async run(argv) {
-    const { values, positionals } = parseCommandLine(spec, argv);
+  spec,
+  usage: {
+    usage: `bam store verify ARTIFACTS [--quick] [--json]
+       bam store gc ARTIFACTS [--yes] [--verify] [--json]`,
+    description: `verify  checks every artifact: DONE.json present and for its folder, the checkpoint's content
+        hash the one DONE.json records, every output file there with its recorded size and
+        sha256. Prints each artifact as ok, damaged (and why), unfinished (an interrupted build,
+        resumable) or building (its lock held by a live process); exits 1 if any is damaged.
+gc      lists what no run will use, with the space it takes: unfinished and damaged artifacts,
+        folders moved aside as <hash>.damaged-<time>, stale locks, stray files. Deletes nothing
+        unless --yes. Artifacts being built (lock held by a live process) are kept.
+
+example: bam store verify artifacts && bam store gc artifacts --yes`,
+  },
+  async run({ values, positionals }) {
     const [action, dir] = positionals;
     if ((action !== 'verify' && action !== 'gc') || !dir) {
       throw new UsageError(spec.command, `expected 'verify ARTIFACTS' or 'gc ARTIFACTS', got '${positionals.join(' ')}'`);
@@ -89,4 +86,4 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});

@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import { register as registerCjs } from 'tsx/cjs/api';
 import { runSweepFile, sharePackagesWithPlugins, sweepNextSteps, type SweepOptions } from '@bam/eval';
 import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core';
-import { ensureWritableDir, formatHelp, parseCommandLine, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { ensureWritableDir, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
 
 const spec = {
@@ -32,22 +32,6 @@ const spec = {
     },
   },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
-
-const usage = formatHelp(
-  'bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--quiet]',
-  `Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
-use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
-  results.csv          one row per variant × task × metric × seed, with stderr, n, status, ...
-  table_<metric>.csv   variants × tasks (+ average) for each headline metric, each with its stderr
-  compare_<metric>.csv every variant against compare.baseline, paired (see bam compare --help)
-  docs.jsonl           per-document scores (re-aggregate without re-running models)
-  jobs.jsonl           journal of finished jobs; sweep.json the job plan
-
-Exit code: 0 when every job finished ok (or --max-jobs stopped early), 1 when some job
-failed (its rows say why), 2 for a bad command line or config, 130 when interrupted (Ctrl-C;
-finished jobs are kept, so --resume continues).`,
-  spec.options,
-);
 
 /**
  * With the webgpu backend: one worker per WebGPU adapter, each pinned to its own (software
@@ -76,12 +60,25 @@ async function builtinSpecs(): Promise<string[]> {
   return [createRequire(import.meta.url).resolve('@bam/plugins')];
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'sweep',
   summary: 'run variants × tasks × seeds on a worker pool; write results.csv and per-metric tables',
-  usage,
-  async run(argv) {
-    const { values } = parseCommandLine(spec, argv);
+  spec,
+  usage: {
+    usage: 'bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--quiet]',
+    description: `Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
+use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
+  results.csv          one row per variant × task × metric × seed, with stderr, n, status, ...
+  table_<metric>.csv   variants × tasks (+ average) for each headline metric, each with its stderr
+  compare_<metric>.csv every variant against compare.baseline, paired (see bam compare --help)
+  docs.jsonl           per-document scores (re-aggregate without re-running models)
+  jobs.jsonl           journal of finished jobs; sweep.json the job plan
+
+Exit code: 0 when every job finished ok (or --max-jobs stopped early), 1 when some job
+failed (its rows say why), 2 for a bad command line or config, 130 when interrupted (Ctrl-C;
+finished jobs are kept, so --resume continues).`,
+  },
+  async run({ values }) {
     const { workers } = values;
     const maxJobs = values['max-jobs'];
     if (values.out !== undefined) ensureWritableDir(values.out, '--out');
@@ -119,4 +116,4 @@ export const command: Command = {
       process.off('SIGINT', onSigint);
     }
   },
-};
+});

@@ -23,8 +23,8 @@ import {
   type BackendName,
   type TokenizerSpec,
 } from '@bam/core';
-import { configHash, ensureWritableDir, formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
-import type { Command } from '../command.ts';
+import { configHash, ensureWritableDir, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { defineCommand } from '../command.ts';
 import { trainProgressBar } from '../progress-bar.ts';
 
 const spec = {
@@ -71,21 +71,18 @@ const spec = {
   },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-const usage = formatHelp(
-  'bam train (--preset P | --init CKPT) (--domain D | --mix "SPEC") --out DIR [options]',
-  `Trains a model (AdamW, linear warm-up then cosine decay to 10% of the peak LR, gradient clipping)
+export const command = defineCommand({
+  name: 'train',
+  summary: 'train a model from a preset, or continue pre-training a checkpoint (--init), on a domain or a mixture (checkpoints, resume)',
+  spec,
+  usage: {
+    usage: 'bam train (--preset P | --init CKPT) (--domain D | --mix "SPEC") --out DIR [options]',
+    description: `Trains a model (AdamW, linear warm-up then cosine decay to 10% of the peak LR, gradient clipping)
 and writes checkpoints to DIR/step-NNNNNNNN/ and a JSONL log to DIR/train.jsonl. Running the same
 command again with the same --out resumes from the newest checkpoint and reproduces the
 uninterrupted run exactly. Give exactly one of --preset and --init, and one of --domain and --mix.`,
-  spec.options,
-);
-
-export const command: Command = {
-  name: 'train',
-  summary: 'train a model from a preset, or continue pre-training a checkpoint (--init), on a domain or a mixture (checkpoints, resume)',
-  usage,
-  async run(argv) {
-    const { values } = parseCommandLine(spec, argv);
+  },
+  async run({ values, argv }) {
     if (!values.preset === !values.init) throw new UsageError(spec.command, '--preset/--init: give exactly one of --preset P or --init CKPT');
     if (values.init && values.tokenizer) throw new UsageError(spec.command, '--tokenizer does not apply with --init (the checkpoint carries its tokenizer)');
     if (!values.domain === !values.mix) throw new UsageError(spec.command, '--domain/--mix: give exactly one of --domain D or --mix "SPEC"');
@@ -189,7 +186,7 @@ export const command: Command = {
       disposeModel(model);
     }
   },
-};
+});
 
 /** Quotes one argument for a POSIX shell when it needs it. */
 function shellQuote(a: string): string {

@@ -6,7 +6,7 @@
  * and are made by `stageCommand` below.
  */
 import { BACKEND_NAMES, selectBackend, type BackendName } from '@bam/core';
-import { ensureWritableDir, formatHelp, parseCommandLine, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
+import { ensureWritableDir, UsageError, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import {
   BUDGETS,
   checkpointRows,
@@ -20,7 +20,7 @@ import {
   type PipelineStage,
   type UpcycleResult,
 } from '@bam/upcycle';
-import type { Command } from '../command.ts';
+import { defineCommand, type Command } from '../command.ts';
 
 /** The command line every pipeline command shares. */
 const OPTIONS = {
@@ -87,13 +87,13 @@ function stageSummary(r: UpcycleResult, stage: PipelineStage): Array<{ name: str
 
 /** Makes the command that runs the pipeline up to `stage` (the whole pipeline for `upcycle`). */
 export function stageCommand(name: string, stage: PipelineStage, summary: string, usageHead: string): Command {
-  return {
+  const spec = { command: `bam ${name}`, options: OPTIONS } satisfies CommandLineSpec<typeof OPTIONS>;
+  return defineCommand({
     name,
     summary,
-    usage: formatHelp(`bam ${name} --preset P --out DIR [options]`, usageHead, OPTIONS),
-    async run(argv) {
-      const spec = { command: `bam ${name}`, options: OPTIONS } satisfies CommandLineSpec<typeof OPTIONS>;
-      const { values } = parseCommandLine(spec, argv);
+    spec,
+    usage: { usage: `bam ${name} --preset P --out DIR [options]`, description: usageHead },
+    async run({ values }) {
       const scale = values['resume-lr-scale'];
       if (scale !== undefined && !(scale > 0 && scale < 1)) throw new UsageError(spec.command, `--resume-lr-scale must be a number between 0 and 1 (exclusive), got '${scale}'`);
       const budgets = list(values.budgets);
@@ -146,7 +146,7 @@ export function stageCommand(name: string, stage: PipelineStage, summary: string
       }
       return 0;
     },
-  };
+  });
 }
 
 export const command: Command = stageCommand(
