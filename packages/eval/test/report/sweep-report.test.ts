@@ -158,13 +158,13 @@ describe('bam report (spawned CLI)', () => {
     const dir = tmp('bam-report-cli-');
     const r = bam(dir);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`bam report: ${dir} is not a sweep results folder: it has neither results.csv nor sweep.json`);
-    expect(r.stderr).toContain('hint: pass the folder a sweep wrote (bam sweep --out DIR)');
+    // One line: the reason, then the hint after a dash.
+    expect(r.stderr.trim()).toBe(`bam report: ${dir} is not a sweep results folder: it has neither results.csv nor sweep.json — pass the folder a sweep wrote (bam sweep --out DIR)`);
     const none = bam();
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('RESULTS_DIR: required');
     const bad = bam(dir, '--colour');
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain("Unknown option '--colour'");
+    expect(bad.stderr).toContain("unknown option '--colour'; options: --out, --config, --artifacts, --metric");
   });
 });
