@@ -30,7 +30,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from bam_hf import load_safetensors  # noqa: E402
-from hf_peer import apply_rope, attention, lin, llama_logits, neox_logits, rms_norm, rope_cos_sin  # noqa: E402
+from hf_peer import lin, llama_decoder, llama_logits, neox_logits, swiglu  # noqa: E402
 
 
 def sparse_moe(h, g, prefix, names, E, k, renormalise):
@@ -49,39 +49,20 @@ def sparse_moe(h, g, prefix, names, E, k, renormalise):
 
 
 def moe_logits(c, w, tokens):
-    """Mixtral or Qwen2-MoE logits of tokens [B, T]."""
-    mixtral = c["model_type"] == "mixtral"
-    D, H, Hkv = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
-    Dh = D // H
-    eps = c["rms_norm_eps"]
-    B, T = tokens.shape
-    cos, sin = rope_cos_sin(T, Dh, c["rope_theta"])
-    x = w["model.embed_tokens.weight"][tokens]
-    for l in range(c["num_hidden_layers"]):
-        p = f"model.layers.{l}."
-        g = lambda n: w.get(p + n)  # noqa: E731
-        h = rms_norm(x, g("input_layernorm.weight"), eps)
-        q = lin(h, g("self_attn.q_proj.weight"), g("self_attn.q_proj.bias")).view(B, T, H, Dh).transpose(1, 2)
-        k = lin(h, g("self_attn.k_proj.weight"), g("self_attn.k_proj.bias")).view(B, T, Hkv, Dh).transpose(1, 2)
-        v = lin(h, g("self_attn.v_proj.weight"), g("self_attn.v_proj.bias")).view(B, T, Hkv, Dh).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin, Dh), apply_rope(k, cos, sin, Dh)
-        x = x + lin(attention(q, k, v).transpose(1, 2).reshape(B, T, D), g("self_attn.o_proj.weight"))
-        h = rms_norm(x, g("post_attention_layernorm.weight"), eps)
-        if mixtral:
-            x = x + sparse_moe(h, g, "block_sparse_moe", ("w1.weight", "w3.weight", "w2.weight"), c["num_local_experts"], c["num_experts_per_tok"], True)
-            continue
-        sparse = l not in c["mlp_only_layers"] and c["num_experts"] > 0 and (l + 1) % c["decoder_sparse_step"] == 0
-        if not sparse:
-            x = x + lin(F.silu(lin(h, g("mlp.gate_proj.weight"))) * lin(h, g("mlp.up_proj.weight")), g("mlp.down_proj.weight"))
-            continue
-        y = sparse_moe(h, g, "mlp", ("gate_proj.weight", "up_proj.weight", "down_proj.weight"), c["num_experts"], c["num_experts_per_tok"], c["norm_topk_prob"])
-        if c["shared_expert_intermediate_size"] > 0:
-            shared = lin(F.silu(lin(h, g("mlp.shared_expert.gate_proj.weight"))) * lin(h, g("mlp.shared_expert.up_proj.weight")), g("mlp.shared_expert.down_proj.weight"))
-            y = y + torch.sigmoid(lin(h, g("mlp.shared_expert_gate.weight"))) * shared
-        x = x + y
-    x = rms_norm(x, w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if c["tie_word_embeddings"] else w["lm_head.weight"]
-    return x @ head.T
+    """Mixtral or Qwen2-MoE logits of tokens [B, T]: the Llama decoder with sparse MLP blocks."""
+    if c["model_type"] == "mixtral":
+        def mlp(l, g, h):
+            return sparse_moe(h, g, "block_sparse_moe", ("w1.weight", "w3.weight", "w2.weight"), c["num_local_experts"], c["num_experts_per_tok"], True)
+    else:
+        def mlp(l, g, h):
+            sparse = l not in c["mlp_only_layers"] and c["num_experts"] > 0 and (l + 1) % c["decoder_sparse_step"] == 0
+            if not sparse:
+                return swiglu(h, g, "mlp.")
+            y = sparse_moe(h, g, "mlp", ("gate_proj.weight", "up_proj.weight", "down_proj.weight"), c["num_experts"], c["num_experts_per_tok"], c["norm_topk_prob"])
+            if c["shared_expert_intermediate_size"] > 0:
+                y = y + torch.sigmoid(lin(h, g("mlp.shared_expert_gate.weight"))) * swiglu(h, g, "mlp.shared_expert.")
+            return y
+    return llama_decoder(c, w, tokens, mlp)
 
 
 LOGITS = {"mixtral": moe_logits, "qwen2_moe": moe_logits, "llama": llama_logits, "qwen2": llama_logits, "gpt_neox": neox_logits}

@@ -174,8 +174,15 @@ def lin(x, w, b=None):
     return y if b is None else y + b
 
 
-def llama_logits(c, w, tokens):
-    """Llama / Mistral / Qwen2 (modeling_llama semantics)."""
+def swiglu(h, g, prefix):
+    """Llama's MLP (gate_proj, up_proj, down_proj under `prefix`)."""
+    return lin(F.silu(lin(h, g(prefix + "gate_proj.weight"))) * lin(h, g(prefix + "up_proj.weight")), g(prefix + "down_proj.weight"))
+
+
+def llama_decoder(c, w, tokens, mlp):
+    """The Llama-family decoder (modeling_llama semantics) with the layer's MLP given as
+    `mlp(layer, g, h)`, `g` reading that layer's tensors: Llama / Mistral / Qwen2 pass SwiGLU,
+    Mixtral and Qwen2-MoE their sparse blocks."""
     D, H, Hkv = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
     Dh = D // H
     eps = c["rms_norm_eps"]
@@ -184,7 +191,7 @@ def llama_logits(c, w, tokens):
     x = w["model.embed_tokens.weight"][tokens]
     for l in range(c["num_hidden_layers"]):
         p = f"model.layers.{l}."
-        g = lambda n: w.get(p + n)
+        g = lambda n: w.get(p + n)  # noqa: E731
         h = rms_norm(x, g("input_layernorm.weight"), eps)
         q = lin(h, g("self_attn.q_proj.weight"), g("self_attn.q_proj.bias")).view(B, T, H, Dh).transpose(1, 2)
         k = lin(h, g("self_attn.k_proj.weight"), g("self_attn.k_proj.bias")).view(B, T, Hkv, Dh).transpose(1, 2)
@@ -192,11 +199,15 @@ def llama_logits(c, w, tokens):
         q, k = apply_rope(q, cos, sin, Dh), apply_rope(k, cos, sin, Dh)
         o = attention(q, k, v).transpose(1, 2).reshape(B, T, D)
         x = x + lin(o, g("self_attn.o_proj.weight"), g("self_attn.o_proj.bias"))
-        h = rms_norm(x, g("post_attention_layernorm.weight"), eps)
-        x = x + lin(F.silu(lin(h, g("mlp.gate_proj.weight"))) * lin(h, g("mlp.up_proj.weight")), g("mlp.down_proj.weight"))
+        x = x + mlp(l, g, rms_norm(x, g("post_attention_layernorm.weight"), eps))
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if c["tie_word_embeddings"] else w["lm_head.weight"]
     return x @ head.T
+
+
+def llama_logits(c, w, tokens):
+    """Llama / Mistral / Qwen2 (modeling_llama semantics)."""
+    return llama_decoder(c, w, tokens, lambda l, g, h: swiglu(h, g, "mlp."))
 
 
 def neox_logits(c, w, tokens):
