@@ -4,20 +4,14 @@
  * mixture, and refuses checkpoints of another architecture or tokenizer naming the field.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '@bam/core';
 import { denseSourceOf, parseDataFiles, parseGivenExperts, saveTensors, toF32, upcycle, type GivenDense, type UpcycleResult } from '../src/index.ts';
-import { microPreset, tempDir, useWasm } from './helpers.ts';
+import { microPreset, scratchDirs, useWasm } from './helpers.ts';
 
-const dirs: string[] = [];
-const fresh = (name: string) => {
-  const d = tempDir(name);
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const fresh = scratchDirs();
 
 /** Dense models trained "elsewhere": a micro pipeline's seed and experts, in their own artifacts folder. */
 let elsewhere: UpcycleResult;

@@ -1,8 +1,9 @@
 /** Shared helpers of the upcycle tests: the wasm backend, tiny dense sources, a micro preset. */
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { createModel, disposeModel, paramSpecs, parseModelConfig, selectBackend, type ModelConfig, type ModelConfigInput } from '@bam/core';
 import type { DenseSource, F32Tensor, UpcyclePresetInput } from '../src/index.ts';
 
@@ -52,6 +53,17 @@ export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 /** A fresh temporary directory. */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `bam-upcycle-${prefix}-`));
+}
+
+/** For one test file: a function making fresh temporary directories, all removed after the file's tests. */
+export function scratchDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  return (prefix) => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
 }
 
 /**

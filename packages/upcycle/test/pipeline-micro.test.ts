@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '@bam/core';
 import {
   branchTensors,
@@ -15,15 +15,9 @@ import {
   type F32Tensor,
   type UpcycleResult,
 } from '../src/index.ts';
-import { microPreset, tempDir, useWasm } from './helpers.ts';
+import { microPreset, scratchDirs, useWasm } from './helpers.ts';
 
-const dirs: string[] = [];
-const fresh = (name: string) => {
-  const d = tempDir(name);
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const fresh = scratchDirs();
 
 let sequential: UpcycleResult;
 let tensorsLeft = NaN;
