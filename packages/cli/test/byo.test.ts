@@ -2,34 +2,29 @@
  * Bring your own models: a model trained elsewhere (here the PyTorch peer's Llama, through bam
  * import) continues pre-training on one of bam's domains with `bam train --init`.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { needs, PEER_PYTHON } from '../../../tools/test/components.ts';
+import { needs } from '../../../tools/test/components.ts';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bam, peerFixtures } from './helpers.ts';
 
 // Debian's python3-torch writes the fixture (tools/test/components.ts: skipped with a summary line where missing, failing under CI=true).
 const hasTorch = await needs('pytorch');
 const work = mkdtempSync(join(tmpdir(), 'bam-cli-byo-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function bam(...args: string[]) {
-  return spawnSync(process.execPath, ['packages/cli/bin/bam.mjs', ...args], { encoding: 'utf8', env: { ...process.env, BAM_BACKEND: 'wasm' } });
-}
 
 describe.skipIf(!hasTorch)('bam train --init', () => {
   it('continues pre-training an imported Llama on law with its own config and tokenizer, and refuses --init with --preset', () => {
-    const fx = join(work, 'fixtures');
-    const peer = spawnSync(PEER_PYTHON, ['benchmarks/peers/hf_peer.py', 'fixtures', '--out', fx], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
-    expect(peer.status, peer.stderr).toBe(0);
+    const fx = peerFixtures(work);
     const ckpt = join(work, 'llama');
     const imported = bam('import', join(fx, 'llama'), '--out', ckpt, '--json');
-    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.code, imported.stderr).toBe(0);
     const { configHash, tokenizer } = JSON.parse(imported.stdout);
     const out = join(work, 'law');
     const r = bam('train', '--init', ckpt, '--domain', 'law', '--steps', '3', '--batch-size', '2', '--seq-len', '16', '--lr', '1e-3', '--eval-batches', '1', '--out', out, '--json');
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(res.configHash).toBe(configHash);
     expect(res.tokenizer).toBe(tokenizer.id);
@@ -42,7 +37,7 @@ describe.skipIf(!hasTorch)('bam train --init', () => {
     expect(existsSync(join(res.checkpoint, 'tokenizer.json'))).toBe(true);
     expect(saved.meta.init.checkpoint).toBe(ckpt);
     const both = bam('train', '--init', ckpt, '--preset', 'smoke', '--domain', 'law', '--out', join(work, 'x'));
-    expect(both.status).toBe(2);
+    expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/give exactly one of --preset P or --init CKPT/);
   });
 
@@ -50,14 +45,14 @@ describe.skipIf(!hasTorch)('bam train --init', () => {
     const seed = join(work, 'llama');
     const imported = JSON.parse(readFileSync(join(seed, 'checkpoint.json'), 'utf8')) as { tokenizer: { id: string } };
     const trained = bam('train', '--init', seed, '--domain', 'law', '--steps', '2', '--batch-size', '2', '--seq-len', '16', '--lr', '1e-3', '--eval-batches', '1', '--out', join(work, 'law-expert'), '--json');
-    expect(trained.status, trained.stderr).toBe(0);
+    expect(trained.code, trained.stderr).toBe(0);
     const lawCkpt = JSON.parse(trained.stdout.trim().split('\n').at(-1)!).checkpoint;
     const presetPath = join(work, 'llama-preset.json');
     writeFileSync(presetPath, JSON.stringify({ name: 'llama-byo', model: 'smoke', batchSize: 2, seqLen: 16, stages: { seed: { steps: 1, lr: { peak: 0.001, warmup: 0 } }, experts: { steps: 1 }, mixture: { steps: 2, lr: { peak: 0.001, warmup: 1 } } }, evalBatches: 1, recipes: ['btx'], budgets: ['data-matched'] }));
     const text = join(work, 'law.txt');
     writeFileSync(text, 'The tenant shall pay the rent on the first day of each month. '.repeat(6));
     const r = bam('upcycle', '--preset', presetPath, '--out', join(work, 'llama-byo'), '--seed', seed, '--expert', `law=${lawCkpt}`, '--data', `law=${text}`, '--workers', '1', '--json');
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.mixtures[0].tokensSeen).toBe(2 * 2 * 16);
     const saved = JSON.parse(readFileSync(join(res.mixtures[0].checkpoint, 'checkpoint.json'), 'utf8'));
@@ -84,7 +79,7 @@ describe('bam upcycle --seed DIR --expert D=DIR --data D=FILE', () => {
     const presetPath = join(work, 'micro.json');
     writeFileSync(presetPath, JSON.stringify(preset));
     const made = bam('experts', '--preset', presetPath, '--out', join(work, 'elsewhere'), '--workers', '1', '--json');
-    expect(made.status, made.stderr).toBe(0);
+    expect(made.code, made.stderr).toBe(0);
     const dense = JSON.parse(made.stdout).dense as Array<{ domain: string; checkpoint: string }>;
     const seed = dense.find((d) => d.domain === 'general')!.checkpoint;
     const code = dense.find((d) => d.domain === 'code')!.checkpoint;
@@ -93,7 +88,7 @@ describe('bam upcycle --seed DIR --expert D=DIR --data D=FILE', () => {
     writeFileSync(text, `${JSON.stringify({ text: 'def f(x):\n    return x + 1\n'.repeat(4) })}\n`);
     const out = join(work, 'byo');
     const r = bam('upcycle', '--preset', presetPath, '--out', out, '--seed', seed, '--expert', `code=${code}`, '--expert', `math=${math}`, '--data', `code=${text}`, '--workers', '1', '--json');
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.dense.map((d: { domain: string }) => d.domain)).toEqual(['code', 'math', 'general']);
     expect(res.mixtures).toHaveLength(1);
@@ -103,17 +98,17 @@ describe('bam upcycle --seed DIR --expert D=DIR --data D=FILE', () => {
 
     writeFileSync(join(work, 'bad.jsonl'), 'not json\n');
     const bad = bam('upcycle', '--preset', presetPath, '--out', out, '--seed', seed, '--expert', `code=${code}`, '--data', `code=${join(work, 'bad.jsonl')}`);
-    expect(bad.status).not.toBe(0);
+    expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/bad\.jsonl, line 1: not valid JSON/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
 
     const wide = { ...preset, modelOverrides: { ...preset.modelOverrides, dFF: 48 } };
     writeFileSync(join(work, 'wide.json'), JSON.stringify(wide));
     const w = bam('seed', '--preset', join(work, 'wide.json'), '--out', join(work, 'wide'), '--json');
-    expect(w.status, w.stderr).toBe(0);
+    expect(w.code, w.stderr).toBe(0);
     const wideSeed = JSON.parse(w.stdout).checkpoints[0].checkpoint;
     const mismatch = bam('upcycle', '--preset', presetPath, '--out', out, '--seed', seed, '--expert', `code=${wideSeed}`);
-    expect(mismatch.status).not.toBe(0);
+    expect(mismatch.code).not.toBe(0);
     expect(mismatch.stderr).toMatch(/different model configs \(dFF 48 vs 32\)/);
   });
 });

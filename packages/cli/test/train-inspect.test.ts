@@ -1,16 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bam } from './helpers.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'bam-cli-train-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function bam(...args: string[]) {
-  const r = spawnSync(process.execPath, ['packages/cli/bin/bam.mjs', ...args], { encoding: 'utf8', env: { ...process.env, BAM_BACKEND: 'wasm' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('bam train and bam inspect', () => {
   const out = join(work, 'smoke-law');
