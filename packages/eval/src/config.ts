@@ -44,6 +44,12 @@ export const TaskEntrySchema = z
      * E.g. the routing-analysis tasks on the mixtures (a dense model has no routers).
      */
     variants: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Run this task under these of the sweep's seeds only (default all; with a variant's own
+     * `seeds`, the seeds both allow): e.g. downstream tasks and routing analysis under one mixture
+     * seed, while the perplexity tasks carry the comparison across all of them.
+     */
+    seeds: z.array(z.number().int()).min(1).optional(),
   })
   .strict();
 
@@ -196,12 +202,12 @@ function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
   return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
 }
 
-/** A variant's `seeds` must be seeds of the sweep. */
+/** A variant's or task's `seeds` must be seeds of the sweep. */
 function variantSeedIssues(config: SweepConfig | undefined): ConfigIssue[] {
   if (!config) return [];
-  return config.variants.flatMap((v, vi) =>
-    (v.seeds ?? []).flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `variants.${vi}.seeds.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }])),
-  );
+  const check = (what: 'variants' | 'tasks') => (e: { seeds?: number[] }, ei: number): ConfigIssue[] =>
+    (e.seeds ?? []).flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `${what}.${ei}.seeds.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }]));
+  return [...config.variants.flatMap(check('variants')), ...config.tasks.flatMap(check('tasks'))];
 }
 
 /** Every label in a task's `variants` must be a variant's label. */

@@ -109,9 +109,10 @@ export function planJobs(
         if (only && !only.includes(v.label)) return;
         const tp = registry.task(t.id);
         const limit = config.tasks[ti].limit ?? config.limit;
-        const seeds = config.variants[vi].seeds;
+        const variantSeeds = config.variants[vi].seeds;
+        const taskSeeds = config.tasks[ti].seeds;
         config.seeds.forEach((seed, si) => {
-          if (seeds && !seeds.includes(seed)) return;
+          if ((variantSeeds && !variantSeeds.includes(seed)) || (taskSeeds && !taskSeeds.includes(seed))) return;
           const key = configHash({
             variant: { id: v.id, options: v.options },
             task: { id: t.id, version: tp.version, options: t.options },

@@ -209,7 +209,7 @@ describe('sweeps', () => {
     expect(() => checkSweepConfig(config('moe [compute-matched]'), registry)).toThrow(/compare\.baseline: 'moe \[compute-matched\]' is not a variant of this sweep; variants: moe, fake/);
   });
 
-  it('run a task only on the variants it names and a variant only under its seeds, hash a mixture seed kind into the job keys, and name a bad label or kind', async () => {
+  it('run a task only on the variants it names and a variant or task only under its seeds, hash a mixture seed kind into the job keys, and name a bad label or kind', async () => {
     const registry = new PluginRegistry();
     await registry.loadAll([FAKE_PLUGINS], tmp());
     const config = (over: Record<string, unknown> = {}) => ({
@@ -233,6 +233,10 @@ describe('sweeps', () => {
     const once = plan(config({ variants: [{ id: 'fake', name: 'dense', seeds: [0] }, { id: 'fake', name: 'moe', options: { bias: 1 } }] }));
     expect(once.map((j) => `${j.variant} ${j.task} ${j.seed}`)).toEqual(['dense fake-mc 0', 'moe fake-mc 0', 'moe fake-mc 1', 'moe fake-ppl 0', 'moe fake-ppl 1']);
     expect(() => checkSweepConfig(config({ variants: [{ id: 'fake', seeds: [2] }] }), registry)).toThrow(/variants\.0\.seeds\.0: seed 2 is not one of the sweep's seeds \(0, 1\)/);
+    // A task under some seeds only; with a variant's own seeds, the seeds both allow.
+    const taskOnce = plan(config({ variants: [{ id: 'fake', name: 'dense', seeds: [1] }, { id: 'fake', name: 'moe', options: { bias: 1 } }], tasks: [{ id: 'fake-mc', seeds: [0] }, { id: 'fake-ppl' }] }));
+    expect(taskOnce.map((j) => `${j.variant} ${j.task} ${j.seed}`)).toEqual(['dense fake-ppl 1', 'moe fake-mc 0', 'moe fake-ppl 0', 'moe fake-ppl 1']);
+    expect(() => checkSweepConfig(config({ tasks: [{ id: 'fake-mc', seeds: [0, 3] }] }), registry)).toThrow(/tasks\.0\.seeds\.1: seed 3 is not one of the sweep's seeds \(0, 1\)/);
   });
 
   it('write compare_<metric>.csv against the configured baseline', async () => {
