@@ -249,7 +249,8 @@ function checkBtx(format: ExportFormat, c: ModelConfig): { E: number; k: number;
   if (r.kind !== 'topk') throw new Error('unreachable');
   refuse(format, !c.ffnBias, 'ffnBias is on; the experts of Mixtral and Qwen2-MoE have no biases');
   refuse(format, !c.attnOutBias, 'attnOutBias is on; Mixtral and Qwen2-MoE have no attention output bias');
-  return { E: c.ffn.numExperts, k: r.k, normalize: r.normalize };
+  // Straight-through differs from 'after' only in its training gradient: the exported forward is 'after'.
+  return { E: c.ffn.numExperts, k: r.k, normalize: r.normalize === 'before' ? 'before' : 'after' };
 }
 
 function hfMixtral(c: ModelConfig, p: Planner): ExportPlan {

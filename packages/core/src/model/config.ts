@@ -41,6 +41,10 @@ export const AttentionConfigSchema = z.discriminatedUnion('kind', [
  *   'before' each FFN output is p_top·FFN(h), ≈ 1/N at the router's initialisation (on `tiny`
  *   with 4 copies the logits move by 3.8, 50% relative, and the argmax agrees on 67% of
  *   positions), a drop the mixture phase trains away (docs/method.md "Identical experts").
+ * - `topk` with `normalize: 'straight-through'`: the values of 'after' with the gradient of
+ *   'before' (mixture/routers/topk.ts). For top-1, 'after' makes the gate the constant 1 and the
+ *   router learns only from the auxiliary losses; straight-through starts a mixture of identical
+ *   experts equal to them and still trains the router on the language-model loss.
  * - `expert-choice`: each expert picks its tokens (Zhou et al. 2022), capacity = factor·tokens/E.
  * - `hash`: a fixed hash of the token id picks the expert (Roller et al. 2021); no router weights.
  */
@@ -48,7 +52,7 @@ export const FfnRouterSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('topk'),
     k: posInt,
-    normalize: z.enum(['before', 'after']).default('before'),
+    normalize: z.enum(['before', 'after', 'straight-through']).default('before'),
   }),
   z.strictObject({ kind: z.literal('expert-choice'), capacityFactor: z.number().positive() }),
   z.strictObject({ kind: z.literal('hash') }),

@@ -76,6 +76,35 @@ describe('top-k router', () => {
     logits.dispose();
   });
 
+  it('with normalize "straight-through" has the gates of "after" and the logit gradient of "before" (nonzero at k = 1, where "after" gives none)', () => {
+    const logits = tf.tensor2d(LOGITS);
+    // A fixed weighting of the gates stands in for the loss: d(Σ w·g)/d logits.
+    const w = tf.tensor2d([
+      [0.3, -1.2, 0.7, 2.0],
+      [1.5, 0.4, -0.6, 0.9],
+    ]);
+    const gradOf = (normalize: 'before' | 'after' | 'straight-through') =>
+      tf.grad((l: tf.Tensor) => {
+        const r = topKRoute(l as tf.Tensor2D, { k: 1, normalize });
+        return tf.sum(tf.mul(r.gates, w));
+      })(logits);
+    const st = topKRoute(logits, { k: 1, normalize: 'straight-through' });
+    expect(st.gates.arraySync()).toEqual([
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+    ]);
+    const [gBefore, gAfter, gSt] = [gradOf('before'), gradOf('after'), gradOf('straight-through')];
+    expect(maxAbs(gAfter)).toBe(0);
+    // Hand-computed: d p_j/d z_i = p_j(δ_ij − p_i), scaled by the chosen expert's weight.
+    const p0 = softmax(LOGITS[0]);
+    expect(gBefore.arraySync()[0][0]).toBeCloseTo(-1.2 * p0[1] * (0 - p0[0]), 6);
+    expect(gBefore.arraySync()[0][1]).toBeCloseTo(-1.2 * p0[1] * (1 - p0[1]), 6);
+    expect(maxAbs(tf.sub(gSt, gBefore))).toBeLessThan(1e-7);
+    expect(maxAbs(gSt)).toBeGreaterThan(0.01);
+    disposeRouting(st);
+    tf.dispose([logits, w, gBefore, gAfter, gSt]);
+  });
+
   it('routes to the single best expert at k = 1 and to all experts at k = N', () => {
     const logits = tf.tensor2d(LOGITS);
     const r1 = topKRoute(logits, { k: 1, normalize: 'before' });

@@ -13,11 +13,11 @@ export { attentionRoute, type AttentionRouterSpec } from './attention.ts';
 export { expertChoiceRoute, expertCapacity } from './expert-choice.ts';
 export { hashRoute, hashExpert } from './hash.ts';
 export { routerLogits, perExampleLogits } from './logits.ts';
-export { topKIndices, indicesToMask, oneHotFloat } from './no-grad.ts';
+export { topKIndices, indicesToMask, oneHotFloat, stopGradient } from './no-grad.ts';
 
 /** The FFN router config (same shape as `model/config.ts`'s `ffn.router`). */
 export type FfnRouterSpec =
-  | { kind: 'topk'; k: number; normalize: 'before' | 'after' }
+  | { kind: 'topk'; k: number; normalize: 'before' | 'after' | 'straight-through' }
   | { kind: 'expert-choice'; capacityFactor: number }
   | { kind: 'hash' };
 

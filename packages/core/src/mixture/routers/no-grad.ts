@@ -15,6 +15,16 @@ const topKIndicesOp = (k: number) =>
     gradFunc: () => tf.zerosLike(x),
   })) as unknown as Parameters<typeof tf.customGrad>[0]);
 
+const stopGradientOp = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: () => tf.zerosLike(x),
+})) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/** `x` as a value with no gradient (PyTorch's `detach`); returns a new tensor owned by the caller. */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return stopGradientOp(x) as T;
+}
+
 /**
  * Indices of the k largest entries of each row of `x` ([R, C] → [R, k] int32, best first, ties
  * to the lower index), with no gradient. Returns a new tensor owned by the caller.
