@@ -34,6 +34,8 @@ export interface AdamWConfig {
   decay?: (name: string, shape: readonly number[]) => boolean;
   /** Which parameters the optimizer updates; the others are never touched. Default: all. */
   trainable?: TrainableSpec;
+  /** A multiplier of the learning rate per parameter (e.g. a faster router); default 1 for every one. */
+  lrScale?: (name: string) => number;
 }
 
 /** AdamW's saved state: the checkpoint's optimizer-state format (checkpoint/checkpoint.ts). */
@@ -63,6 +65,7 @@ export class AdamW implements CheckpointableOptimizer {
   /** Names of the parameters this optimizer updates, in model order. */
   readonly trainableNames: readonly string[];
   private readonly decayed: ReadonlySet<string>;
+  private readonly lrScale: ReadonlyMap<string, number>;
   private readonly params: Map<string, tf.Variable>;
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
@@ -84,6 +87,10 @@ export class AdamW implements CheckpointableOptimizer {
     this.trainableNames = resolveTrainable(params, config.trainable);
     const decay = config.decay ?? ((_name: string, shape: readonly number[]) => shape.length >= 2);
     this.decayed = new Set(this.trainableNames.filter((n) => decay(n, params.get(n)!.shape)));
+    const scales = this.trainableNames.map((n) => [n, config.lrScale?.(n) ?? 1] as const);
+    const badScale = scales.find(([, x]) => !(x >= 0 && Number.isFinite(x)));
+    if (badScale) throw new ConfigError('AdamW config', [{ path: `lrScale(${badScale[0]})`, message: `must be a finite number >= 0, got ${badScale[1]}` }]);
+    this.lrScale = new Map(scales.filter(([, x]) => x !== 1));
     for (const n of this.trainableNames) {
       const p = params.get(n)!;
       this.m.set(n, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
@@ -102,7 +109,7 @@ export class AdamW implements CheckpointableOptimizer {
   }
 
   /**
-   * Applies one AdamW update with learning rate `lr`. `grads` maps parameter names to gradients
+   * Applies one AdamW update with learning rate `lr` (times the parameter's `lrScale`). `grads` maps parameter names to gradients
    * (borrowed); a trainable parameter without a gradient is skipped entirely (no decay, no moment
    * update), as PyTorch skips parameters whose `.grad` is None. Gradients of non-trainable
    * parameters are ignored. `gradScale` (a borrowed scalar, e.g. the clip coefficient) multiplies
@@ -122,7 +129,7 @@ export class AdamW implements CheckpointableOptimizer {
       }
       const m = this.m.get(n)!;
       const v = this.v.get(n)!;
-      const next = adamwStep(p, m, v, g, { ...hyper, weightDecay: this.decayed.has(n) ? this.weightDecay : 0 });
+      const next = adamwStep(p, m, v, g, { ...hyper, lr: lr * (this.lrScale.get(n) ?? 1), weightDecay: this.decayed.has(n) ? this.weightDecay : 0 });
       p.assign(next.p);
       m.assign(next.m);
       v.assign(next.v);

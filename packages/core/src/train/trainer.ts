@@ -84,7 +84,7 @@ function setUpRun<M extends ParamsModel>(opts: TrainOptions<M>): RunSetup<M> {
   const flopsPerToken =
     opts.flopsPerToken ??
     (isModelConfig ? trainingFlops(ModelConfigSchema.parse(model.config), 1, firstBatch.seqLen) : 6 * trainVars.reduce((a, v) => a + v.size, 0));
-  const optimizer = new AdamW(model.params, { ...opts.adam, weightDecay: opts.weightDecay ?? 0.1, trainable: trainableNames });
+  const optimizer = new AdamW(model.params, { ...opts.adam, weightDecay: opts.weightDecay ?? 0.1, trainable: trainableNames, ...(opts.lrScale ? { lrScale: opts.lrScale } : {}) });
   return {
     model,
     lossFn: opts.loss ?? (computeLoss as unknown as LossFn<M>),

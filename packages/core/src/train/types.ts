@@ -106,6 +106,8 @@ export interface TrainOptions<M extends ParamsModel = BamModel> {
   onProgress?: (p: TrainProgress) => void;
   /** Which parameters train (names or predicate); the others stay bit-identical. Default: all. */
   trainable?: TrainableSpec;
+  /** A learning-rate multiplier per parameter name (AdamW's `lrScale`; e.g. the routers'); default 1. */
+  lrScale?: (name: string) => number;
   /** The loss (default: the model's `computeLoss`; required when `model` is not a `BamModel`). */
   loss?: LossFn<M>;
   /**

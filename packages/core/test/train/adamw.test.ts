@@ -96,6 +96,23 @@ describe('AdamW', () => {
     dispose(params);
   });
 
+  it('multiplies the learning rate of the parameters lrScale names (decay and step both scale) and rejects a negative scale', async () => {
+    const params = makeParams();
+    const opt = new AdamW(params, { lrScale: (n) => (n === 'w' ? 3 : 1) });
+    const grads = { w: tf.tensor2d([[0.3, -0.2], [1e-3, 4]]), 'norm.scale': tf.tensor1d([-0.7, 0.1]) };
+    opt.apply(grads, 0.01);
+    // As the hand-computed first step above, with lr 0.03 for w: decay 1 − 0.03·0.1, step ±0.03.
+    const expectW = [0.5 * 0.997 - 0.03, -1 * 0.997 + 0.03, 2 * 0.997 - 0.03, 0.25 * 0.997 - 0.03];
+    Array.from(await params.get('w')!.data()).forEach((x, i) => expect(x).toBeCloseTo(expectW[i], 6));
+    const s = Array.from(await params.get('norm.scale')!.data());
+    expect(s[0]).toBeCloseTo(1 + 0.01, 6);
+    expect(s[1]).toBeCloseTo(-0.5 - 0.01, 6);
+    expect(() => new AdamW(params, { lrScale: () => -1 })).toThrow(/lrScale\(w\).*>= 0/);
+    Object.values(grads).forEach((g) => g.dispose());
+    opt.dispose();
+    dispose(params);
+  });
+
   it('updates only the trainable set and leaves frozen parameters bit-identical', async () => {
     const params = makeParams();
     const before = Array.from(await params.get('norm.scale')!.data());
