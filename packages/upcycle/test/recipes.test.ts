@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, disposeModel, ffnLayer, forward, headDim, modelFromTensors, paramCounts, parseParamName, ropeTables, swiglu, type BamModel, type LayerContext } from '@bam/core';
-import { buildMixture, createStageContext, KV_SHARED_INIT, randomNormalTensor, recipeConfig, recipeIds, step0Gap, type DenseSource, type F32Tensor, type MixtureCheckpoint } from '../src/index.ts';
+import { configHash } from '@bam/utils';
+import { buildMixture, createStageContext, KV_SHARED_INIT, mixStageInputs, randomNormalTensor, recipeConfig, recipeIds, step0Gap, type DenseInput, type DenseSource, type F32Tensor, type MixtureCheckpoint } from '../src/index.ts';
 import { initSource, maxAbsDiff, microPreset, noiseSource, tempDir, tinyDense, useWasm } from './helpers.ts';
 
 const N = 4;
@@ -131,6 +132,73 @@ describe('recipes on N copies of one dense model', () => {
     expect(Math.min(...p)).toBeGreaterThan(0.15);
     expect(Math.max(...p)).toBeLessThan(0.4);
     tf.dispose([got, want]);
+  });
+});
+
+describe("the mixture's start (recipe option start)", () => {
+  for (const id of ['btx', 'bam-full', 'bam-kv-shared', 'sparse-upcycle']) {
+    it(`${id} of N copies of the seed gives the seed's logits at step 0 with start 'renormalised', and not without it`, () => {
+      const sources = identicalSources(3);
+      const seed = toModel({ config: dense, tensors: sources[0].tensors as Map<string, F32Tensor> });
+      const m = buildMixture(id, sources, { start: 'renormalised' });
+      expect(m.config.ffn).toEqual({ kind: 'moe', numExperts: N, router: { kind: 'topk', k: 1, normalize: 'straight-through' } });
+      const [a, b, c] = [logitsOf(seed), logitsOf(toModel(m)), logitsOf(toModel(buildMixture(id, sources)))];
+      expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(a, c)).toBeGreaterThan(1e-3);
+      tf.dispose([a, b, c]);
+    });
+  }
+
+  it("'gate-compensated' multiplies each FFN expert's w_down by E/k and nothing else, and gives the seed's logits when the router is uniform", () => {
+    const sources = identicalSources(3);
+    const plain = buildMixture('btx', sources);
+    const comp = buildMixture('btx', sources, { start: 'gate-compensated' });
+    expect(comp.config).toEqual(plain.config);
+    expect(comp.meta.notes.gateCompensation).toMatch(/E\/k = 4/);
+    for (const [name, t] of plain.tensors) {
+      const key = parseParamName(name);
+      const factor = key.part === 'ffn' && key.weight === 'w_down' ? N : 1;
+      expect(Array.from(at(comp, name).data)).toEqual(Array.from(t.data, (x) => Math.fround(x * factor)));
+    }
+    // A near-zero router makes every gate 1/E: the compensation then undoes it exactly.
+    const seed = toModel({ config: dense, tensors: sources[0].tensors as Map<string, F32Tensor> });
+    const uniform = buildMixture('btx', sources, { start: 'gate-compensated', routerInit: { std: 1e-9 } });
+    const [a, b] = [logitsOf(seed), logitsOf(toModel(uniform))];
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+    tf.dispose([a, b]);
+  });
+
+  it("'gate-compensated' brings a default-init mixture of copies much closer to the seed than the paper's start (FFN output E·p_top·FFN(h))", () => {
+    const sources = identicalSources(3);
+    const seed = toModel({ config: dense, tensors: sources[0].tensors as Map<string, F32Tensor> });
+    const [a, paper, comp] = [logitsOf(seed), logitsOf(toModel(buildMixture('btx', sources))), logitsOf(toModel(buildMixture('btx', sources, { start: 'gate-compensated' })))];
+    expect(maxAbsDiff(a, comp)).toBeLessThan(maxAbsDiff(a, paper) / 3);
+    tf.dispose([a, paper, comp]);
+  });
+
+  it("refuses a start that does not apply to the FFN router, naming the router; 'paper' is the same as no start", () => {
+    const sources = identicalSources(3);
+    expect(() => buildMixture('btx', sources, { start: 'gate-compensated', ffnRouter: { kind: 'topk', k: 2, normalize: 'after' } })).toThrow(/gate-compensated.*top-2 'after'/);
+    expect(() => buildMixture('btx', sources, { start: 'renormalised', ffnRouter: { kind: 'hash' } })).toThrow(/renormalised' needs a top-k FFN router, not 'hash'/);
+    expect(() => buildMixture('btx', sources, { start: 'renormalized' })).toThrow(ConfigError);
+    expect(recipeConfig('btx', dense, N, { start: 'paper' })).toEqual(recipeConfig('btx', dense, N));
+    // btx-top3-6: E/k = 6/3.
+    expect(buildMixture('btx-top3-6', sources, { start: 'gate-compensated' }).meta.notes.gateCompensation).toMatch(/= 2$/);
+  });
+
+  it('changes the mixture config hash (renormalised, loadBalance) or its tensors (gate-compensated), and thereby the mix stage hash', () => {
+    const sources = identicalSources(3);
+    const hashOf = (o: Record<string, unknown>) => configHash(recipeConfig('btx', dense, N, o));
+    const base = hashOf({});
+    expect(hashOf({ start: 'renormalised' })).not.toBe(base);
+    expect(hashOf({ loadBalance: 0.1 })).not.toBe(base);
+    expect(recipeConfig('btx', dense, N, { loadBalance: 0.1 }).aux).toEqual({ loadBalance: 0.1, zLoss: 0.001 });
+    expect(hashOf({ start: 'paper' })).toBe(base);
+    const dense4: DenseInput[] = sources.map((s, i) => ({ domain: `d${i}`, outcome: { hash: 'h', dir: 'd', checkpointDir: 'c', reused: false, elapsedS: 0, result: { contentHash: `c${i}` } } as unknown as DenseInput['outcome'] }));
+    const mixHash = (o: Record<string, unknown>) => configHash(mixStageInputs({ id: 'btx', options: o }, dense4));
+    const hashes = [{}, { start: 'renormalised' }, { start: 'gate-compensated' }, { loadBalance: 0.1 }, { routerLrScale: 10 }, { mixtureSteps: 300 }].map(mixHash);
+    expect(new Set(hashes).size).toBe(hashes.length);
+    expect(mixHash({ start: 'paper' })).toBe(hashes[0]);
   });
 });
 

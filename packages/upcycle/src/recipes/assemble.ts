@@ -92,9 +92,18 @@ function checkLayout(layout: MixtureLayout, n: number, config: ModelConfig): voi
 
 /**
  * Builds the mixture tensors of `config` from the sources per `layout` (see the module comment).
+ * `ffnOutputScale` (default 1) multiplies every FFN expert's output projection `w_down` and its
+ * bias `b_down`, so the expert's output scales by it (the `gate-compensated` start).
  * The sources must have passed `checkCompatible`. Returns fresh arrays owned by the caller.
  */
-export function assembleMixture(sources: readonly DenseSource[], config: ModelConfig, layout: MixtureLayout, routerInit: RouterInit): TensorMap {
+export function assembleMixture(
+  sources: readonly DenseSource[],
+  config: ModelConfig,
+  layout: MixtureLayout,
+  routerInit: RouterInit,
+  opts: { ffnOutputScale?: number } = {},
+): TensorMap {
+  const ffnOutputScale = opts.ffnOutputScale ?? 1;
   checkLayout(layout, sources.length, config);
   const get = (i: number, name: string): F32Tensor => {
     const t = sources[i].tensors.get(name);
@@ -109,6 +118,7 @@ export function assembleMixture(sources: readonly DenseSource[], config: ModelCo
       // Expert e of a layer is that layer's dense FFN / attention of the source the layout names.
       const from = key.part === 'ffn' ? layout.ffnExperts : layout.attentionExperts!;
       t = toF32(spec.name, get(from[key.expert], paramName({ ...key, expert: undefined })));
+      if (ffnOutputScale !== 1 && key.part === 'ffn' && (key.weight === 'w_down' || key.weight === 'b_down')) t = { shape: t.shape, data: t.data.map((x) => x * ffnOutputScale) };
     } else if (key.part === 'router') {
       t = randomNormalTensor(spec.name, spec.shape, routerInit.std, routerInit.seed);
     } else {

@@ -58,17 +58,58 @@ export function resolveRecipe(id: string, rawOptions: Record<string, unknown> = 
   return { recipe, options: r.data as Record<string, unknown> };
 }
 
-/** The recipe's config with the `routing` option (when given) put in; validated by the model schema. */
-function configWithRouting(recipe: Recipe, dense: ModelConfig, n: number, options: Record<string, unknown>): ModelConfig {
-  const config = recipe.config(dense, n, options);
-  if (options.routing === undefined) return config;
-  return parseModelConfig({ ...config, routing: options.routing }, `recipe '${recipe.id}' with options.routing`);
+/** The FFN router after the `start` option: `renormalised` makes an un-renormalised top-k straight-through. */
+function startRouter(recipe: Recipe, config: ModelConfig, start: unknown): ModelConfig['ffn'] {
+  if (start !== 'renormalised' || config.ffn.kind !== 'moe') return config.ffn;
+  const r = config.ffn.router;
+  if (r.kind !== 'topk') {
+    throw new BamError(`recipe '${recipe.id}': start 'renormalised' needs a top-k FFN router, not '${r.kind}'`, 'E_RECIPE', "drop the start option, or use ffnRouter {kind:'topk', ...}");
+  }
+  // 'after' and 'straight-through' are renormalised already; only the paper's 'before' changes.
+  return r.normalize === 'before' ? { ...config.ffn, router: { ...r, normalize: 'straight-through' } } : config.ffn;
 }
 
-/** The mixture config a recipe makes from N dense models of config `dense` (no tensors needed), with its `routing` option. */
+/**
+ * The recipe's config with the config-level options put in: `routing`, `start: 'renormalised'`
+ * (the FFN router) and `loadBalance` (`aux.loadBalance`); validated by the model schema.
+ */
+function configWithOptions(recipe: Recipe, dense: ModelConfig, n: number, options: Record<string, unknown>): ModelConfig {
+  const config = recipe.config(dense, n, options);
+  const { routing, start, loadBalance } = options;
+  if (routing === undefined && start !== 'renormalised' && loadBalance === undefined) return config;
+  return parseModelConfig(
+    {
+      ...config,
+      ...(routing !== undefined ? { routing } : {}),
+      ffn: startRouter(recipe, config, start),
+      ...(loadBalance !== undefined ? { aux: { ...config.aux, loadBalance } } : {}),
+    },
+    `recipe '${recipe.id}' with its options`,
+  );
+}
+
+/**
+ * The factor `start: 'gate-compensated'` multiplies every FFN expert's down-projection by: E/k
+ * for an un-renormalised top-k router (its gates sum to ≈ k/E under a uniform router), else 1.
+ * Throws for a router whose gates it cannot compensate.
+ */
+export function gateCompensation(recipeId: string, config: ModelConfig, start: unknown): number {
+  if (start !== 'gate-compensated' || config.ffn.kind !== 'moe') return 1;
+  const r = config.ffn.router;
+  if (r.kind !== 'topk' || r.normalize !== 'before') {
+    throw new BamError(
+      `recipe '${recipeId}': start 'gate-compensated' scales the experts of an un-renormalised top-k router, but the FFN router is ${r.kind === 'topk' ? `top-${r.k} '${r.normalize}'` : `'${r.kind}'`}`,
+      'E_RECIPE',
+      "its gates need no compensation: drop the start option (or use start 'renormalised')",
+    );
+  }
+  return config.ffn.numExperts / r.k;
+}
+
+/** The mixture config a recipe makes from N dense models of config `dense` (no tensors needed), with its config-level options. */
 export function recipeConfig(id: string, dense: ModelConfig, n: number, rawOptions: Record<string, unknown> = {}): ModelConfig {
   const { recipe, options } = resolveRecipe(id, rawOptions);
-  return configWithRouting(recipe, dense, n, options);
+  return configWithOptions(recipe, dense, n, options);
 }
 
 /**
@@ -80,10 +121,11 @@ export function buildMixture(id: string, sources: readonly DenseSource[], rawOpt
   const { recipe, options } = resolveRecipe(id, rawOptions);
   checkCompatible(sources, id);
   const n = sources.length;
-  const config = configWithRouting(recipe, sources[0].config, n, options);
+  const config = configWithOptions(recipe, sources[0].config, n, options);
   const layout = recipe.layout(n, config, options);
   const routerInit = options.routerInit as RouterInit;
-  const tensors = assembleMixture(sources, config, layout, routerInit);
+  const ffnOutputScale = gateCompensation(id, config, options.start);
+  const tensors = assembleMixture(sources, config, layout, routerInit, { ffnOutputScale });
   return {
     config,
     tokenizer: { ...sources[0].tokenizer },
@@ -95,7 +137,7 @@ export function buildMixture(id: string, sources: readonly DenseSource[], rawOpt
       layout,
       routerInit: { ...routerInit, distribution: 'normal', mean: 0, generator: 'mulberry32(paramSeed(seed, name)) + Box-Muller, one stream per router tensor' },
       nonExpertInit: `uniform mean of sources [${layout.averageOver.join(', ')}]`,
-      notes: recipe.notes?.(options) ?? {},
+      notes: { ...(recipe.notes?.(options) ?? {}), ...(ffnOutputScale !== 1 ? { gateCompensation: `every FFN expert's w_down (and b_down) multiplied by E/k = ${ffnOutputScale}` } : {}) },
     },
   };
 }

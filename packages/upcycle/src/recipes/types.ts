@@ -56,7 +56,33 @@ export const BaseRecipeOptions = {
    * as the dense expert it came from (the frozen-experts study). Absent or false: everything trains (the paper).
    */
   freezeExperts: z.boolean().optional(),
+  /**
+   * How the fresh mixture starts (`MIXTURE_STARTS`). `paper` (or absent): the paper's top-1 without
+   * renormalisation scales each FFN expert's output by its gate, ≈ 1/N at the router's init, so
+   * the step-0 mixture is not its experts. `renormalised`: the FFN router's top-k gates are
+   * renormalised (`normalize: 'straight-through'`: gate 1 at top-1, with the un-renormalised
+   * gradient so the LM loss still trains the router); a mixture of N copies of the seed is then
+   * the seed. `gate-compensated`: the FFN router is unchanged and every FFN expert's
+   * down-projection is multiplied by E/k (Megatron-LM's upcycling), undoing the gate's 1/N in
+   * expectation: exact for a uniform router, within the router's init spread otherwise.
+   */
+  start: z
+    .enum(['paper', 'renormalised', 'gate-compensated'])
+    .optional()
+    .transform((s) => (s === 'paper' ? undefined : s)),
+  /** The mixture's load-balance coefficient α (the config's `aux.loadBalance`; absent: core's default 0.01). */
+  loadBalance: z.number().nonnegative().optional(),
+  /** The routers' learning rate in the mixture phase, as a multiple of the preset's mixture LR (absent: 1). */
+  routerLrScale: z.number().positive().optional(),
+  /**
+   * The mixture phase's data-matched length in optimizer steps for this recipe (absent: the preset's
+   * `stages.mixture.steps`). The compute-matched run gets the reference's FLOPs at the same length.
+   */
+  mixtureSteps: z.number().int().positive().optional(),
 };
+
+/** The values of the `start` recipe option (absent means `paper`). */
+export const MIXTURE_STARTS = ['paper', 'renormalised', 'gate-compensated'] as const;
 
 /** Options of recipes with a mixture of attention: the FFN options plus the attention router. */
 export const MoaRecipeOptions = {
