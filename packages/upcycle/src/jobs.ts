@@ -10,7 +10,7 @@ import { recipeConfig, resolveRecipe } from './recipes/index.ts';
 import type { AbortFlag, StageOutcome } from './store.ts';
 import { createStageContext, type CheckpointStageResult } from './stages/context.ts';
 import { runExpertStage } from './stages/experts.ts';
-import { runTrainMixtureStage } from './stages/train-mixture.ts';
+import { runTrainMixtureStage, trainMixtureOptions } from './stages/train-mixture.ts';
 
 /** One parallel unit of work (plain JSON). */
 export type UpcycleJob =
@@ -42,6 +42,6 @@ export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void
   const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale, seedCheckpoint: job.seedCheckpoint, data: job.data });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
-  const freezeExperts = resolveRecipe(job.recipe.id, job.recipe.options).options.freezeExperts === true;
-  return runTrainMixtureStage(ctx, job.name, config, job.mix, job.plan, { freezeExperts });
+  const opts = trainMixtureOptions(resolveRecipe(job.recipe.id, job.recipe.options).options);
+  return runTrainMixtureStage(ctx, job.name, config, job.mix, job.plan, opts);
 }

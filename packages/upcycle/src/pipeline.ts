@@ -6,6 +6,7 @@
  * parallel on worker threads (`workers`), or in order on this thread with `workers: 1`.
  */
 import { BamError, InvariantError, type Domain, type ModelConfig } from '@bam/core';
+import { canonicalJson } from '@bam/utils';
 import { planMixtureTraining, type MixturePlan } from './budget.ts';
 import { BUDGETS, loadUpcyclePreset, parseUpcyclePreset, recipeEntries, withMixtureSeed, type Budget, type ExpertDomain, type ResolvedRecipeEntry, type UpcyclePreset, type UpcyclePresetInput } from './config.ts';
 import type { UpcycleJob } from './jobs.ts';
@@ -16,7 +17,7 @@ import { runBranchStage } from './stages/branch.ts';
 import { createStageContext, type CheckpointStageResult, type StageContext } from './stages/context.ts';
 import { runMixStage, type DenseInput } from './stages/mix.ts';
 import { runSeedStage } from './stages/seed.ts';
-import { checkMixtureData } from './stages/train-mixture.ts';
+import { checkMixtureData, trainMixtureOptions } from './stages/train-mixture.ts';
 import { checkGivenDense, givenOutcome, type GivenDense } from './stages/given.ts';
 
 /** The pipeline's stages in order; `until` stops after one of them. */
@@ -93,6 +94,11 @@ export interface MixtureArtifact {
   tokensSeen: number;
   flopsSpent: number;
   metrics: Record<string, number | null>;
+  /**
+   * The untrained mixture's validation losses (`val.<domain>`, `val.mean`, on the batches of
+   * `metrics`): the loss at step 0, against which `metrics` shows what the mixture phase recovered.
+   */
+  step0: Record<string, number | null>;
   params: { total: number; active: number };
 }
 
@@ -245,8 +251,10 @@ function planPipeline(preset: string | UpcyclePreset | UpcyclePresetInput, opts:
   const refConfig = referenceConfig(ctx, n);
   const planned = entries.map((e) => {
     const config = recipeConfig(e.id, ctx.config, n, e.options);
+    // A recipe's `mixtureSteps` sets its data-matched length; its compute-matched run gets the reference's FLOPs at that length.
+    const steps = (resolveRecipe(e.id, e.options).options.mixtureSteps as number | undefined) ?? p.stages.mixture.steps;
     const plans = budgets.map((budget) =>
-      planMixtureTraining({ budget, config, referenceConfig: refConfig, reference: p.reference, steps: p.stages.mixture.steps, batchSize: p.batchSize, seqLen: p.seqLen }),
+      planMixtureTraining({ budget, config, referenceConfig: refConfig, reference: p.reference, steps, batchSize: p.batchSize, seqLen: p.seqLen }),
     );
     return { entry: e, config, plans };
   });
@@ -335,7 +343,7 @@ interface WantedMixture {
 
 /**
  * One job per distinct artifact: runs whose plans coincide (BTX's two budgets) train once; a
- * frozen-experts run of the same mixture is another artifact.
+ * run of the same mixture with other training options (frozen experts, router LR) is another artifact.
  */
 function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<CheckpointStageResult>>): { jobs: UpcycleJob[]; wanted: WantedMixture[] } {
   const { preset: p, ctx } = plan;
@@ -344,7 +352,7 @@ function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<Check
   const wanted: WantedMixture[] = [];
   plan.planned.forEach(({ entry, plans }, i) => {
     for (const mp of plans) {
-      const key = `${mixes[i].result.contentHash}/${mp.rows}${entry.options.freezeExperts === true ? '/frozen-experts' : ''}`;
+      const key = `${mixes[i].result.contentHash}/${mp.rows}/${canonicalJson(trainMixtureOptions(resolveRecipe(entry.id, entry.options).options))}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
         jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), ...(ctx.data ? { data: ctx.data } : {}), name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });
@@ -383,6 +391,7 @@ async function runMixtureTrainings(run: PipelineRun, mixes: ReadonlyArray<StageO
       tokensSeen: r.tokensSeen,
       flopsSpent: r.flopsSpent,
       metrics: r.metrics,
+      step0: w.mix.result.metrics,
       params: r.params,
     });
     (run.result.checkpoints[w.name] ??= {})[w.budget] = o.checkpointDir;

@@ -29,8 +29,10 @@ export const STAGE_VERSIONS = {
   seed: 2,
   branch: 2,
   expert: 2,
-  mix: 2,
-  'train-mixture': 2,
+  // 3: the mix stage records the mixture's step-0 validation losses (its metrics), and
+  // train-mixture logs a validation recovery curve from step 0; artifacts built before lack them.
+  mix: 3,
+  'train-mixture': 3,
 } as const;
 
 /** A pipeline stage that stores artifacts. */

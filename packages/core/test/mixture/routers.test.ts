@@ -97,8 +97,9 @@ describe('top-k router', () => {
     expect(maxAbs(gAfter)).toBe(0);
     // Hand-computed: d p_j/d z_i = p_j(δ_ij − p_i), scaled by the chosen expert's weight.
     const p0 = softmax(LOGITS[0]);
-    expect(gBefore.arraySync()[0][0]).toBeCloseTo(-1.2 * p0[1] * (0 - p0[0]), 6);
-    expect(gBefore.arraySync()[0][1]).toBeCloseTo(-1.2 * p0[1] * (1 - p0[1]), 6);
+    const before = gBefore.arraySync() as number[][];
+    expect(before[0][0]).toBeCloseTo(-1.2 * p0[1] * (0 - p0[0]), 6);
+    expect(before[0][1]).toBeCloseTo(-1.2 * p0[1] * (1 - p0[1]), 6);
     expect(maxAbs(tf.sub(gSt, gBefore))).toBeLessThan(1e-7);
     expect(maxAbs(gSt)).toBeGreaterThan(0.01);
     disposeRouting(st);

@@ -215,6 +215,13 @@ export interface TrainIntoStageInput {
   trainable?: TrainableSpec;
   /** Token streams replacing domains' corpus text in the training batches (the user's own text). */
   streams?: Partial<Record<Domain, TokenArray>>;
+  /** A learning-rate multiplier per parameter name (core's trainer `lrScale`); default 1. */
+  lrScale?: (name: string) => number;
+  /**
+   * A validation curve in the trainer's log: the mean NLL of `batches` validation batches of `mix`
+   * (seed VALIDATION_SEED) before any update (step 0), every `every` steps and at the end.
+   */
+  curve?: { mix: DataMixture; every: number; batches: number };
 }
 
 /**
@@ -264,6 +271,14 @@ export async function trainIntoStage(input: TrainIntoStageInput): Promise<Checkp
       outDir: trainDir,
       tokenizer,
       ...(input.trainable ? { trainable: input.trainable } : {}),
+      ...(input.lrScale ? { lrScale: input.lrScale } : {}),
+      ...(input.curve
+        ? {
+            evalBatches: createBatchSource({ tokenizer, mix: input.curve.mix, split: 'validation', batchSize, seqLen, seed: VALIDATION_SEED }),
+            evalEvery: input.curve.every,
+            evalSteps: input.curve.batches,
+          }
+        : {}),
       logEvery,
       meta,
       reporter: {

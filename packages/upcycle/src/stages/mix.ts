@@ -11,7 +11,7 @@ import type { ResolvedRecipeEntry } from '../config.ts';
 import { buildMixture, resolveRecipe } from '../recipes/index.ts';
 import type { StageOutcome } from '../store.ts';
 import type { F32Tensor } from '../tensors.ts';
-import { denseSourceOf, saveTensors, VALIDATION_SEED, type CheckpointStageResult, type StageContext } from './context.ts';
+import { denseSourceOf, domainValidationLosses, saveTensors, VALIDATION_SEED, type CheckpointStageResult, type DomainLosses, type StageContext } from './context.ts';
 
 /** One dense model going into a mixture: its domain (`general` for the seed) and its artifact. */
 export interface DenseInput {
@@ -19,10 +19,27 @@ export interface DenseInput {
   outcome: StageOutcome<CheckpointStageResult>;
 }
 
-/** What a mixture's content hash covers: the recipe, its parsed options and the sources' contents. */
-export function mixStageInputs(entry: Pick<ResolvedRecipeEntry, 'id' | 'options'>, dense: readonly DenseInput[]): Record<string, unknown> {
+/**
+ * What a mixture's content hash covers: the recipe, its parsed options and the sources' contents,
+ * and (when given) the validation batches its step-0 losses are measured on.
+ */
+export function mixStageInputs(entry: Pick<ResolvedRecipeEntry, 'id' | 'options'>, dense: readonly DenseInput[], evalBatches?: number): Record<string, unknown> {
   const { options } = resolveRecipe(entry.id, entry.options);
-  return { recipe: entry.id, options, sources: dense.map((d) => ({ domain: d.domain, contentHash: d.outcome.result.contentHash })) };
+  return { recipe: entry.id, options, sources: dense.map((d) => ({ domain: d.domain, contentHash: d.outcome.result.contentHash })), ...(evalBatches !== undefined ? { evalBatches } : {}) };
+}
+
+/**
+ * The mixture's per-domain validation losses before any training (`val.<domain>`, `val.mean`; the
+ * batches every checkpoint of the pipeline is measured on), so a trained mixture's metrics read
+ * against its step-0 ones: the loss at step 0 and how much the mixture phase recovered.
+ */
+export async function step0Losses(ctx: StageContext, mixture: { config: ModelConfig; tensors: ReadonlyMap<string, F32Tensor | SafeTensor> }): Promise<DomainLosses> {
+  const model = modelOf(mixture.config, mixture.tensors);
+  try {
+    return await domainValidationLosses(model, ctx.tokenizer, ctx.preset.batchSize, ctx.preset.seqLen, ctx.preset.evalBatches);
+  } finally {
+    disposeModel(model);
+  }
 }
 
 /** How far a mixture's step-0 next-token distributions are from the seed's (docs/method.md "Identical experts"). */
@@ -93,7 +110,7 @@ export function formatStep0Gap(gap: Step0Gap): string {
 
 /** Builds (or reuses) the untrained mixture of `entry` from the dense models. */
 export async function runMixStage(ctx: StageContext, entry: ResolvedRecipeEntry, dense: readonly DenseInput[]): Promise<StageOutcome<CheckpointStageResult>> {
-  const inputs = mixStageInputs(entry, dense);
+  const inputs = mixStageInputs(entry, dense, ctx.preset.evalBatches);
   return ctx.store.run(
     'mix',
     inputs,
@@ -104,23 +121,25 @@ export async function runMixStage(ctx: StageContext, entry: ResolvedRecipeEntry,
       // printed and recorded so an un-renormalised router's drop is not mistaken for a bug.
       const seed = sources[sources.length - 1];
       const gap = await step0Gap({ tokenizer: ctx.tokenizer, batchSize: ctx.preset.batchSize, seqLen: ctx.preset.seqLen }, seed, mixture);
+      const metrics = await step0Losses(ctx, mixture);
       const contentHash = await saveTensors(join(dir, 'model'), {
         config: mixture.config,
         tokenizer: mixture.tokenizer,
         tensors: mixture.tensors,
         trainState: { step: 0, tokensSeen: 0, flopsSpent: 0, seed: ctx.preset.seed },
+        metrics,
         meta: { stage: 'mix', artifact: basename(dir), preset: ctx.preset.name, name: entry.name, experts: dense.map((d) => d.domain), step0: gap, ...mixture.meta },
       });
       const counts = paramCounts(mixture.config);
       ctx.log(`mix ${entry.name}: built from ${dense.length} dense models (${counts.total.toLocaleString('en')} params, ${counts.active.toLocaleString('en')} active)`);
-      ctx.log(`mix ${entry.name}: ${formatStep0Gap(gap)}`);
+      ctx.log(`mix ${entry.name}: ${formatStep0Gap(gap)}; step-0 val.mean ${metrics['val.mean'].toFixed(3)}`);
       return {
         checkpoint: 'model',
         contentHash,
         tokensSeen: 0,
         flopsSpent: 0,
         steps: 0,
-        metrics: {},
+        metrics,
         params: { total: counts.total, active: counts.active },
         configHash: configHash(mixture.config),
       };

@@ -54,9 +54,26 @@ export function mixtureDataSeed(ctx: StageContext): number {
 export interface TrainMixtureOptions {
   /** Keep every FFN and attention expert tensor fixed; train the routers and the averaged/shared weights only. */
   freezeExperts?: boolean;
+  /** The routers' learning rate as a multiple of the mixture LR (recipe option `routerLrScale`; default 1). */
+  routerLrScale?: number;
 }
 
-/** What a trained mixture's content hash covers (`frozen` only when experts are frozen, so other hashes are unchanged). */
+/** The training options among a recipe's parsed options (`resolveRecipe(...).options`). */
+export function trainMixtureOptions(recipeOptions: Record<string, unknown>): TrainMixtureOptions {
+  const { freezeExperts, routerLrScale } = recipeOptions;
+  return {
+    ...(freezeExperts === true ? { freezeExperts: true } : {}),
+    ...(typeof routerLrScale === 'number' && routerLrScale !== 1 ? { routerLrScale } : {}),
+  };
+}
+
+/** Validation points of a mixture's recovery curve besides step 0 (the trainer evaluates every ⌈steps / this⌉ steps and at the end). */
+export const RECOVERY_CURVE_POINTS = 10;
+
+/**
+ * What a trained mixture's content hash covers (`frozen` and `routerLrScale` only when set, so
+ * other hashes are unchanged). The recovery curve's schedule is fixed by the stage version.
+ */
 export function trainMixtureStageInputs(
   ctx: StageContext,
   mix: StageOutcome<CheckpointStageResult>,
@@ -66,6 +83,7 @@ export function trainMixtureStageInputs(
   const { preset } = ctx;
   return {
     ...(opts.freezeExperts ? { frozen: 'experts' } : {}),
+    ...(opts.routerLrScale !== undefined ? { routerLrScale: opts.routerLrScale } : {}),
     parent: mix.result.contentHash,
     mix: formatMix(mixturePhaseMix(ctx)),
     rows: plan.rows,
@@ -81,6 +99,11 @@ export function trainMixtureStageInputs(
     // Only with the user's own text, so every other artifact keeps its hash.
     ...(ctx.data ? { data: Object.fromEntries(readMixtureData(ctx).map(({ domain, file }) => [domain, file.sha256])) } : {}),
   };
+}
+
+/** The trainer's `lrScale` giving every router tensor (`layers.{l}.{attn|ffn}.router`, `routers.*`) `scale`× the LR. */
+export function routerLrScale(scale: number): (name: string) => number {
+  return (name) => (parseParamName(name).part === 'router' ? scale : 1);
 }
 
 /** A trained mixture's result: the checkpoint stage result plus its plan's numbers. */
@@ -118,6 +141,9 @@ export async function runTrainMixtureStage(
         dataSeed: inputs.dataSeed as number,
         batches: (source) => plannedBatches(source, plan),
         ...(opts.freezeExperts ? { trainable: (name: string) => !isExpertKey(parseParamName(name)) } : {}),
+        ...(opts.routerLrScale !== undefined ? { lrScale: routerLrScale(opts.routerLrScale) } : {}),
+        // The mixture's loss before any update and its recovery, on held-out text of the phase's mix.
+        curve: { mix: data, every: Math.max(1, Math.ceil(plan.steps / RECOVERY_CURVE_POINTS)), batches: preset.evalBatches },
         ...(ctx.data ? { streams: mixtureDataStreams(ctx) } : {}),
         meta: {
           stage: 'train-mixture',
@@ -127,6 +153,7 @@ export async function runTrainMixtureStage(
           mix: formatMix(data),
           ...(ctx.data ? { data: Object.fromEntries(readMixtureData(ctx).map(({ domain, file }) => [domain, { path: file.path, sha256: file.sha256 }])) } : {}),
           ...(opts.freezeExperts ? { frozen: 'experts (FFN and attention experts not trained)' } : {}),
+          ...(opts.routerLrScale !== undefined ? { routerLrScale: opts.routerLrScale } : {}),
           parent: { checkpoint: mix.checkpointDir, contentHash: mix.result.contentHash },
           plan: { rows: plan.rows, steps: plan.steps, lastBatchRows: plan.lastBatchRows, tokens: plan.tokens, flopsPerToken: plan.flopsPerToken, flops: plan.flops },
         },
