@@ -2,9 +2,10 @@
  * The mixture variants: one per upcycle recipe (BTX, BAM-full, BAM-KV-shared and the paper's
  * extra baselines), each trained under a budget — data-matched (the same mixture-phase tokens for
  * every variant) or compute-matched (the FLOPs BTX spends on them) — so the sweep runs each once
- * per configured budget. Options are the recipe's own (router init, FFN/attention router, ...)
- * plus `preset`, and the bring-your-own `seedCheckpoint`/`expertCheckpoints`/`data` (see
- * `ByoOptions`); the recipe's schema checks them when the sweep config is checked.
+ * per configured budget. Options are the recipe's own (router init, FFN/attention router, and
+ * the mixture-phase studies `start`, `loadBalance`, `routerLrScale`, `mixtureSteps`: upcycle's
+ * recipes/types.ts) plus `preset`, and the bring-your-own `seedCheckpoint`/`expertCheckpoints`/`data`
+ * (see `ByoOptions`); the recipe's schema checks them when the sweep config is checked.
  */
 import { z } from 'zod';
 import { BamError, InvariantError } from '@bam/core';
@@ -100,6 +101,9 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
           flopsSpent: m.flopsSpent,
           params: m.params.total,
           activeParams: m.params.active,
+          // The untrained mixture's mean validation NLL (the loss at step 0) and its checkpoint; the recovery curve is in trainingLogs.
+          step0Loss: m.step0['val.mean'] ?? null,
+          mixCheckpoint: m.mixCheckpoint,
           trainingLogs: pipelineTrainingLogs(r, { experts: req.preset.domains, mixture: { label: `${name} (${budget})`, checkpoint: m.checkpoint } }),
         },
       });

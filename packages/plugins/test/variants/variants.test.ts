@@ -111,6 +111,29 @@ describe('the built-in variants: which pipeline they ask for', () => {
     expect(recipeEntryFor(smoke, 'btx', { routerInit: { seed: 8 } }, 'btx').name).not.toBe(name);
   });
 
+  it('takes the mixture-phase study options on every mixture variant, each value its own preset entry (and so its own artifacts)', () => {
+    const studies: Array<Record<string, unknown>> = [
+      { start: 'renormalised' },
+      { start: 'gate-compensated' },
+      { loadBalance: 0.1 },
+      { loadBalance: 0 },
+      { routerLrScale: 10 },
+      { mixtureSteps: 300 },
+    ];
+    for (const v of builtinVariants.filter((x) => x.id !== 'dense')) {
+      for (const o of studies) expect(v.options.safeParse({ preset: 'smoke', ...o }).success).toBe(true);
+    }
+    expect(btxVariant.options.parse({ start: 'paper' })).toEqual({ preset: 'tiny', routerInit: { std: 0.02, seed: 0 } });
+    for (const bad of [{ start: 'renormalized' }, { loadBalance: -1 }, { routerLrScale: 0 }, { mixtureSteps: 1.5 }]) {
+      const r = btxVariant.options.safeParse(bad);
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0].path).toEqual(Object.keys(bad));
+    }
+    const names = studies.map((o) => recipeEntryFor(smoke, 'btx', o, 'btx').name);
+    expect(new Set([...names, 'btx']).size).toBe(studies.length + 1);
+    expect(recipeEntryFor(smoke, 'btx', { start: 'paper' }, 'btx').name).toBe('btx');
+  });
+
   it("builds the preset's budgets plus the job's", () => {
     expect(budgetsWith(smoke, 'compute-matched')).toEqual(['data-matched', 'compute-matched']);
     const dmOnly = { ...smoke, budgets: ['data-matched' as const] };
@@ -179,6 +202,12 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     expect(tokens(kvDm)).toBe(tokens(btxDm));
     expect(tokens(kvCm)).toBeLessThan(tokens(kvDm));
     expect(kvCm.info.tokensSeen).toBe(tokens(kvCm));
+    // The loss at step 0: the untrained mixture's mean validation NLL, recorded with its checkpoint.
+    for (const m of [btxDm, kvCm]) {
+      const mix = JSON.parse(readFileSync(join(m.info.mixCheckpoint as string, 'checkpoint.json'), 'utf8')) as { metrics: Record<string, number> };
+      expect(m.info.step0Loss).toBe(mix.metrics['val.mean']);
+      expect(m.info.step0Loss as number).toBeGreaterThan(0);
+    }
     // Different weights score the same text differently, each a finite log-probability.
     const req = [{ context: 'The law of the', continuation: ' land' }];
     const scores = await Promise.all([seed, code, btxDm, kvDm, kvCm].map(async (m) => (await m.loglikelihood(req))[0].logprob));
