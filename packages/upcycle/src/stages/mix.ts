@@ -104,7 +104,7 @@ export async function step0Gap(
 export function formatStep0Gap(gap: Step0Gap): string {
   return (
     `step-0 logits vs the seed: mean KL ${gap.klToSeed.toFixed(4)} nats/token, argmax agrees on ${(100 * gap.argmaxAgreement).toFixed(0)}% of positions` +
-    (gap.klToSeed > 1e-3 ? ' (expected under top-k without renormalisation: each FFN output is scaled by its gate; docs/method.md "Identical experts")' : '')
+    (gap.klToSeed > 1e-3 ? ' (the experts differ from the seed, and under top-k without renormalisation each FFN output is scaled by its gate; docs/method.md "Identical experts")' : '')
   );
 }
 
