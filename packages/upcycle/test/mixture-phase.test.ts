@@ -90,6 +90,8 @@ describe('study options of the mixture phase', () => {
     expect(mixture('btx-1').plan.steps).toBe(1);
     expect(mixture('btx-1').tokensSeen).toBe(preset.batchSize * preset.seqLen!);
     expect(new Set(r.mixtures.map((m) => m.hash)).size).toBe(4);
+    // The training-only options share btx's mix artifact.
+    expect(new Set(['btx', 'btx-1', 'btx-1-router10'].map((n) => mixture(n).mixCheckpoint)).size).toBe(1);
     expect(readCheckpoint(mixture('btx-renormalised').checkpoint).manifest.config.ffn).toMatchObject({ router: { normalize: 'straight-through' } });
   });
 

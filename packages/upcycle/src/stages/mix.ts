@@ -20,11 +20,13 @@ export interface DenseInput {
 }
 
 /**
- * What a mixture's content hash covers: the recipe, its parsed options and the sources' contents,
- * and (when given) the validation batches its step-0 losses are measured on.
+ * What a mixture's content hash covers: the recipe, its parsed options but the training-only
+ * `routerLrScale` and `mixtureSteps`, the sources' contents, and (when given) the validation
+ * batches its step-0 losses are measured on.
  */
 export function mixStageInputs(entry: Pick<ResolvedRecipeEntry, 'id' | 'options'>, dense: readonly DenseInput[], evalBatches?: number): Record<string, unknown> {
-  const { options } = resolveRecipe(entry.id, entry.options);
+  // The mixture-phase options only shape the training (train-mixture's hash covers them), not the mix.
+  const { routerLrScale: _lr, mixtureSteps: _steps, ...options } = resolveRecipe(entry.id, entry.options).options;
   return { recipe: entry.id, options, sources: dense.map((d) => ({ domain: d.domain, contentHash: d.outcome.result.contentHash })), ...(evalBatches !== undefined ? { evalBatches } : {}) };
 }
 
