@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { computeLoss, createBatchSource, disposeModel, evaluateLoss, loadCheckpoint, parseParamName, readCheckpoint } from '@bam/core';
+import { computeLoss, createBatchSource, disposeModel, evaluateLoss, loadCheckpoint, parseModelConfig, parseParamName, readCheckpoint, type ModelConfig } from '@bam/core';
 import {
   VALIDATION_SEED,
   createStageContext,
@@ -41,6 +41,7 @@ beforeAll(async () => {
   r = await upcycle(preset, { artifactsDir: fresh('phase'), workers: 1 });
 });
 
+const loadCheckpointConfig = (dir: string): ModelConfig => parseModelConfig(readCheckpoint(dir).manifest.config, dir);
 const mixture = (name: string): MixtureArtifact => r.mixtures.find((m) => m.recipe === name)!;
 const logLines = (m: MixtureArtifact): Array<Record<string, number | string>> =>
   readFileSync(stageTrainingLog(m.checkpoint), 'utf8')
@@ -92,7 +93,7 @@ describe('study options of the mixture phase', () => {
     expect(new Set(r.mixtures.map((m) => m.hash)).size).toBe(4);
     // The training-only options share btx's mix artifact.
     expect(new Set(['btx', 'btx-1', 'btx-1-router10'].map((n) => mixture(n).mixCheckpoint)).size).toBe(1);
-    expect(readCheckpoint(mixture('btx-renormalised').checkpoint).manifest.config.ffn).toMatchObject({ router: { normalize: 'straight-through' } });
+    expect(loadCheckpointConfig(mixture('btx-renormalised').checkpoint).ffn).toMatchObject({ router: { normalize: 'straight-through' } });
   });
 
   it("routerLrScale 10 makes one step's router update 10× larger and leaves every other update bit-identical", () => {
