@@ -5,7 +5,10 @@
  * so the ablation was run on BAM-KV-shared; that is the default here (`kvShared: false` gives the
  * expert-KV form). Core renormalises the chosen attention weights (softmax over the k chosen
  * logits; see core's mixture/routers/attention.ts), so identical experts still give the dense
- * attention. FFN and the rest as `bam-kv-shared`.
+ * attention. For top-1 that weight is the constant 1, so the attention router gets no gradient
+ * from the language-model loss, only from the load-balance and z-losses (core's
+ * routers.test.ts checks the zero gradient); the paper does not say how its top-1 MoA router
+ * learned. FFN and the rest as `bam-kv-shared`.
  */
 import { z } from 'zod';
 import { BaseRecipeOptions, type Recipe } from './types.ts';
