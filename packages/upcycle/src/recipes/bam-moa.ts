@@ -6,8 +6,8 @@
  * expert-KV form). Core renormalises the chosen attention weights (softmax over the k chosen
  * logits; see core's mixture/routers/attention.ts), so identical experts still give the dense
  * attention. For top-1 that weight is the constant 1, so the attention router gets no gradient
- * from the language-model loss, only from the load-balance and z-losses (core's
- * routers.test.ts checks the zero gradient); the paper does not say how its top-1 MoA router
+ * from the language-model loss, only from the load-balance and z-losses (packages/core/test/mixture/routers.test.ts
+ * checks the zero gradient); the paper does not say how its top-1 MoA router
  * learned. FFN and the rest as `bam-kv-shared`.
  */
 import { z } from 'zod';
