@@ -50,6 +50,13 @@ export const TaskEntrySchema = z
      * seed, while the perplexity tasks carry the comparison across all of them.
      */
     seeds: z.array(z.number().int()).min(1).optional(),
+    /**
+     * Split this task's documents into this many shards, each a job of its own (see shards.ts):
+     * their per-document scores are merged, in document order, before aggregation, so results
+     * equal the unsplit run's. More shards than documents run one document per shard. Wins over
+     * the sweep's `shardDocs`.
+     */
+    shards: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -119,6 +126,12 @@ export const SweepConfigSchema = z
      * timeout.ts); a job past it becomes a failed row and its worker is replaced. Default: no limit.
      */
     jobTimeout: JobTimeout,
+    /**
+     * Split every task with more than this many documents into shards of at most this many
+     * (a task's own `shards` wins), so one long task is not the straggler of a many-worker sweep.
+     * Default: no automatic split.
+     */
+    shardDocs: z.number().int().min(1).optional(),
     /** Requests per LanguageModel call. */
     chunkSize: z.number().int().min(1).default(256),
   })

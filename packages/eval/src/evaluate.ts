@@ -37,6 +37,23 @@ export interface EvaluateOptions {
   limit?: number;
   /** Requests per model call (default 256); the model batches inside a call as it likes. */
   chunkSize?: number;
+  /**
+   * Score only documents `[start, end)` of the (limited) documents, which must number `total`
+   * (a shard job; see shards.ts). Indices in errors stay those of the whole set.
+   */
+  range?: { start: number; end: number; total: number };
+}
+
+/** The task's first `limit` documents (all without a limit), in the task's order. */
+export async function collectDocuments<O>(task: TaskPlugin<O>, taskOpts: O, ctx: PluginContext, limit = Infinity): Promise<unknown[]> {
+  const docs: unknown[] = [];
+  if (limit <= 0) return docs;
+  const source = await task.documents(taskOpts, ctx);
+  for await (const d of source as AsyncIterable<unknown>) {
+    docs.push(d);
+    if (docs.length >= limit) break;
+  }
+  return docs;
 }
 
 /** Parses plugin options with the plugin's zod schema; a failure lists every bad field under `prefix`. */
@@ -140,19 +157,23 @@ export async function evaluateDocuments(
   opts: EvaluateOptions = {},
 ): Promise<EvaluatedDocuments> {
   const taskOpts = parseOptions(task.options, options, `options of task '${task.id}'`);
-  const limit = opts.limit ?? Infinity;
   const chunk = Math.max(1, opts.chunkSize ?? 256);
-  const docs: unknown[] = [];
-  if (limit > 0) {
-    const source = await task.documents(taskOpts, ctx);
-    for await (const d of source as AsyncIterable<unknown>) {
-      docs.push(d);
-      if (docs.length >= limit) break;
-    }
+  const all = await collectDocuments(task, taskOpts, ctx, opts.limit);
+  if (all.length === 0) throw new ContractError(`task '${task.id}' yielded no documents`, 'check the task options (and the sweep limit)');
+  const range = opts.range;
+  if (range && (all.length !== range.total || !(range.start >= 0 && range.start < range.end && range.end <= range.total))) {
+    throw new ContractError(
+      `task '${task.id}' yielded ${all.length} documents, but this shard was planned as documents ${range.start}–${range.end - 1} of ${range.total}`,
+      'a sharded task must yield the same documents every time it is asked (deterministic in its options and ctx.seed)',
+    );
   }
-  if (docs.length === 0) throw new ContractError(`task '${task.id}' yielded no documents`, 'check the task options (and the sweep limit)');
+  // A shard scores only its documents; the task still built all of them, so anything a document
+  // draws from the whole set (distractors, few-shot examples) is the same as in the unsplit run.
+  const first = range?.start ?? 0;
+  const docs = range ? all.slice(range.start, range.end) : all;
 
-  const requests = docs.map((d, i) => {
+  const requests = docs.map((d, di) => {
+    const i = first + di;
     const rs = task.requests(d, taskOpts);
     if (!Array.isArray(rs) || rs.length === 0) throw new ContractError(`task '${task.id}' document ${i}: requests(doc) must return a non-empty array`);
     rs.forEach((r, j) => checkRequest(r, `task '${task.id}' document ${i} request ${j}`));
@@ -179,8 +200,9 @@ export async function evaluateDocuments(
   }
 
   const declared = Object.keys(task.metrics);
-  const scores = docs.map((d, i) => {
-    const scores = task.score(d, responses[i], taskOpts) as Record<string, MetricItem | null> | undefined;
+  const scores = docs.map((d, di) => {
+    const i = first + di;
+    const scores = task.score(d, responses[di], taskOpts) as Record<string, MetricItem | null> | undefined;
     if (!scores || typeof scores !== 'object') throw new ContractError(`task '${task.id}' document ${i}: score() must return an object of metric values`);
     const out: DocScores = {};
     for (const name of declared) {

@@ -39,6 +39,22 @@ export interface JobPlan {
   bootstrapIters: number;
   /** What `seed` varies (the sweep config's seedKind); absent in plans written before it existed (= pipeline). */
   seedKind?: SeedKind;
+  /** Set on a shard job: which documents of which job it scores (see shards.ts); absent on a whole job. */
+  shard?: ShardRange;
+}
+
+/**
+ * The documents one shard job scores: `[start, end)` of the `total` documents of the job `of`
+ * (the unsplit job's key, under which the merged scores are recorded).
+ */
+export interface ShardRange {
+  of: string;
+  /** 0-based shard index, of `count`. */
+  index: number;
+  count: number;
+  start: number;
+  end: number;
+  total: number;
 }
 
 /** The plan file. */
@@ -47,6 +63,8 @@ export interface SweepPlanFile {
   /** The sweep config's seedKind. */
   seedKind?: SeedKind;
   jobs: JobPlan[];
+  /** The shard jobs that run in place of split jobs (`jobs` keeps the rows; absent when nothing is split). */
+  shards?: JobPlan[];
 }
 
 /** One journal line: how a job ended. */
@@ -70,6 +88,8 @@ export interface JobRecord {
   finishedAt: string;
   /** The model's training logs (ModelInfo.trainingLogs: stage label → JSONL path), for training_logs.json. */
   trainingLogs?: Record<string, string>;
+  /** On a shard's record: the job it is part of (no `values`; the merged record of `of` has them). */
+  shard?: Pick<ShardRange, 'of' | 'index' | 'count'>;
 }
 
 /** One line of docs.jsonl. */

@@ -41,7 +41,8 @@ function compareWithJournal(outDir: string, plan: SweepPlanFile): { lost: JobRec
   const slots = new Set(plan.jobs.map(slotOf));
   const keys = new Set(plan.jobs.map((j) => j.key));
   const lost = records.filter((r) => !slots.has(slotOf(r)));
-  const changed = new Set(records.filter((r) => slots.has(slotOf(r)) && !keys.has(r.key)).map(slotOf)).size;
+  // A shard's record belongs to the job it is part of: resharding a job does not change it.
+  const changed = new Set(records.filter((r) => slots.has(slotOf(r)) && !keys.has(r.shard?.of ?? r.key)).map(slotOf)).size;
   return { lost, changed, recorded: records.length };
 }
 

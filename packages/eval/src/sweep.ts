@@ -17,6 +17,7 @@ import { Progress } from './progress.ts';
 import { lockResultsFolder } from './folder-lock.ts';
 import { guardResults } from './resume-guard.ts';
 import { jobTimeoutOf } from './timeout.ts';
+import { mergeShards, splitJobs, workDone } from './shards.ts';
 import { PluginRegistry, resolvePluginSpec } from './registry.ts';
 import {
   FILES,
@@ -71,15 +72,15 @@ export interface SweepOptions {
 /** What a sweep run did. */
 export interface SweepSummary {
   outDir: string;
-  /** True when every planned job has a record (ok or failed). */
+  /** True when every planned job (every row) has a record (ok or failed). */
   complete: boolean;
-  /** Planned jobs (distinct configs). */
+  /** Planned jobs (distinct configs; a split job counts as its shards). */
   total: number;
   /** Jobs that already had an ok record (skipped by resume). */
   skipped: number;
   /** Jobs run in this call. */
   ran: number;
-  /** Planned jobs whose latest record is failed. */
+  /** Planned jobs (rows: a split job once) whose latest record is failed. */
   failed: number;
   rows: ResultRow[];
   files: { results: string; docs: string; journal: string; plan: string; tables: string[] };
@@ -145,7 +146,8 @@ export function planJobs(
 }
 
 function jobLabel(j: JobPlan): string {
-  return `${j.variant}${j.budget ? ` [${j.budget}]` : ''} × ${j.task} · seed ${j.seed}`;
+  const shard = j.shard ? ` · shard ${j.shard.index + 1}/${j.shard.count}` : '';
+  return `${j.variant}${j.budget ? ` [${j.budget}]` : ''} × ${j.task} · seed ${j.seed}${shard}`;
 }
 
 /** A sweep's checked inputs: plugins, config, folders and the job plan. */
@@ -163,7 +165,7 @@ interface SweepSetup {
   files: { plan: string; journal: string; docs: string; results: string };
   /** Every job in row order (a key may repeat when two entries are the same job). */
   plan: JobPlan[];
-  /** The distinct jobs by key, in plan order. */
+  /** The distinct jobs to run by key, in plan order, a split job's shards in its place (see shards.ts). */
   distinct: Map<string, JobPlan>;
 }
 
@@ -212,10 +214,11 @@ async function sweepInFolder(setup: SweepSetup, opts: SweepOptions, progressOut:
   const ran = await scheduleJobs(setup, state, opts, progress);
   const { rows, written } = await recordResults(setup, state.records, progress);
 
-  const done = [...setup.distinct.keys()].filter((k) => state.records.has(k));
-  const failed = done.filter((k) => state.records.get(k)?.status === 'failed').length;
-  const complete = done.length === total;
-  progress.note(`${complete ? 'done' : 'stopped'}: ${done.length}/${total} jobs recorded, ${failed} failed; ${written.results}`);
+  const done = [...setup.distinct.values()].filter((j) => state.records.has(j.key) || workDone(j, (k) => state.records.get(k)?.status === 'ok')).length;
+  const rowKeys = new Set(setup.plan.map((j) => j.key));
+  const failed = [...rowKeys].filter((k) => state.records.get(k)?.status === 'failed').length;
+  const complete = [...rowKeys].every((k) => state.records.has(k));
+  progress.note(`${complete ? 'done' : 'stopped'}: ${done}/${total} jobs recorded, ${failed} failed; ${written.results}`);
   if (printOut && written.wide.length > 0) printOut.write(`${renderTables(written.wide)}\n`);
   return {
     outDir: setup.outDir,
@@ -255,8 +258,9 @@ async function planSweep(raw: unknown, opts: SweepOptions, what: string): Promis
     results: join(outDir, FILES.results),
   };
   const plan = planJobs(config, variants, tasks, registry);
-  const distinct = new Map<string, JobPlan>();
-  for (const j of plan) if (!distinct.has(j.key)) distinct.set(j.key, j);
+  const rows = new Map<string, JobPlan>();
+  for (const j of plan) if (!rows.has(j.key)) rows.set(j.key, j);
+  const distinct = new Map((await splitJobs(rows.values(), config, tasks, registry, artifactsDir)).map((j) => [j.key, j]));
   return { raw, specs, registry, config, variants, tasks, baseDir, outDir, artifactsDir, files, plan, distinct };
 }
 
@@ -280,11 +284,13 @@ function resumeSweep(setup: SweepSetup, opts: SweepOptions): SweepProgressState 
   if (existsSync(files.docs)) {
     writeFileAtomic(files.docs, docsOnDisk.filter((d) => okKeys.has(d.key)).map((d) => `${JSON.stringify(d)}\n`).join(''));
   }
-  const planFile: SweepPlanFile = { name: setup.config.name, seedKind: setup.config.seedKind, jobs: setup.plan };
+  const shards = [...setup.distinct.values()].filter((j) => j.shard);
+  const planFile: SweepPlanFile = { name: setup.config.name, seedKind: setup.config.seedKind, jobs: setup.plan, ...(shards.length > 0 ? { shards } : {}) };
   writeFileAtomic(files.plan, `${JSON.stringify(planFile, null, 2)}\n`);
 
-  const alreadyOk = [...setup.distinct.keys()].filter((k) => okKeys.has(k));
-  let pending = [...setup.distinct.values()].filter((j) => !okKeys.has(j.key));
+  const isOk = (k: string): boolean => okKeys.has(k);
+  const alreadyOk = [...setup.distinct.values()].filter((j) => workDone(j, isOk)).map((j) => j.key);
+  let pending = [...setup.distinct.values()].filter((j) => !workDone(j, isOk));
   if (opts.maxJobs !== undefined) pending = pending.slice(0, Math.max(0, opts.maxJobs));
   return { records, alreadyOk, pending };
 }
@@ -353,6 +359,7 @@ function evaluateJob(setup: SweepSetup, j: JobPlan): WorkerJob {
     artifactsDir: setup.artifactsDir,
     limit: setup.config.tasks[j.order[2]].limit ?? setup.config.limit,
     chunkSize: setup.config.chunkSize,
+    ...(j.shard ? { range: { start: j.shard.start, end: j.shard.end, total: j.shard.total } } : {}),
   };
 }
 
@@ -380,11 +387,14 @@ function jobRecord(setup: SweepSetup, j: JobPlan, reply: JobReply, seconds: numb
     threadId: reply.threadId,
     packageVersion: PACKAGE_VERSION,
     finishedAt: new Date().toISOString(),
+    ...(j.shard ? { shard: { of: j.shard.of, index: j.shard.index, count: j.shard.count } } : {}),
   };
   if (reply.ok && reply.docs) {
     try {
-      const values = aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
-      appendDurable(setup.files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc, id: reply.ids?.[doc], scores })}\n`).join(''));
+      // A shard's documents are aggregated only when merged with the other shards (shards.ts).
+      const values = j.shard ? {} : aggregateScores(j.metrics, reply.docs, { seed: j.seed, bootstrapIters: j.bootstrapIters });
+      const first = j.shard?.start ?? 0;
+      appendDurable(setup.files.docs, reply.docs.map((scores, doc) => `${JSON.stringify({ key: j.key, doc: first + doc, id: reply.ids?.[doc], scores })}\n`).join(''));
       const logs = reply.model?.trainingLogs ? { trainingLogs: reply.model.trainingLogs } : {};
       return { ...base, status: 'ok', error: '', backend: reply.model?.backend ?? '', model: reply.model?.name ?? '', modelHash: reply.model?.configHash ?? '', n: reply.docs.length, values, ...logs };
     } catch (err) {
@@ -403,6 +413,7 @@ function jobRecord(setup: SweepSetup, j: JobPlan, reply: JobReply, seconds: numb
  */
 async function recordResults(setup: SweepSetup, records: Map<string, JobRecord>, progress: Progress): Promise<{ rows: ResultRow[]; written: ReturnType<typeof writeResultFiles> }> {
   const { plan, outDir, files } = setup;
+  mergeShards([...setup.distinct.values()], records, files);
   const rows = buildRows(plan, records);
   const written = writeResultFiles(outDir, plan, rows);
   writeDocsInPlanOrder(plan, records, files.docs);
@@ -424,11 +435,16 @@ async function recordResults(setup: SweepSetup, records: Map<string, JobRecord>,
   return { rows, written };
 }
 
-/** Rewrites docs.jsonl with the documents of ok jobs only, in plan order, then by document index. */
+/**
+ * Rewrites docs.jsonl with the documents of ok jobs only, in plan order, then by document index.
+ * A shard's documents go once its job is merged (they are then the job's own); until then they
+ * stay, after the rest, so a resume reruns only the shards still missing.
+ */
 function writeDocsInPlanOrder(plan: readonly JobPlan[], records: ReadonlyMap<string, JobRecord>, docsPath: string): void {
   const planIndex = new Map<string, number>();
   plan.forEach((j, i) => planIndex.has(j.key) || planIndex.set(j.key, i));
-  const finalOk = new Set([...records.values()].filter((r) => r.status === 'ok').map((r) => r.key));
+  const merged = (r: JobRecord): boolean => r.shard !== undefined && records.get(r.shard.of)?.status === 'ok';
+  const finalOk = new Set([...records.values()].filter((r) => r.status === 'ok' && !merged(r)).map((r) => r.key));
   const docs = readJsonl<DocRecord>(docsPath).items.filter((d) => finalOk.has(d.key));
   docs.sort((a, b) => (planIndex.get(a.key) ?? Infinity) - (planIndex.get(b.key) ?? Infinity) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.doc - b.doc);
   writeFileAtomic(docsPath, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));

@@ -32,6 +32,8 @@ export type WorkerJob =
       artifactsDir: string;
       limit?: number;
       chunkSize?: number;
+      /** A shard job's documents (EvaluateOptions.range); absent: all of them. */
+      range?: { start: number; end: number; total: number };
     }
   | { kind: 'prepare'; variant: PluginRef; seed: number; seedKind?: SeedKind; budget?: Budget; artifactsDir: string };
 
@@ -115,7 +117,7 @@ export async function runJob(job: WorkerJob, state: WorkerState): Promise<Worker
     const model = await variant.create(vOpts, ctx);
     checkCreated(model, variant.id, registry.sourceOf('variant', variant.id));
     try {
-      const { scores: docs, ids } = await evaluateDocuments(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize });
+      const { scores: docs, ids } = await evaluateDocuments(task, job.task.options, model, ctx, { limit: job.limit, chunkSize: job.chunkSize, ...(job.range ? { range: job.range } : {}) });
       const info = model.info ?? { name: variant.id };
       const trainingLogs = trainingLogsOf(info.trainingLogs);
       return {
