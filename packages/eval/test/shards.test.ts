@@ -2,7 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configHash } from '@bam/utils';
-import { SweepConfigError, readJournal, readPlan, reaggregate, resultsCsv, runSweep, type JobPlan, type SweepOptions } from '../src/index.ts';
+import { ContractError, SweepConfigError, defineTask, evaluateDocuments, fakeLanguageModel, loglikelihood, readJournal, readPlan, reaggregate, resultsCsv, runSweep, silentLogger, type JobPlan, type SweepOptions } from '../src/index.ts';
+import { fakeMc } from './fixtures/fake-plugins.ts';
 import { shardCount, shardRanges, shardsOf } from '../src/shards.ts';
 import { FAKE_PLUGINS, csvWithoutDuration, readCsv, tmp } from './helpers.ts';
 
@@ -87,6 +88,43 @@ describe('shard planning', () => {
     expect(msg).toMatch(/tasks\.1\.shards/);
     expect(msg).toMatch(/shardDocs/);
     expect((err as SweepConfigError).code).toMatch(/^E_/);
+  });
+});
+
+describe('evaluating a shard\'s document range', () => {
+  const ctx = { artifactsDir: '/nonexistent', seed: 0, logger: silentLogger };
+
+  it('scores only its documents, exactly as the whole run scores them', async () => {
+    const all = await evaluateDocuments(fakeMc, {}, fakeLanguageModel(), ctx);
+    const part = await evaluateDocuments(fakeMc, {}, fakeLanguageModel(), ctx, { range: { start: 1, end: 3, total: 4 } });
+    expect(part.scores).toEqual(all.scores.slice(1, 3));
+    expect(part.ids).toEqual(all.ids.slice(1, 3));
+    expect(part.scores).toEqual([{ acc: 1, acc_norm: 0 }, { acc: 1, acc_norm: 0 }]);
+  });
+
+  it('gives a document built from the whole set (a few-shot prompt of its neighbours) the same requests in any shard', async () => {
+    // Each document's prompt holds the previous document as a one-shot example, the way few-shot
+    // tasks draw from the set: a shard starting at document 2 must still see document 1.
+    const oneShot = defineTask<Record<string, never>, { q: string; prev: string }>({
+      id: 'one-shot',
+      version: 1,
+      description: 'one-shot prompts from the previous document (test)',
+      metrics: { acc: { aggregation: 'mean', higherIsBetter: true } },
+      documents: () => ['a', 'bb', 'c', 'dd'].map((q, i, xs) => ({ q, prev: i > 0 ? xs[i - 1] : '' })),
+      requests: (d) => [loglikelihood(`${d.prev}\n${d.q}:`, ' x'), loglikelihood(`${d.prev}\n${d.q}:`, ' yy')],
+      score: (_d, r) => ({ acc: (r[0] as { logprob: number }).logprob > (r[1] as { logprob: number }).logprob ? 1 : 0 }),
+    });
+    const all = await evaluateDocuments(oneShot, {}, fakeLanguageModel(), ctx);
+    const shards = await Promise.all([[0, 2], [2, 4]].map(([start, end]) => evaluateDocuments(oneShot, {}, fakeLanguageModel(), ctx, { range: { start, end, total: 4 } })));
+    expect(shards.flatMap((s) => s.ids)).toEqual(all.ids);
+    expect(shards.flatMap((s) => s.scores)).toEqual(all.scores);
+  });
+
+  it('fails saying so when the task yields another number of documents than the plan counted', async () => {
+    const err = await evaluateDocuments(fakeMc, { n: 3 }, fakeLanguageModel(), ctx, { range: { start: 2, end: 4, total: 4 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ContractError);
+    expect((err as Error).message).toContain("task 'fake-mc' yielded 3 documents, but this shard was planned as documents 2–3 of 4");
+    expect((err as ContractError).hint).toMatch(/deterministic/);
   });
 });
 
