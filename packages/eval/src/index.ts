@@ -15,6 +15,7 @@ export { exampleTaskSource, TASK_ID } from './examples.ts';
 export { sweepNextSteps, comparisonHeadline, averageHeadline, type NextStepsInput } from './next-steps.ts';
 export { runJob, createWorkerState, type WorkerJob, type WorkerReply, type WorkerSetup, type PluginRef, type JobError } from './worker.ts';
 export * from './config.ts';
+export { shardCount, shardRanges } from './shards.ts';
 export { runSweep, runSweepFile, planJobs, PACKAGE_VERSION, type SweepOptions, type SweepSummary } from './sweep.ts';
 export {
   reaggregate,
@@ -31,6 +32,7 @@ export {
   type JobPlan,
   type JobRecord,
   type DocRecord,
+  type ShardRange,
   type WideTable,
 } from './results.ts';
 export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, writeSyntheticResults, type FakeModelOptions, type SyntheticJob } from './testing.ts';
