@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   inspect: () => import('./commands/inspect.ts'),
   mix: () => import('./commands/mix.ts'),
   'new-task': () => import('./commands/new-task.ts'),
+  queue: () => import('./commands/queue.ts'),
   report: () => import('./commands/report.ts'),
   seed: () => import('./commands/seed.ts'),
   store: () => import('./commands/store.ts'),
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   train: () => import('./commands/train.ts'),
   'train-mixture': () => import('./commands/train-mixture.ts'),
   upcycle: () => import('./commands/upcycle.ts'),
+  worker: () => import('./commands/worker.ts'),
 };
 
 /** bam's version (the CLI package's). */

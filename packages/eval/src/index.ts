@@ -40,3 +40,4 @@ export { fakeLanguageModel, fakeCharLogprob, fakeTextLogprob, writeSyntheticResu
 export { mulberry32 } from '@bam/utils';
 export * from './report/index.ts';
 export * from './compare/index.ts';
+export * from './queue/index.ts';

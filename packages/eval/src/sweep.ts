@@ -34,6 +34,7 @@ import {
 } from './results.ts';
 import type { Budget } from './api/context.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
+import { runOnQueue } from './queue/coordinator.ts';
 import { appendDurable, configHash, defaultWorkers, writeFileAtomic } from '@bam/utils';
 
 /** The version of @bam/eval, written into every result row. */
@@ -67,6 +68,10 @@ export interface SweepOptions {
   quiet?: boolean;
   /** Per-worker resources for the pool (e.g. one GPU per worker; see PoolOptions.workerResources). */
   workerResources?: PoolOptions['workerResources'];
+  /** Queue mode: hand the jobs to `bam worker`s through the BullMQ queue at this Redis URL (docs/distributed.md). */
+  queue?: string;
+  /** Queue mode: attempts per job before it is a failed row (default 3). */
+  attempts?: number;
 }
 
 /** What a sweep run did. */
@@ -211,7 +216,7 @@ async function sweepInFolder(setup: SweepSetup, opts: SweepOptions, progressOut:
   const total = setup.distinct.size;
   const progress = new Progress(progressOut, setup.config.name, total, state.alreadyOk.length);
   if (state.alreadyOk.length > 0) progress.note(`resuming: ${state.alreadyOk.length}/${total} jobs already done`);
-  const ran = await scheduleJobs(setup, state, opts, progress);
+  const ran = opts.queue ? await scheduleOnQueue(setup, state, opts, progress, opts.queue) : await scheduleJobs(setup, state, opts, progress);
   const { rows, written } = await recordResults(setup, state.records, progress);
 
   const done = [...setup.distinct.values()].filter((j) => state.records.has(j.key) || workDone(j, (k) => state.records.get(k)?.status === 'ok')).length;
@@ -345,6 +350,50 @@ async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: 
   return ran;
 }
 
+/**
+ * Schedule (queue mode): the same prepares and evaluations as `scheduleJobs`, run by `bam worker`s
+ * through the queue at `url`; each result is recorded here, as it arrives, exactly as in local mode.
+ */
+async function scheduleOnQueue(setup: SweepSetup, state: SweepProgressState, opts: SweepOptions, progress: Progress, url: string): Promise<number> {
+  const { pending } = state;
+  if (pending.length === 0 || opts.signal?.aborted) return 0;
+  const { config, variants, artifactsDir } = setup;
+  // A prepare's queue key adds the artifacts folder: a build into another store is another build.
+  const prepareOf = (pk: string): string => configHash({ prepare: pk, artifactsDir });
+  const prepares = [...distinctPrepares(pending, setup.registry, variants)].map(([pk, j]) => ({
+    key: prepareOf(pk),
+    label: `prepare ${j.variant}${j.budget ? ` [${j.budget}]` : ''} seed ${j.seed}`,
+    job: prepareJob(j, variants, config.seedKind, artifactsDir),
+  }));
+  const evaluations = pending.map((j) => ({
+    key: j.key,
+    label: jobLabel(j),
+    job: evaluateJob(setup, j),
+    timeoutS: jobTimeoutOf(config, j.order[0], j.order[2]),
+    prepare: setup.registry.variant(j.variantId).prepare ? prepareOf(prepareKey(j, variants)) : undefined,
+  }));
+  const byKey = new Map(pending.map((j) => [j.key, j]));
+  progress.note(`${pending.length} job(s) to run on the queue; results in ${setup.outDir}`);
+  progress.startJobs();
+  return runOnQueue({
+    url,
+    sweep: config.name,
+    pluginSpecs: setup.specs,
+    builtinCount: opts.pluginSpecs?.length ?? 0,
+    baseDir: setup.baseDir,
+    prepares,
+    evaluations,
+    attempts: opts.attempts ?? 3,
+    signal: opts.signal,
+    note: (line) => progress.note(line),
+    onPrepared: (p, ok, seconds, error) => progress.note(`${p.label} ${ok ? 'ok' : `FAILED: ${error}`} (${seconds.toFixed(1)}s)`),
+    onResult: (e, reply, seconds, worker, remaining) => {
+      const rec = recordJob(setup, state.records, byKey.get(e.key) as JobPlan, reply, seconds);
+      progress.job(`${e.label}${worker ? ` on ${worker}` : ''}`, rec.status === 'ok', seconds, remaining);
+    },
+  });
+}
+
 /** The worker message that evaluates job `j`. */
 function evaluateJob(setup: SweepSetup, j: JobPlan): WorkerJob {
   const variant = setup.variants[j.order[0]];
@@ -455,6 +504,23 @@ function prepareKey(j: JobPlan, variants: readonly ResolvedEntry[]): string {
   return configHash({ id: v.id, options: v.options, seed: j.seed, budget: j.budget });
 }
 
+/** One job per distinct (variant config, seed, budget) among `pending` whose variant has a `prepare`, by prepare key. */
+function distinctPrepares(pending: readonly JobPlan[], registry: PluginRegistry, variants: readonly ResolvedEntry[]): Map<string, JobPlan> {
+  const todo = new Map<string, JobPlan>();
+  for (const j of pending) {
+    if (!registry.variant(j.variantId).prepare) continue;
+    const k = prepareKey(j, variants);
+    if (!todo.has(k)) todo.set(k, j);
+  }
+  return todo;
+}
+
+/** The worker message that runs the `prepare` job `j` needs. */
+function prepareJob(j: JobPlan, variants: readonly ResolvedEntry[], seedKind: SweepConfig['seedKind'], artifactsDir: string): WorkerJob {
+  const v = variants[j.order[0]];
+  return { kind: 'prepare', variant: { id: v.id, options: v.rawOptions }, seed: j.seed, seedKind, budget: (j.budget || undefined) as Budget | undefined, artifactsDir };
+}
+
 /** Runs `prepare` once per distinct (variant config, seed, budget) among `pending`; returns the failures by prepare key. */
 async function runPrepares(
   pending: readonly JobPlan[],
@@ -466,12 +532,7 @@ async function runPrepares(
   signal: AbortSignal | undefined,
   progress: Progress,
 ): Promise<Map<string, string>> {
-  const todo = new Map<string, JobPlan>();
-  for (const j of pending) {
-    if (!registry.variant(j.variantId).prepare) continue;
-    const k = prepareKey(j, variants);
-    if (!todo.has(k)) todo.set(k, j);
-  }
+  const todo = distinctPrepares(pending, registry, variants);
   const failed = new Map<string, string>();
   const list = [...todo.entries()];
   let next = 0;
@@ -479,14 +540,10 @@ async function runPrepares(
   const worker = async (): Promise<void> => {
     while (next < list.length && !signal?.aborted) {
       const [k, j] = list[next++];
-      const v = variants[j.order[0]];
       const t0 = performance.now();
       let reply: WorkerReply;
       try {
-        reply = await pool.run(
-          { kind: 'prepare', variant: { id: v.id, options: v.rawOptions }, seed: j.seed, seedKind: config.seedKind, budget: (j.budget || undefined) as Budget | undefined, artifactsDir },
-          signal,
-        );
+        reply = await pool.run(prepareJob(j, variants, config.seedKind, artifactsDir), signal);
       } catch (err) {
         if (signal?.aborted) return;
         throw err;

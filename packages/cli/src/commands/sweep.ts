@@ -4,13 +4,13 @@
  * plugins of @bam/plugins when that package exports `builtinPlugins`, then the config's own
  * `plugins` (file paths relative to the config, or package names).
  */
-import { createRequire } from 'node:module';
 import { register as registerCjs } from 'tsx/cjs/api';
-import { runSweepFile, sharePackagesWithPlugins, sweepNextSteps, type SweepOptions } from '@bam/eval';
-import { BACKEND_NAMES, listGpuDevices, workerDeviceAssignment } from '@bam/core';
+import { runSweepFile, sharePackagesWithPlugins, sweepNextSteps } from '@bam/eval';
+import { BACKEND_NAMES } from '@bam/core';
 import { ensureWritableDir, type CommandLineSpec, type OptionSpec } from '@bam/utils';
 import { defineCommand } from '../command.ts';
 import { bamInvocation } from '../invocation.ts';
+import { builtinSpecs, gpuPlacement } from '../placement.ts';
 
 const spec = {
   command: 'bam sweep',
@@ -23,6 +23,8 @@ const spec = {
     wait: { kind: 'flag', help: 'another sweep is running in DIR: wait for it instead of refusing' },
     'max-jobs': { kind: 'int', min: 1, defaultText: 'all', help: 'start at most N jobs in this run, then stop (resume later)' },
     quiet: { kind: 'flag', help: 'no progress lines, no plugin logs' },
+    queue: { kind: 'string', arg: 'URL', defaultText: 'run here', help: 'queue mode: hand the jobs to `bam worker`s through Redis at\nredis://HOST:PORT[/DB]; results are still written here (docs/distributed.md)' },
+    attempts: { kind: 'int', min: 1, default: 3, help: 'queue mode: attempts per job before it is a failed row' },
     backend: {
       kind: 'string',
       arg: 'B',
@@ -33,39 +35,12 @@ const spec = {
   },
 } as const satisfies CommandLineSpec<Record<string, OptionSpec>>;
 
-/**
- * With the webgpu backend: one worker per WebGPU adapter, each pinned to its own (software
- * adapters only when BAM_WEBGPU_ALLOW_SOFTWARE allows them). Other backends: workers unchanged.
- */
-async function gpuPlacement(backend: string | undefined, workers: number | undefined, quiet: boolean): Promise<Pick<SweepOptions, 'workers' | 'workerResources'>> {
-  if (backend !== 'webgpu') return { workers };
-  const includeSoftware = /^(1|true|yes)$/i.test(process.env.BAM_WEBGPU_ALLOW_SOFTWARE ?? '');
-  const { devices, notes } = await listGpuDevices({ kinds: ['webgpu'], includeSoftware });
-  const plan = workerDeviceAssignment(workers ?? Math.max(1, devices.length), devices);
-  if (!quiet) process.stderr.write(`bam sweep: webgpu adapters: ${notes.join('; ')}\nbam sweep: ${plan.note}\n`);
-  if (!plan.slots.some((s) => s.device)) return { workers };
-  return { workers: plan.workers, workerResources: { env: plan.slots.map((s) => s.env), labels: plan.slots.map((s) => s.label) } };
-}
-
-/** The built-in plugin module, if @bam/plugins loads and exports `builtinPlugins`. */
-async function builtinSpecs(): Promise<string[]> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import('@bam/plugins')) as Record<string, unknown>;
-  } catch (err) {
-    process.stderr.write(`bam sweep: warning: @bam/plugins did not load (${(err as Error).message}); only the config's plugins are available\n`);
-    return [];
-  }
-  if (!Array.isArray(mod.builtinPlugins)) return [];
-  return [createRequire(import.meta.url).resolve('@bam/plugins')];
-}
-
 export const command = defineCommand({
   name: 'sweep',
   summary: 'run variants × tasks × seeds on a worker pool; write results.csv and per-metric tables',
   spec,
   usage: {
-    usage: 'bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--quiet]',
+    usage: 'bam sweep --config FILE [--out DIR] [--workers N] [--resume] [--force] [--wait] [--max-jobs N] [--backend B] [--queue URL [--attempts N]] [--quiet]',
     description: `Runs every job of the sweep config FILE (variants × tasks × seeds, × budgets for variants that
 use them) on a pool of worker threads and writes to DIR (default: the config's "outDir"):
   results.csv          one row per variant × task × metric × seed, with stderr, n, status, ...
@@ -108,6 +83,7 @@ finished jobs are kept, so --resume continues).`,
         signal: controller.signal,
         progress: values.quiet ? false : process.stderr,
         quiet: values.quiet,
+        ...(values.queue === undefined ? {} : { queue: values.queue, attempts: values.attempts }),
       });
       if (controller.signal.aborted) return 130;
       if (!values.quiet) process.stdout.write(`\n${sweepNextSteps({ outDir: summary.outDir, configPath: values.config, rows: summary.rows, bam: bamInvocation() })}\n`);
