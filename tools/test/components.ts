@@ -111,6 +111,15 @@ export const COMPONENTS = {
       return drivers.length > 0 ? { present: true } : { present: false, why: `no Mesa DRI driver in ${dri}` };
     },
   },
+  redis: {
+    purpose: 'a private Redis for the queue-mode tests and benchmark (packages/plugins/test/e2e/queue.test.ts, benchmarks/queue.ts)',
+    apt: ['redis-server'],
+    detect: (): Detection => {
+      const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+      if (r.error) return { present: false, why: `redis-server: ${r.error.message}` };
+      return r.status === 0 ? { present: true } : { present: false, why: `redis-server --version exited with ${r.status}` };
+    },
+  },
 } satisfies Record<string, Component>;
 
 /** A component's name. */

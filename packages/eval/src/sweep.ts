@@ -35,6 +35,7 @@ import {
 import type { Budget } from './api/context.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
 import { runOnQueue } from './queue/coordinator.ts';
+import { checkReachable, parseQueueUrl } from './queue/connection.ts';
 import { appendDurable, configHash, defaultWorkers, writeFileAtomic } from '@bam/utils';
 
 /** The version of @bam/eval, written into every result row. */
@@ -198,6 +199,8 @@ type JobReply = WorkerReply | { ok: false; threadId: number; error: { message: s
 export async function runSweep(raw: unknown, opts: SweepOptions = {}, what = 'sweep config'): Promise<SweepSummary> {
   const progressOut = opts.progress === undefined ? process.stderr : opts.progress;
   const printOut = opts.print === undefined ? process.stdout : opts.print;
+  // A wrong or unreachable queue is reported before any work, within seconds.
+  if (opts.queue) await checkReachable(parseQueueUrl(opts.queue));
   const setup = await planSweep(raw, opts, what);
   // The results folder is this sweep's, and its results ours to continue, before anything is read.
   const log = (line: string): unknown => progressOut && progressOut.write(`[sweep ${setup.config.name}] ${line}\n`);

@@ -69,12 +69,14 @@ export function parseQueueUrl(url: string): QueueTarget {
  */
 export async function checkReachable(target: QueueTarget): Promise<void> {
   const probe = new Redis({ ...target.options, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  probe.on('error', () => {}); // the failure is reported by connect() below
+  // The socket's own error (ECONNREFUSED, ENOTFOUND, ...) says more than connect()'s "Connection is closed".
+  let socketError: unknown;
+  probe.on('error', (err) => (socketError ??= err));
   try {
     await probe.connect();
     await probe.ping();
   } catch (err) {
-    const why = errorLine(err) || 'no answer';
+    const why = errorLine(socketError ?? err) || 'no answer';
     throw new QueueError(
       `cannot reach Redis at ${target.display}: ${why}`,
       `start it (redis-server --port ${target.options.port}) or fix --queue; every machine of the sweep must reach it (docs/distributed.md)`,
