@@ -42,7 +42,7 @@ export async function startRedis(dir: string): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--databases', '32'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--databases', '64'];
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
     child = proc;
     for (let i = 0; i < 200; i++) {
