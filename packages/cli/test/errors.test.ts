@@ -124,7 +124,7 @@ beforeAll(async () => {
   results = await runAll({
     // Argument parsing (the issue's eight cases, and an unknown option for every command).
     ...Object.fromEntries(
-      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare', 'import', 'export', 'new-task', 'store'].map((c) => [`foo:${c}`, [c, '--foo']]),
+      ['train', 'upcycle', 'seed', 'branch', 'experts', 'mix', 'train-mixture', 'sweep', 'data', 'flops', 'inspect', 'report', 'compare', 'import', 'export', 'new-task', 'store', 'worker', 'queue'].map((c) => [`foo:${c}`, [c, '--foo']]),
     ),
     shortW: ['sweep', '-w', '2'],
     configNoValue: ['sweep', '--config'],
@@ -240,7 +240,7 @@ describe('bam on bad command lines', () => {
 describe('bam --help and unexpected errors', () => {
   it("every command's --help lists each option with its default, or says it is required", async () => {
     const commands = await loadCommands();
-    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'export', 'flops', 'import', 'inspect', 'mix', 'new-task', 'report', 'seed', 'store', 'sweep', 'train', 'train-mixture', 'upcycle']);
+    expect(commands.map((c) => c.name)).toEqual(['branch', 'compare', 'data', 'experts', 'export', 'flops', 'import', 'inspect', 'mix', 'new-task', 'queue', 'report', 'seed', 'store', 'sweep', 'train', 'train-mixture', 'upcycle', 'worker']);
     for (const c of commands) {
       const options = c.usage.split('\noptions')[1];
       expect(options, c.name).toBeDefined();

@@ -3,7 +3,9 @@
  * (variants × budgets × tasks × seeds), runs each variant's `prepare` once per distinct
  * (options, seed, budget), runs the jobs on the worker pool, journals each finished job, and
  * writes results.csv, docs.jsonl and the wide tables. Started again with `resume`, it runs only
- * the jobs that have no ok record and ends with the same results.
+ * the jobs that have no ok record and ends with the same results. In queue mode (`queue`: a Redis
+ * URL) the same prepares and jobs run on `bam worker`s elsewhere (queue/coordinator.ts) and are
+ * recorded here, through the same record path, as they finish (docs/distributed.md).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
