@@ -139,6 +139,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<QueueWor
   try {
     if (!opts.signal?.aborted) {
       await worker.waitUntilReady();
+      lastBusy = Date.now(); // idle time counts from when jobs can be taken
       await worker.run();
     }
     await stop(reason || 'signal');

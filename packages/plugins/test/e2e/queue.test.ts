@@ -223,6 +223,42 @@ describe.skipIf(!hasRedis)('queue mode: bam sweep --queue with bam workers on a 
     ]);
   });
 
+  it('stops a worker after --max-jobs, lets a worker stopped by SIGTERM finish its running job, and ends an idle one after --idle-exit', { timeout: RUN_TIMEOUT_MS }, async () => {
+    const url = redis.url(6);
+    const out = join(WORK, 'batch-out');
+    // Three evaluations of one second each (and a prepare per seed), so a job is running when SIGTERM comes.
+    const cfg = join(WORK, 'batch.json');
+    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(FAKE_CONFIG, 'utf8')), name: 'batch', seeds: [0, 1, 2], variants: [{ id: 'fake', options: { delayMs: 1000 } }] }));
+    const c = bam(['sweep', '--out', out, '--queue', url], cfg);
+    const a = bam(['worker', '--queue', url, '--workers', '1', '--max-jobs', '1']);
+    expect((await a.exited).code).toBe(0);
+    expect(a.out()).toMatch(/stopped \(max-jobs\): 1 job\(s\) done, 0 failed/);
+
+    const b = bam(['worker', '--queue', url, '--workers', '1']);
+    const [, label] = await b.waitFor(/\] start (fake × fake-mc · seed \d)/);
+    b.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+    // The running job finished after the signal, and no other job was taken.
+    expect(b.out().indexOf(`done ${label}`)).toBeGreaterThan(b.out().indexOf('stopping (signal)'));
+    expect(count(b.out(), /\] start fake × /)).toBe(1);
+
+    const idle = bam(['worker', '--queue', url, '--workers', '1', '--idle-exit', '2']);
+    expect((await c.exited).code, c.out().slice(-3000)).toBe(0);
+    const stopped = await idle.exited;
+    expect(stopped.code).toBe(0);
+    expect(idle.out()).toMatch(/stopped \(idle\): \d+ job\(s\) done, 0 failed/);
+    const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'));
+    expect(rows.map((r) => [r.seed, r.metric, r.status, r.value])).toEqual([
+      [0, 'acc', 'ok', 0.75],
+      [1, 'acc', 'ok', 0.75],
+      [2, 'acc', 'ok', 0.75],
+      [0, 'acc_norm', 'ok', 0.25],
+      [1, 'acc_norm', 'ok', 0.25],
+      [2, 'acc_norm', 'ok', 0.25],
+    ]);
+    expect(duplicates(out)).toBe(0);
+  });
+
   it('refuses a wrong or unreachable queue URL within seconds, with a one-line error', { timeout: RUN_TIMEOUT_MS }, async () => {
     const closed = `redis://127.0.0.1:${await freePort()}/0`;
     const cases: Array<[string[], RegExp]> = [
