@@ -1,9 +1,11 @@
 /**
  * Queue mode's cost and speed-up (issue 14, docs/distributed.md), through the real CLI on a private
  * Redis (tools/test/redis.ts; needs `redis-server`):
- * - overhead per job: sweeps of empty jobs (benchmarks/lib/empty-plugin.ts) run locally on one
- *   worker thread and on the queue with one `bam worker` of one thread, at two sizes; the per-job
- *   time is the slope between them (start-up cancels), and the queue's overhead is the difference;
+ * - overhead per job: a sweep of `--jobs` empty jobs (benchmarks/lib/empty-plugin.ts) run locally
+ *   on one worker thread and on the queue with one `bam worker` of one thread; the time per job is
+ *   the span of the journal's `finishedAt` stamps over the jobs (process start-up, which varies by
+ *   seconds on a loaded machine, is outside it), and the queue's overhead is the difference. The
+ *   coordinator reads job states every 500 ms, which blurs each end of the queue's span by up to that;
  * - speed-up: a smoke-sized sweep (the smoke preset's seed and code and law experts on four tasks
  *   with small limits, its artifacts built beforehand, so the timed runs are its 12 evaluations)
  *   locally (one worker thread per core) and on the queue with 1, 2 and 4 `bam worker` processes
@@ -11,10 +13,10 @@
  * Every run is a fresh `bam` process (wall time of the coordinating `bam sweep`), with its own Redis
  * database; the cases are interleaved round by round.
  *
- *   npx tsx benchmarks/queue.ts [--rounds 2] [--workers 1,2,4] [--jobs 40] [--json]
+ *   npx tsx benchmarks/queue.ts [--rounds 2] [--workers 1,2,4] [--jobs 1000] [--json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +30,7 @@ const { values, workerCounts } = benchmarkArgs(
   {
     rounds: { ...BENCH_OPTIONS.rounds, default: 2 },
     workers: { ...BENCH_OPTIONS.workers, default: '1,2,4', help: 'comma-separated numbers of bam worker processes (one thread each)' },
-    jobs: { kind: 'int', min: 1, default: 40, help: 'empty jobs between the two sizes of the overhead sweeps' },
+    jobs: { kind: 'int', min: 2, default: 1000, help: 'empty jobs of the overhead sweeps' },
     json: BENCH_OPTIONS.json,
   },
   (v) => ({ values: v, workerCounts: intList(v.workers, 'workers') }),
@@ -46,7 +48,6 @@ const WORK = mkdtempSync(join(tmpdir(), 'bam-bench-queue-'));
 mkdirSync(join(WORK, 'redis'));
 const redis = await startRedis(join(WORK, 'redis'));
 let db = 0;
-const FEW = 5;
 
 function config(name: string, body: Record<string, unknown>): string {
   const file = join(WORK, `${name}.json`);
@@ -89,13 +90,20 @@ async function timed(args: string[]): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** A sweep of `cfg`: locally with `threads` worker threads, or on the queue with `processes` bam workers of one thread. */
-async function sweep(cfg: string, mode: { threads: number } | { processes: number }): Promise<number> {
-  const out = join(WORK, `out-${++db}`);
-  const base = ['sweep', '--config', cfg, '--out', out, '--quiet'];
+/** Milliseconds per job between the first and the last job the sweep in `out` journaled. */
+function msPerJob(out: string): number {
+  const stamps = readFileSync(join(out, 'jobs.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => Date.parse((JSON.parse(l) as { finishedAt: string }).finishedAt));
+  return (Math.max(...stamps) - Math.min(...stamps)) / (stamps.length - 1);
+}
+
+/** A sweep of `cfg` into `out`: locally with `threads` worker threads, or on the queue with `processes` bam workers of one thread. */
+async function sweep(cfg: string, mode: { threads: number } | { processes: number }, out?: string): Promise<number> {
+  // Each run its own database, so no run finds another's finished jobs.
+  const run = ++db;
+  const base = ['sweep', '--config', cfg, '--out', out ?? join(WORK, `out-${run}`), '--quiet'];
   if ('threads' in mode) return timed([...base, '--workers', String(mode.threads)]);
-  if (db > 63) throw new Error('more runs than the private Redis has databases; lower --rounds');
-  const url = redis.url(db);
+  if (run > 63) throw new Error('more runs than the private Redis has databases; lower --rounds');
+  const url = redis.url(run);
   const workers = Array.from({ length: mode.processes }, () => start(['worker', '--queue', url, '--workers', '1', '--quiet']));
   try {
     return await timed([...base, '--queue', url]);
@@ -109,13 +117,15 @@ log(machineLine(machineStart));
 log('building the smoke sweep\'s artifacts (not timed) …');
 await timed(['sweep', '--config', SMOKE, '--out', join(WORK, 'warm-up'), '--quiet']);
 
-const overhead = { local: { few: [] as number[], many: [] as number[] }, queue: { few: [] as number[], many: [] as number[] } };
+const perJob = { local: [] as number[], queue: [] as number[] };
+const EMPTY = emptyConfig(values.jobs);
 const speed = new Map<string, number[]>([['local', []], ...workerCounts.map((k) => [`queue ×${k}`, []] as [string, number[]])]);
 const localThreads = defaultWorkers();
 for (let r = 0; r < values.rounds; r++) {
-  for (const [size, n] of [['few', FEW], ['many', FEW + values.jobs]] as const) {
-    overhead.local[size].push(await sweep(emptyConfig(n), { threads: 1 }));
-    overhead.queue[size].push(await sweep(emptyConfig(n), { processes: 1 }));
+  for (const mode of ['local', 'queue'] as const) {
+    const out = join(WORK, `empty-${mode}-${r}`);
+    await sweep(EMPTY, mode === 'local' ? { threads: 1 } : { processes: 1 }, out);
+    perJob[mode].push(msPerJob(out));
   }
   speed.get('local')?.push(await sweep(SMOKE, { threads: localThreads }));
   for (const k of workerCounts) speed.get(`queue ×${k}`)?.push(await sweep(SMOKE, { processes: k }));
@@ -124,19 +134,16 @@ for (let r = 0; r < values.rounds; r++) {
 await redis.stop();
 rmSync(WORK, { recursive: true, force: true });
 
-// Per-job time: the slope between the two sizes, per round (start-up cancels).
-const slope = (m: { few: number[]; many: number[] }): number[] => m.few.map((f, i) => ((m.many[i] - f) / values.jobs) * 1000);
-const perJob = { local: slope(overhead.local), queue: slope(overhead.queue) };
 const extra = perJob.queue.map((q, i) => q - perJob.local[i]);
 const localS = median(speed.get('local') as number[]);
 const machineEnd = machineInfo();
 if (values.json) {
-  console.log(JSON.stringify({ machineStart, machineEnd, jobs: values.jobs, overhead, perJobMs: perJob, extraMsPerJob: extra, speed: Object.fromEntries(speed), localThreads }));
+  console.log(JSON.stringify({ machineStart, machineEnd, jobs: values.jobs, perJobMs: perJob, extraMsPerJob: extra, speed: Object.fromEntries(speed), localThreads }));
 } else {
-  console.log(`\nOverhead per job (empty jobs; slope between ${FEW} and ${FEW + values.jobs} jobs, ms; median (min–max) over ${values.rounds} round(s))`);
+  console.log(`\nTime per job (${values.jobs} empty jobs; span of the journal's finishedAt / (jobs − 1), ms; median (min–max) over ${values.rounds} round(s))`);
   console.log(markdownTable(['mode', 'ms per job', 'queue overhead (ms per job)'], [
-    ['local, 1 worker thread', spread(perJob.local), ''],
-    ['queue, 1 bam worker of 1 thread', spread(perJob.queue), spread(extra)],
+    ['local, 1 worker thread', spread(perJob.local, 2), ''],
+    ['queue, 1 bam worker of 1 thread', spread(perJob.queue, 2), spread(extra, 2)],
   ]));
   console.log(`\nSmoke-sized sweep, 12 evaluations on built artifacts (wall s of bam sweep; local = ${localThreads} worker thread(s))`);
   console.log(markdownTable(['mode', 'wall s', 'speed-up vs local'], [...speed].map(([mode, xs]) => [mode, spread(xs, 1), `${(localS / median(xs)).toFixed(2)}×`])));

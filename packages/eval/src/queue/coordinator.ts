@@ -113,8 +113,9 @@ export async function runOnQueue(opts: QueueScheduleOptions): Promise<number> {
     while ((prepares.size > 0 || evaluations.size > 0) && !opts.signal?.aborted) {
       const running: RunningJob[] = [];
       let queued = [...blocked.values()].reduce((n, l) => n + l.length, 0);
-      for (const [id, p] of [...prepares]) {
-        const r = await look(queue, id);
+      // One round trip for all: ioredis sends concurrent commands down one connection back to back.
+      const prepareLooks = await Promise.all([...prepares].map(async ([id, p]) => [id, p, await look(queue, id)] as const));
+      for (const [id, p, r] of prepareLooks) {
         if (r.state === 'unknown') await submit(id, p.label, p.job);
         else if (r.state === 'active') running.push({ label: p.label, worker: r.worker, seconds: r.seconds });
         else if (r.state === 'completed' || r.state === 'failed') {
@@ -136,8 +137,8 @@ export async function runOnQueue(opts: QueueScheduleOptions): Promise<number> {
           }
         } else queued++;
       }
-      for (const [id, e] of [...evaluations]) {
-        const r = await look(queue, id);
+      const evaluationLooks = await Promise.all([...evaluations].map(async ([id, e]) => [id, e, await look(queue, id)] as const));
+      for (const [id, e, r] of evaluationLooks) {
         if (r.state === 'unknown') await submit(id, e.label, e.job, e.timeoutS);
         else if (r.state === 'active') running.push({ label: e.label, worker: r.worker, seconds: r.seconds });
         else if (r.state === 'completed' || r.state === 'failed') {
