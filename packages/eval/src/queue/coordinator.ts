@@ -112,7 +112,7 @@ export async function runOnQueue(opts: QueueScheduleOptions): Promise<number> {
     let done = 0;
     while ((prepares.size > 0 || evaluations.size > 0) && !opts.signal?.aborted) {
       const running: RunningJob[] = [];
-      let queued = [...blocked.values()].reduce((n, l) => n + l.length, 0);
+      let queued = 0;
       // One round trip for all: ioredis sends concurrent commands down one connection back to back.
       const prepareLooks = await Promise.all([...prepares].map(async ([id, p]) => [id, p, await look(queue, id)] as const));
       for (const [id, p, r] of prepareLooks) {
@@ -149,6 +149,8 @@ export async function runOnQueue(opts: QueueScheduleOptions): Promise<number> {
           finish(e, reply, r.seconds, r.worker);
         } else queued++;
       }
+      // Evaluations still waiting for their prepare are queued too (counted once the prepares moved them).
+      queued += [...blocked.values()].reduce((n, l) => n + l.length, 0);
       const elapsed = (performance.now() - t0) / 1000;
       const counts: QueueCounts = { queued, running, done, failed, etaS: done > 0 ? (elapsed / done) * remaining() : undefined };
       const line = formatCounts({ ...counts, running: running.map((r) => ({ ...r, seconds: 0 })) });

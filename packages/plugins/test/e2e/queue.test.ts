@@ -132,9 +132,13 @@ describe.skipIf(!hasRedis)('queue mode: bam sweep --queue with bam workers on a 
     const url = redis.url(1);
     const ws = [worker(url), worker(url)];
     const out = join(WORK, 'queue-out');
-    const c = await bam(['sweep', '--out', out, '--queue', url]).exited;
+    const coordinator = bam(['sweep', '--out', out, '--queue', url]);
+    const c = await coordinator.exited;
     expect(await stopWorkers(...ws), ws.map((w) => w.out().slice(-1500)).join('\n---\n')).toEqual([0, 0]);
-    expect(c.code).toBe(0);
+    expect(c.code, coordinator.out().slice(-3000)).toBe(0);
+    // Progress: the queue's states with the worker (host:pid) of each running job, and each finished job with its worker and an ETA.
+    expect(coordinator.out()).toMatch(/queue: queued \d+ · running [12] \(prepare (seed|code) seed 0 on [^\s:]+:\d+/);
+    expect(coordinator.out()).toMatch(/4\/4 jobs · elapsed \d+:\d\d · ETA 0:00 · (seed|code) × \S+ · seed 0 on [^\s:]+:\d+ ok/);
     const logs = ws.map((w) => w.out());
     // Both workers took a prepare, so both needed the seed at once: one built it, the other waited and reused it.
     for (const log of logs) expect(log).toMatch(/\] start prepare (seed|code) seed 0/);
