@@ -201,6 +201,10 @@ export async function train<M extends ParamsModel = BamModel>(opts: TrainOptions
       metrics.push(trainStep(setup, b, run.lr));
       run.trainMs += performance.now() - t0;
       countStep(run, b, setup.flopsPerToken);
+      // Let timers run between steps: awaiting wasm reads never yields to them, and the artifact
+      // lock's heartbeat (a timer) must beat during a long stage, or another machine takes the lock
+      // over (docs/distributed.md).
+      await new Promise<void>((resolveTick) => setImmediate(resolveTick));
       const done = s + 1;
       const due = dueAt(opts, done);
       if (due.flush) await metrics.flush(done);
