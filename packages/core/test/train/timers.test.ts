@@ -22,7 +22,6 @@ describe('train and the event loop', () => {
         steps: 200,
         lr: { peak: 0.05, warmup: 3 },
         loss: linearLoss,
-        progress: false,
         tokenizer: { id: 'test-16', vocabSize: V },
         logEvery: 1000,
       });

@@ -230,9 +230,13 @@ describe.skipIf(!hasRedis)('queue mode: bam sweep --queue with bam workers on a 
   it('stops a worker after --max-jobs, lets a worker stopped by SIGTERM finish its running job, and ends an idle one after --idle-exit', { timeout: RUN_TIMEOUT_MS }, async () => {
     const url = redis.url(6);
     const out = join(WORK, 'batch-out');
-    // Three evaluations of one second each (and a prepare per seed), so a job is running when SIGTERM comes.
+    // Six evaluations of one second each — three seeds, the task in two shards, which reach the
+    // queue as plain jobs — and a prepare per seed, so a job is running when SIGTERM comes.
     const cfg = join(WORK, 'batch.json');
-    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(FAKE_CONFIG, 'utf8')), name: 'batch', seeds: [0, 1, 2], variants: [{ id: 'fake', options: { delayMs: 1000 } }] }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({ ...JSON.parse(readFileSync(FAKE_CONFIG, 'utf8')), name: 'batch', seeds: [0, 1, 2], variants: [{ id: 'fake', options: { delayMs: 1000 } }], tasks: [{ id: 'fake-mc', shards: 2 }] }),
+    );
     const c = bam(['sweep', '--out', out, '--queue', url], cfg);
     const a = bam(['worker', '--queue', url, '--workers', '1', '--max-jobs', '1']);
     expect((await a.exited).code).toBe(0);
@@ -251,6 +255,8 @@ describe.skipIf(!hasRedis)('queue mode: bam sweep --queue with bam workers on a 
     const stopped = await idle.exited;
     expect(stopped.code).toBe(0);
     expect(idle.out()).toMatch(/stopped \(idle\): \d+ job\(s\) done, 0 failed/);
+    // The shards' scores merged: the unsharded values (fake-mc's hand-computed acc 3/4, acc_norm 1/4).
+    expect(count(c.out(), /· shard [12]\/2 on [^\s:]+:\d+ ok/)).toBe(6);
     const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'));
     expect(rows.map((r) => [r.seed, r.metric, r.status, r.value])).toEqual([
       [0, 'acc', 'ok', 0.75],
