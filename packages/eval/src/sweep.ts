@@ -306,9 +306,10 @@ function resumeSweep(setup: SweepSetup, opts: SweepOptions): SweepProgressState 
 }
 
 /**
- * Schedule: runs the variants' `prepare`s, then the pending jobs on the worker pool, recording
- * each finished job in the journal as it ends (so a killed sweep loses only running jobs).
- * Returns the number of jobs run.
+ * Schedule: runs the variants' `prepare`s and the pending jobs on the worker pool, each job as
+ * soon as its own prepare has finished (so evaluations fill the cores a build leaves idle: the
+ * seed stage, the tail of a pipeline's parallel stages), recording each finished job in the
+ * journal as it ends (so a killed sweep loses only running jobs). Returns the number of jobs run.
  */
 async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: SweepOptions, progress: Progress): Promise<number> {
   const { pending } = state;
@@ -319,16 +320,29 @@ async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: 
   progress.note(`${pending.length} job(s) to run on ${pool.size} worker(s); results in ${setup.outDir}`);
   let ran = 0;
   try {
-    const prepareFailed = await runPrepares(pending, setup.registry, variants, config, pool, artifactsDir, opts.signal, progress);
+    const prepares = startPrepares(pending, setup.registry, variants, config, pool, artifactsDir, opts.signal, progress);
     progress.startJobs();
-    let next = 0;
+    const taken = new Uint8Array(pending.length);
+    let left = pending.length;
     let inFlight = 0;
+    /** The first job not yet taken whose prepare has ended (or that has none); else null. */
+    const nextReady = (): number | null => {
+      for (let i = 0; i < pending.length; i++) if (!taken[i] && prepares.ended(prepareKey(pending[i], variants))) return i;
+      return null;
+    };
     const runOne = async (): Promise<void> => {
-      while (next < pending.length && !opts.signal?.aborted) {
-        const j = pending[next++];
+      while (left > 0 && !opts.signal?.aborted) {
+        const i = nextReady();
+        if (i === null) {
+          await prepares.anyEnds();
+          continue;
+        }
+        taken[i] = 1;
+        left--;
+        const j = pending[i];
         const t0 = performance.now();
         let reply: JobReply;
-        const failedPrep = prepareFailed.get(prepareKey(j, variants));
+        const failedPrep = prepares.failed.get(prepareKey(j, variants));
         if (failedPrep !== undefined) {
           reply = { ok: false, threadId: -1, error: { message: `prepare failed: ${failedPrep}` } };
         } else {
@@ -345,10 +359,10 @@ async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: 
         const seconds = (performance.now() - t0) / 1000;
         const rec = recordJob(setup, state.records, j, reply, seconds);
         ran++;
-        progress.job(jobLabel(j), rec.status === 'ok', seconds, pending.length - next + inFlight);
+        progress.job(jobLabel(j), rec.status === 'ok', seconds, left + inFlight);
       }
     };
-    await Promise.all(Array.from({ length: pool.size }, runOne));
+    await Promise.all([prepares.all, ...Array.from({ length: pool.size }, runOne)]);
   } finally {
     await pool.destroy();
   }
@@ -526,8 +540,24 @@ function prepareJob(j: JobPlan, variants: readonly ResolvedEntry[], seedKind: Sw
   return { kind: 'prepare', variant: { id: v.id, options: v.rawOptions }, seed: j.seed, seedKind, budget: (j.budget || undefined) as Budget | undefined, artifactsDir };
 }
 
-/** Runs `prepare` once per distinct (variant config, seed, budget) among `pending`; returns the failures by prepare key. */
-async function runPrepares(
+/** The prepares of a sweep, running: which have ended, the failures by prepare key, and when all are done. */
+interface RunningPrepares {
+  /** True when the prepare `key` has ended (ok or failed), or when no prepare has that key (the variant has none). */
+  ended(key: string): boolean;
+  /** Resolves when the next prepare ends (at once when none is left running). */
+  anyEnds(): Promise<void>;
+  /** The failed prepares' messages by prepare key. */
+  failed: Map<string, string>;
+  /** Resolves when every prepare has ended (or the sweep was interrupted). */
+  all: Promise<void>;
+}
+
+/**
+ * Starts `prepare` once per distinct (variant config, seed, budget) among `pending`,
+ * `prepareConcurrency` at a time on `pool`, in plan order; the jobs of a prepare may run as soon
+ * as it has ended.
+ */
+function startPrepares(
   pending: readonly JobPlan[],
   registry: PluginRegistry,
   variants: readonly ResolvedEntry[],
@@ -536,9 +566,16 @@ async function runPrepares(
   artifactsDir: string,
   signal: AbortSignal | undefined,
   progress: Progress,
-): Promise<Map<string, string>> {
+): RunningPrepares {
   const todo = distinctPrepares(pending, registry, variants);
   const failed = new Map<string, string>();
+  const ended = new Set<string>();
+  let waiters: Array<() => void> = [];
+  const wake = (): void => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
   const list = [...todo.entries()];
   let next = 0;
   let done = 0;
@@ -555,12 +592,30 @@ async function runPrepares(
       }
       done++;
       if (!reply.ok) failed.set(k, reply.error.message);
+      ended.add(k);
+      wake();
       progress.note(
         `prepare ${done}/${list.length}: ${j.variant}${j.budget ? ` [${j.budget}]` : ''} seed ${j.seed} ${reply.ok ? 'ok' : `FAILED: ${reply.error.message}`} (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
       );
     }
   };
   if (list.length > 0) progress.note(`prepare: ${list.length} variant build(s)`);
-  await Promise.all(Array.from({ length: Math.min(config.prepareConcurrency, pool.size, Math.max(1, list.length)) }, worker));
-  return failed;
+  const all = Promise.all(Array.from({ length: Math.min(config.prepareConcurrency, pool.size, Math.max(1, list.length)) }, worker)).then(
+    () => {
+      // Interrupted or finished: no job waits on a prepare any longer.
+      for (const [k] of list) ended.add(k);
+      wake();
+    },
+    (err: unknown) => {
+      for (const [k] of list) ended.add(k);
+      wake();
+      throw err;
+    },
+  );
+  return {
+    ended: (key) => !todo.has(key) || ended.has(key),
+    anyEnds: () => (ended.size >= list.length ? Promise.resolve() : new Promise<void>((res) => waiters.push(res))),
+    failed,
+    all,
+  };
 }
