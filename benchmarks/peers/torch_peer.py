@@ -17,8 +17,11 @@ Run with /usr/bin/python3. Commands (each prints one JSON line on stdout):
     torch_peer.py logits --checkpoint DIR --tokens FILE --batch B --seq-len T --out FILE
     torch_peer.py train --config FILE --data FILE --batch B --seq-len T --steps S [--runs R]
                         [--init DIR] [--threads N] [--lr 1e-3] [--warmup 1]
+    torch_peer.py score --checkpoint DIR --sequences FILE --batch B [--runs R] [--threads N]
 Token files are little-endian int32, row-major; logits files little-endian float32 [B, T, V].
 The train data file holds `steps` batches, each inputs [B, T] then targets [B, T].
+The score sequences file is JSON {"sequences": [[id, ...], ...], "scored": [n, ...]}: for each
+sequence, the sum of the log-probs of its last n tokens is returned (batched as bam's `scoreTokens`).
 """
 import argparse
 import json
@@ -404,6 +407,55 @@ def cmd_train(args):
     return {"tokensPerSecond": [round(x, 1) for x in runs], "tokensPerCpuSecond": [round(x, 1) for x in per_cpu], "firstLastLoss": losses, "threads": torch.get_num_threads(), "variant": variant_name(config)}
 
 
+def score_sequences(model, sequences, scored, batch):
+    """bam's `scoreTokens` batching (packages/core/src/inference/score.ts): longest first (ties in
+    input order), batches of `batch` right-padded with id 0 to the batch's longest input; returns,
+    per sequence, the sum of ln p of its last `scored` tokens (a float64 sum, as bam's in JS)."""
+    order = sorted((i for i, s in enumerate(sequences) if len(s) > 1), key=lambda i: (-len(sequences[i]), i))
+    sums = [0.0] * len(sequences)
+    for start in range(0, len(order), batch):
+        rows = order[start:start + batch]
+        T = len(sequences[rows[0]]) - 1
+        inputs = torch.zeros((len(rows), T), dtype=torch.int64)
+        targets = torch.zeros((len(rows), T), dtype=torch.int64)
+        for b, i in enumerate(rows):
+            s = torch.tensor(sequences[i], dtype=torch.int64)
+            inputs[b, : len(s) - 1] = s[:-1]
+            targets[b, : len(s) - 1] = s[1:]
+        logits, _, _ = model(inputs)
+        logp = torch.log_softmax(logits, dim=-1).gather(2, targets.unsqueeze(2)).squeeze(2)  # [B, T]
+        lp = logp.numpy().astype(np.float64)
+        for b, i in enumerate(rows):
+            n = len(sequences[i]) - 1
+            sums[i] = float(lp[b, n - scored[i] : n].sum())
+    return sums
+
+
+def cmd_score(args):
+    config, weights = load_checkpoint(args.checkpoint)
+    model = PeerModel(config, weights)
+    with open(args.sequences) as f:
+        req = json.load(f)
+    sequences, scored = req["sequences"], req["scored"]
+    if len(scored) != len(sequences):
+        raise PeerError(f"{args.sequences}: {len(sequences)} sequences but {len(scored)} scored counts")
+    for i, (s, n) in enumerate(zip(sequences, scored)):
+        if not 0 <= n <= max(len(s) - 1, 0) or len(s) > config["maxSeqLen"] + 1:
+            raise PeerError(f"sequence {i}: {len(s)} tokens with {n} scored; scoring takes up to maxSeqLen + 1 = {config['maxSeqLen'] + 1} tokens and at most all but the first")
+    tokens = sum(scored)
+    runs, per_cpu, sums = [], [], None
+    with torch.no_grad():
+        for r in range(args.runs + 1):  # run 0 is the warm-up
+            t0 = time.perf_counter()
+            c0 = time.process_time()  # CPU time of every thread of this process
+            sums = score_sequences(model, sequences, scored, args.batch)
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+            if r > 0:
+                runs.append(tokens / dt)
+                per_cpu.append(tokens / cpu)
+    return {"logprobs": sums, "tokens": tokens, "tokensPerSecond": [round(x, 1) for x in runs], "tokensPerCpuSecond": [round(x, 1) for x in per_cpu], "threads": torch.get_num_threads(), "variant": variant_name(config)}
+
+
 def main():
     ap = argparse.ArgumentParser(description="PyTorch peer of bam's model (see the module docstring)")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -424,13 +476,18 @@ def main():
     tr.add_argument("--init")
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--warmup", type=int, default=1)
-    for p in (lg, tr):
+    sc = sub.add_parser("score")
+    sc.add_argument("--checkpoint", required=True)
+    sc.add_argument("--sequences", required=True)
+    sc.add_argument("--batch", type=int, required=True)
+    sc.add_argument("--runs", type=int, default=1)
+    for p in (lg, tr, sc):
         p.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     if hasattr(args, "threads"):
         torch.set_num_threads(args.threads)
     try:
-        out = {"info": cmd_info, "logits": cmd_logits, "train": cmd_train}[args.cmd](args)
+        out = {"info": cmd_info, "logits": cmd_logits, "train": cmd_train, "score": cmd_score}[args.cmd](args)
         print(json.dumps({"ok": True, **out}))
     except PeerError as err:
         print(json.dumps({"ok": False, "error": str(err)}))
