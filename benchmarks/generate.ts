@@ -1,7 +1,8 @@
 /**
  * Generation latency with the BAM paper's protocol (16 new tokens after a 256-token prompt, mean
- * of 10 runs; the paper's Latency paragraph) for btx, bam-full and bam-kv-shared (dense as the
- * reference), and the KV-cache bytes each keeps per token. Greedy decoding with core's `generate`
+ * of 10 runs after a warm-up run; the paper's Latency paragraph) for btx, bam-full and
+ * bam-kv-shared (dense beside them), as ratios to btx next to the paper's (1.28× and 1.24×), and
+ * the KV-cache bytes each keeps per token. Greedy decoding with core's `generate`
  * (KV cache, batch 1). Variants are interleaved run by run in one process.
  *
  *   npx tsx benchmarks/generate.ts [--preset tiny] [--variants dense,btx,bam-full,bam-kv-shared]
@@ -107,10 +108,16 @@ try {
   for (const m of models.values()) disposeModel(m);
 }
 
+/**
+ * The paper's latency ratios to BTX under this protocol (docs/paper.md, "Latency": BTX 4.81 s,
+ * BAM expert-KV 6.17 s, BAM shared-KV 5.96 s; its hardware, 590M parameters), for the column beside ours.
+ */
+const PAPER_VS_BTX: Partial<Record<Variant, number>> = { btx: 1, 'bam-full': 6.17 / 4.81, 'bam-kv-shared': 5.96 / 4.81 };
+
 const machineEnd = machineInfo();
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ref = variants.includes('btx') ? 'btx' : variants[0];
-const header = ['variant', 'latency mean (ms)', 'latency median (min–max)', `vs ${ref}`, 'prefill (ms)', 'decode (ms/token)', 'KV bytes/token (config)', 'KV bytes/token (measured)', `KV cache at ${P + NEW} tokens`];
+const header = ['variant', 'latency mean (ms)', 'latency median (min–max)', `vs ${ref}`, ...(ref === 'btx' ? ['paper vs btx'] : []), 'prefill (ms)', 'decode (ms/token)', 'KV bytes/token (config)', 'KV bytes/token (measured)', `KV cache at ${P + NEW} tokens`];
 const rows = variants.map((v) => {
   const ts = timings.get(v)!;
   const config = models.get(v)!.config;
@@ -119,6 +126,7 @@ const rows = variants.map((v) => {
     mean(ts.map((t) => t.total)).toFixed(0),
     spread(ts.map((t) => t.total)),
     `${(mean(ts.map((t) => t.total)) / mean(timings.get(ref)!.map((t) => t.total))).toFixed(2)}×`,
+    ...(ref === 'btx' ? [PAPER_VS_BTX[v] === undefined ? '—' : `${PAPER_VS_BTX[v]!.toFixed(2)}×`] : []),
     spread(ts.map((t) => t.prefill)),
     spread(ts.map((t) => t.decode), 1),
     kvCacheBytesPerToken(config).toLocaleString('en-US'),
@@ -132,7 +140,13 @@ const summary = {
   prompt: P,
   newTokens: NEW,
   runs,
-  results: Object.fromEntries(variants.map((v) => [v, { meanMs: mean(timings.get(v)!.map((t) => t.total)), medianMs: median(timings.get(v)!.map((t) => t.total)), kvBytesPerToken: kvCacheBytesPerToken(models.get(v)!.config) }])),
+  reference: ref,
+  results: Object.fromEntries(
+    variants.map((v) => {
+      const meanMs = mean(timings.get(v)!.map((t) => t.total));
+      return [v, { meanMs, medianMs: median(timings.get(v)!.map((t) => t.total)), vsReference: meanMs / mean(timings.get(ref)!.map((t) => t.total)), paperVsBtx: PAPER_VS_BTX[v] ?? null, kvBytesPerToken: kvCacheBytesPerToken(models.get(v)!.config) }];
+    }),
+  ),
   machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage },
 };
 if (values.json) console.log(JSON.stringify(summary));
