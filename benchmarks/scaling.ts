@@ -125,6 +125,7 @@ function curvePoints(): CurvePoint[] {
       } else if (axis === 'topk') {
         const e = Math.max(4, ...curve.topk);
         const btx = variantOf(values.preset, 'btx', {}, { experts: e });
+        if (btx.ffn.kind !== 'moe') throw new BamError('the btx recipe made no MoE FFN', 'E_BENCH');
         add(axis, 'btx (FFN k)', x, parseModelConfig({ ...btx, ffn: { ...btx.ffn, router: { ...btx.ffn.router, k: x } } }, 'top-k curve'));
         const bam = variantOf(values.preset, 'bam-full', {}, { experts: e });
         add(axis, 'bam-full (attention k)', x, parseModelConfig({ ...bam, attention: { ...bam.attention, router: { kind: 'topk', k: x } } }, 'top-k curve'));

@@ -119,7 +119,8 @@ export async function measureCurves(
         peaks[mode] = weights + (await w.profile()) - before;
         w.dispose();
       }
-      out.set(p, Object.fromEntries(MODES.map((m) => [m, { msPerToken: 0, rounds: [], peakBytes: peaks[m], flopsPerToken: pointFlops(p, m) }])) as Record<Mode, CurveMeasure>);
+      const measure = (m: Mode): CurveMeasure => ({ msPerToken: 0, rounds: [], peakBytes: peaks[m], flopsPerToken: pointFlops(p, m) });
+      out.set(p, { train: measure('train'), score: measure('score') });
     }
     for (let r = 0; r < opts.rounds; r++) {
       for (const p of points) {
