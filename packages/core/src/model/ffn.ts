@@ -6,7 +6,7 @@
  * erf, or 'gelu-tanh', the tanh approximation), optionally with biases (config `ffnBias`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { affine, linear } from '../ops/index.ts';
+import { affine, linear, siluMul } from '../ops/index.ts';
 import type { ModelConfig } from './config.ts';
 import type { FfnWeight } from './param-names.ts';
 
@@ -42,7 +42,7 @@ export function swiglu(h: tf.Tensor2D, w: FfnWeights): tf.Tensor2D {
 
 /** (silu(gate) ⊙ up)·Wd from the projections gate, up [N, F] → [N, D]. */
 export function swigluFromProjections(gate: tf.Tensor2D, up: tf.Tensor2D, wDown: tf.Tensor2D): tf.Tensor2D {
-  const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D; // silu(gate) ⊙ up, [N, F]
+  const act = siluMul(gate, up); // silu(gate) ⊙ up, [N, F]
   return linear(act, wDown); // [N, D]
 }
 
@@ -64,7 +64,7 @@ export function ffnForward(h: tf.Tensor2D, w: AnyFfnWeights, mlp: ModelConfig['m
   if (kind === 'swiglu') {
     if (!w.b_gate && !w.b_up && !w.b_down) return swiglu(h, w as FfnWeights);
     const gate = affine(h, w.w_gate!, w.b_gate); // [N, F]
-    const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), affine(h, w.w_up, w.b_up)) as tf.Tensor2D; // [N, F]
+    const act = siluMul(gate, affine(h, w.w_up, w.b_up)); // silu(gate) ⊙ up, [N, F]
     return affine(act, w.w_down, w.b_down); // [N, D]
   }
   return affine(gelu(affine(h, w.w_up, w.b_up), kind === 'gelu-tanh'), w.w_down, w.b_down); // [N, D]

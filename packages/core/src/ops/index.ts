@@ -2,7 +2,8 @@
 export { matmul, matmulBt, linear, affine, batchMatmul } from './matmul.ts';
 export { embeddingLookup } from './embedding.ts';
 export { groupedCausalAttention, type GroupedAttentionOptions } from './attention.ts';
-export { registerWasmKernels, setWasmSliceKernels, SOFTMAX_XENT_GRAD, ADAMW_STEP } from './kernels.ts';
+export { registerWasmKernels, setWasmSliceKernels, SOFTMAX_XENT_GRAD, ADAMW_STEP, SILU_MUL, SILU_MUL_GRAD } from './kernels.ts';
+export { siluMul } from './swiglu.ts';
 export { adamwStep, type AdamWStepOptions } from './adamw.ts';
 export { opsSettings, setOpsSettings } from './settings.ts';
 export type { OpsSettings } from './settings.ts';

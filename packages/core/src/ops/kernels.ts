@@ -15,6 +15,8 @@
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
+ * - `BamSiluMul`, `BamSiluMulGrad` (bam's): SwiGLU's silu(gate) ⊙ up and its gradient, one pass
+ *   each (ops/swiglu.ts).
  *
  * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
  * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
@@ -256,6 +258,39 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return outs;
 }
 
+/** Name of bam's silu(gate) ⊙ up kernel (registered for wasm; see ops/swiglu.ts). */
+export const SILU_MUL = 'BamSiluMul';
+
+/** Name of the gradient kernel of `BamSiluMul`: outputs [∂gate, ∂up]. */
+export const SILU_MUL_GRAD = 'BamSiluMulGrad';
+
+/** out = g·s·u over gate g, s = σ(g) and up u of one shape (ops/swiglu.ts). */
+function siluMulKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const b = backend as WasmBackend;
+  const outInfo = b.makeOutput([...inputs.gate!.shape], 'float32');
+  const out = b.typedArrayFromHeap(outInfo) as Float32Array;
+  const [gv, sv, uv] = [inputs.gate!, inputs.sig!, inputs.up!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  for (let i = 0; i < out.length; i++) out[i] = gv[i] * sv[i] * uv[i];
+  return outInfo;
+}
+
+/** ∂gate = dy·u·s·(1 + g·(1 − s)) and ∂up = dy·g·s with s = σ(g) given (ops/swiglu.ts). */
+function siluMulGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
+  const b = backend as WasmBackend;
+  const shape = [...inputs.gate!.shape];
+  const outs = [b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32')];
+  const [dg, du] = outs.map((o) => b.typedArrayFromHeap(o) as Float32Array);
+  const [dyv, gv, sv, uv] = [inputs.dy!, inputs.gate!, inputs.sig!, inputs.up!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  for (let i = 0; i < dg.length; i++) {
+    const g = gv[i];
+    const s = sv[i];
+    const ds = dyv[i] * s;
+    du[i] = ds * g;
+    dg[i] = ds * uv[i] * (1 + g * (1 - s));
+  }
+  return outs;
+}
+
 /**
  * `Identity` (tf.clone, customGrad outputs, AddN's gradient, same-dtype Cast) without copying:
  * the output shares the input's heap data, as the cpu backend's Identity and wasm's own Reshape
@@ -343,7 +378,8 @@ export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {
 let registered = false;
 
 /**
- * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamSoftmaxXentGrad` and `BamAdamW`, and
+ * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamSoftmaxXentGrad`, `BamAdamW`,
+ * `BamSiluMul` and `BamSiluMulGrad`, and
  * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
  */
@@ -358,6 +394,10 @@ export function registerWasmKernels(): void {
   }
   if (!tf.getKernel(ADAMW_STEP, 'wasm')) {
     tf.registerKernel({ kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamwKernel as unknown as tf.KernelFunc });
+  }
+  if (!tf.getKernel(SILU_MUL, 'wasm')) {
+    tf.registerKernel({ kernelName: SILU_MUL, backendName: 'wasm', kernelFunc: siluMulKernel as tf.KernelFunc });
+    tf.registerKernel({ kernelName: SILU_MUL_GRAD, backendName: 'wasm', kernelFunc: siluMulGradKernel as unknown as tf.KernelFunc });
   }
   setWasmSliceKernels('bam');
 }

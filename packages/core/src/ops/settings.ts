@@ -26,6 +26,8 @@ export interface OpsSettings {
    * benchmarks/RESULTS.md, blocks.ts); it may pay off where products dominate (wide models, GPUs).
    */
   parallelProjections: 'fused' | 'separate';
+  /** `fused` (default): SwiGLU's silu(gate) ⊙ up and its gradient in one pass each on wasm (ops/swiglu.ts); `ops`: tfjs ops. */
+  swiglu: 'fused' | 'ops';
 }
 
 const current: OpsSettings = {
@@ -34,6 +36,7 @@ const current: OpsSettings = {
   wasmSliceKernels: 'bam',
   crossEntropyGradient: 'explicit',
   parallelProjections: 'separate',
+  swiglu: 'fused',
 };
 
 /** The settings in force (read-only view). */
