@@ -28,6 +28,12 @@ export const VariantEntrySchema = z
      * models under `seedKind: "mixture"`, whose checkpoints every mixture seed shares.
      */
     seeds: z.array(z.number().int()).min(1).optional(),
+    /**
+     * Evaluate this variant under these of the sweep's budgets only (default all; only for
+     * variants that use a budget): e.g. a routing study run data-matched beside mixtures compared
+     * under both. Its `prepare` may still train it under every budget its pipeline builds.
+     */
+    budgets: z.array(z.enum(BUDGETS as [string, ...string[]])).min(1).optional(),
   })
   .strict();
 
@@ -215,12 +221,14 @@ function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
   return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
 }
 
-/** A variant's or task's `seeds` must be seeds of the sweep. */
+/** A variant's or task's `seeds` must be seeds of the sweep, and a variant's `budgets` budgets of the sweep. */
 function variantSeedIssues(config: SweepConfig | undefined): ConfigIssue[] {
   if (!config) return [];
   const check = (what: 'variants' | 'tasks') => (e: { seeds?: number[] }, ei: number): ConfigIssue[] =>
     (e.seeds ?? []).flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `${what}.${ei}.seeds.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }]));
-  return [...config.variants.flatMap(check('variants')), ...config.tasks.flatMap(check('tasks'))];
+  const budgets = (v: { budgets?: string[] }, vi: number): ConfigIssue[] =>
+    (v.budgets ?? []).flatMap((b, i) => ((config.budgets ?? []).includes(b) ? [] : [{ path: `variants.${vi}.budgets.${i}`, message: `budget '${b}' is not one of the sweep's budgets (${(config.budgets ?? []).join(', ') || 'none'})` }]));
+  return [...config.variants.flatMap(check('variants')), ...config.tasks.flatMap(check('tasks')), ...config.variants.flatMap(budgets)];
 }
 
 /** Every label in a task's `variants` must be a variant's label. */

@@ -110,7 +110,8 @@ export function planJobs(
   const jobs: JobPlan[] = [];
   variants.forEach((v, vi) => {
     const vp = registry.variant(v.id);
-    const budgets: Array<Budget | undefined> = vp.usesBudget && config.budgets ? (config.budgets as Budget[]) : [undefined];
+    const only = config.variants[vi].budgets;
+    const budgets: Array<Budget | undefined> = vp.usesBudget && config.budgets ? (config.budgets as Budget[]).filter((b) => !only || only.includes(b)) : [undefined];
     budgets.forEach((budget) => {
       const bi = budget ? (config.budgets as string[]).indexOf(budget) + 1 : 0;
       tasks.forEach((t, ti) => {

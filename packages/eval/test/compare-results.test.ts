@@ -239,6 +239,23 @@ describe('sweeps', () => {
     expect(() => checkSweepConfig(config({ tasks: [{ id: 'fake-mc', seeds: [0, 3] }] }), registry)).toThrow(/tasks\.0\.seeds\.1: seed 3 is not one of the sweep's seeds \(0, 1\)/);
   });
 
+  it('evaluate a budgeted variant under its own budgets only and name a budget the sweep does not have', async () => {
+    const registry = new PluginRegistry();
+    await registry.loadAll([FAKE_PLUGINS], tmp());
+    const config = (moe: Record<string, unknown>, budgets = ['data-matched', 'compute-matched']) => ({
+      name: 'x', seeds: [0], budgets, variants: [{ id: 'fake-budget', name: 'moe' }, { id: 'fake-budget', name: 'study', options: {}, ...moe }, { id: 'fake', name: 'dense' }],
+      tasks: [{ id: 'fake-mc' }],
+    });
+    const plan = (c: unknown) => {
+      const { config: parsed, variants, tasks } = checkSweepConfig(c, registry);
+      return planJobs(parsed, variants, tasks, registry);
+    };
+    expect(plan(config({})).map((j) => `${j.variant} ${j.budget}`)).toEqual(['moe data-matched', 'moe compute-matched', 'study data-matched', 'study compute-matched', 'dense ']);
+    expect(plan(config({ budgets: ['data-matched'] })).map((j) => `${j.variant} ${j.budget}`)).toEqual(['moe data-matched', 'moe compute-matched', 'study data-matched', 'dense ']);
+    expect(() => checkSweepConfig(config({ budgets: ['compute-matched'] }, ['data-matched']), registry)).toThrow(/variants\.1\.budgets\.0: budget 'compute-matched' is not one of the sweep's budgets \(data-matched\)/);
+    expect(() => checkSweepConfig(config({ budgets: ['flops-matched'] }), registry)).toThrow(/variants\.1\.budgets\.0/);
+  });
+
   it('write compare_<metric>.csv against the configured baseline', async () => {
     const dir = tmp();
     const out = join(dir, 'out');
