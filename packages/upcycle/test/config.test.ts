@@ -5,16 +5,16 @@ import { loadUpcyclePreset, parseUpcyclePreset, presetModelConfig, presetTokeniz
 import { microPreset, tempDir } from './helpers.ts';
 
 describe('upcycle presets', () => {
-  it('ships smoke, tiny and small, each valid with N = 3 domains + the seed', () => {
-    expect(upcyclePresetNames()).toEqual(['small', 'smoke', 'tiny']);
+  it('ships smoke, tiny, paper and small, each valid with N = 3 domains + the seed', () => {
+    expect(upcyclePresetNames()).toEqual(['paper', 'small', 'smoke', 'tiny']);
     for (const name of upcyclePresetNames()) {
       const p = loadUpcyclePreset(name);
       expect(p.numExperts).toBe(4);
       expect(p.domains).toEqual(['code', 'law', 'math']);
       expect(p.budgets).toEqual(['data-matched', 'compute-matched']);
       const all = ['btx', 'bam-full', 'bam-kv-shared', 'btx-experts-M', 'btx-top3-6', 'bam-moa-top1', 'bam-moa-top2', 'sparse-upcycle'];
-      // tiny is what the main job builds: only the recipes its sweep evaluates.
-      expect(recipeEntries(p).map((e) => e.id)).toEqual(name === 'tiny' ? all.slice(0, 3) : all);
+      // tiny is what the main job builds: only the recipes its sweep evaluates; paper: Tables 1, 4/5 and 6 (no sparse upcycling).
+      expect(recipeEntries(p).map((e) => e.id)).toEqual(name === 'tiny' ? all.slice(0, 3) : name === 'paper' ? all.slice(0, 7) : all);
       expect(p.seqLen).toBeLessThanOrEqual(presetModelConfig(p).maxSeqLen);
     }
     const tiny = loadUpcyclePreset('tiny');
@@ -48,7 +48,7 @@ describe('upcycle presets', () => {
   it('names the problem with the model: unknown preset, or seqLen past maxSeqLen', () => {
     expect(() => presetModelConfig(parseUpcyclePreset({ ...microPreset(), model: 'huge' }))).toThrow(/unknown model preset 'huge'[\s\S]*smoke, tiny|names unknown model preset 'huge'/);
     expect(() => presetModelConfig(parseUpcyclePreset({ ...microPreset(), seqLen: 64 }))).toThrow(/seqLen 64 exceeds model 'smoke' maxSeqLen 16/);
-    expect(() => loadUpcyclePreset('medium')).toThrow(/unknown upcycle preset 'medium'[\s\S]*small, smoke, tiny/);
+    expect(() => loadUpcyclePreset('medium')).toThrow(/unknown upcycle preset 'medium'[\s\S]*paper, small, smoke, tiny/);
   });
 
   it('seeds every router by mixtureSeed unless a recipe sets its own', () => {

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { trainingFlops } from '@bam/core';
 import { PluginRegistry, checkSweepConfig, planJobs } from '@bam/eval';
+import { loadUpcyclePreset, planMixtureTraining, presetModelConfig, recipeConfig, recipeEntries, resolveRecipe } from '@bam/upcycle';
 import { builtinPlugins, builtinTasks } from '../../src/index.ts';
 
 const CONFIGS = fileURLToPath(new URL('../../../eval/configs/', import.meta.url));
@@ -59,15 +61,75 @@ describe('the shipped sweep configs', () => {
     expect(jobs).toHaveLength(5 * 4);
   });
 
+  it('paper.json: every recipe of Tables 1, 4/5 and 6 under both budgets, the equal-start variants, data-matched routing studies under seed 0, four mixture seeds for perplexity, against btx', () => {
+    const { config, variants, tasks, jobs } = plan('paper');
+    expect(config.seeds).toEqual([0, 1, 2, 3]);
+    expect(config.seedKind).toBe('mixture');
+    expect(config.budgets).toEqual(['data-matched', 'compute-matched']);
+    expect(config.compare.baseline).toBe('btx');
+    const tables = ['btx', 'bam-full', 'bam-kv-shared', 'btx-experts-M', 'btx-top3-6', 'bam-moa-top1', 'bam-moa-top2'];
+    const equalStart = ['btx renormalised', 'bam-full renormalised'];
+    const studies = ['bam-full router-lr-x10', 'bam-full load-balance-0.1', 'bam-full mixture-400'];
+    expect(variants.map((v) => v.label)).toEqual(['seed', 'code expert', 'law expert', 'math expert', ...tables, ...equalStart, ...studies]);
+    for (const v of variants) expect((v.options as { preset: string }).preset).toBe('paper');
+    expect(variants.slice(11, 13).map((v) => (v.options as { start: string }).start)).toEqual(['renormalised', 'renormalised']);
+    expect(variants.slice(13).map((v) => v.options as Record<string, unknown>)).toMatchObject([{ routerLrScale: 10 }, { loadBalance: 0.1 }, { mixtureSteps: 400 }]);
+    for (const v of config.variants.slice(13)) expect([v.seeds, v.budgets]).toEqual([[0], ['data-matched']]);
+    const ppl = ['ppl-general', 'ppl-code', 'ppl-law', 'ppl-math', 'ppl-ood'];
+    expect(tasks.map((t) => t.id)).toEqual([...builtinTasks.map((t) => t.id), 'routing-general', 'routing-code', 'routing-law', 'routing-math']);
+    for (const t of config.tasks) expect(t.seeds).toEqual(ppl.includes(t.id) ? undefined : [0]);
+    // 4 dense rows × 10 tasks under seed 0; 9 mixtures × 2 budgets × (5 perplexity tasks × 4 seeds + 5 downstream + 4 routing under seed 0);
+    // 3 studies × data-matched × seed 0 × 14 tasks.
+    expect(jobs).toHaveLength(4 * 10 + 9 * 2 * (5 * 4 + 9) + 3 * 14);
+    expect(new Set(jobs.map((j) => j.key)).size).toBe(jobs.length);
+    expect(jobs.filter((j) => j.taskId.startsWith('routing-')).every((j) => j.variantId !== 'dense')).toBe(true);
+  });
+
+  it("the paper preset's mixture budgets follow the accounting: data-matched = steps · B · T tokens, compute-matched = btx's data-matched FLOPs within 1%", () => {
+    const preset = loadUpcyclePreset('paper');
+    const dense = presetModelConfig(preset);
+    const n = preset.numExperts;
+    const { batchSize: B, seqLen: T } = preset;
+    const ref = recipeConfig('btx', dense, n);
+    const { variants } = plan('paper');
+    // The preset's recipes and every mixture variant of the sweep (its own options: start, routerLrScale, mixtureSteps, …).
+    const entries = [
+      ...recipeEntries(preset).map((e) => ({ label: e.name, id: e.id, options: e.options })),
+      ...variants.filter((v) => v.id !== 'dense').map((v) => {
+        const { preset: _p, ...options } = v.options as Record<string, unknown>;
+        return { label: v.label, id: v.id === 'btx-experts' ? 'btx-experts-M' : v.id, options };
+      }),
+    ];
+    expect(entries.length).toBe(7 + 12);
+    for (const e of entries) {
+      const config = recipeConfig(e.id, dense, n, e.options);
+      const steps = (resolveRecipe(e.id, e.options).options.mixtureSteps as number | undefined) ?? preset.stages.mixture.steps;
+      expect(steps).toBe(e.label === 'bam-full mixture-400' ? 400 : 200);
+      const dm = planMixtureTraining({ budget: 'data-matched', config, referenceConfig: ref, steps, batchSize: B, seqLen: T });
+      expect([dm.steps, dm.tokens]).toEqual([steps, steps * B * T]);
+      const cm = planMixtureTraining({ budget: 'compute-matched', config, referenceConfig: ref, steps, batchSize: B, seqLen: T });
+      // core's analytic count of what the run spends vs what btx spends on the data-matched tokens.
+      const spent = trainingFlops(config, cm.tokens, T);
+      const budget = trainingFlops(ref, steps * B * T, T);
+      expect(spent).toBeLessThanOrEqual(budget * (1 + 1e-9));
+      expect(Math.abs(spent - budget) / budget, e.label).toBeLessThan(0.01);
+      // A variant that costs more per token than btx sees fewer tokens, one that costs the same sees the same.
+      const perToken = trainingFlops(config, 1, T) / trainingFlops(ref, 1, T);
+      if (perToken > 1 + 1e-9) expect(cm.tokens).toBeLessThan(dm.tokens);
+      else expect(cm.tokens).toBe(dm.tokens);
+    }
+  });
+
   it('the eval:sweep Nx targets run these configs into results/<name>, resuming, with artifacts in the default ./artifacts', () => {
     const project = JSON.parse(readFileSync(PROJECT, 'utf8')) as {
-      targets: { sweep: { options: { command: string; cwd: string }; configurations: { smoke: { command: string } } } };
+      targets: { sweep: { options: { command: string; cwd: string }; configurations: { smoke: { command: string }; paper: { command: string } } } };
     };
     const { sweep } = project.targets;
     expect(sweep.options.cwd).toBe('{workspaceRoot}');
     expect(sweep.options.command).toBe('node packages/cli/bin/bam.mjs sweep --config packages/eval/configs/default.json --out results/default --resume');
     expect(sweep.configurations.smoke.command).toBe('node packages/cli/bin/bam.mjs sweep --config packages/eval/configs/smoke.json --out results/smoke --resume');
-    for (const name of ['default', 'smoke']) {
+    expect(sweep.configurations.paper.command).toBe('node packages/cli/bin/bam.mjs sweep --config packages/eval/configs/paper.json --out results/paper --resume');
+    for (const name of ['default', 'smoke', 'paper']) {
       const raw = JSON.parse(readFileSync(join(CONFIGS, `${name}.json`), 'utf8')) as Record<string, unknown>;
       // No artifactsDir: the CLI's default, ./artifacts in the workspace root (gitignored), shared by both.
       expect(raw.artifactsDir).toBeUndefined();
