@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CLAIMS, END_MARKER, START_MARKER, extraBaselines, findingsMarkdown, findingsOf, pct, readFindingRows, replaceBetweenMarkers, verdictOf, withFindingsInReport, writeFindings } from '../paper-findings.ts';
+import { compareCsv, compareResults, runSweep } from '@bam/eval';
+import { CLAIMS, END_MARKER, START_MARKER, extraBaselines, findingsMarkdown, findingsOf, pct, readCompareCsv, readFindingRows, replaceBetweenMarkers, verdictOf, withFindingsInReport, writeFindings, writePairs, type Claim } from '../paper-findings.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/paper-findings/', import.meta.url));
+const FAKE_PLUGINS = fileURLToPath(new URL('../../packages/eval/test/fixtures/fake-plugins.ts', import.meta.url));
 
 function byClaim(text: string) {
   return findingsOf(readFindingRows(FIXTURE)).find((f) => f.claim.claim === text)!;
@@ -70,4 +72,22 @@ describe('the paper findings generator', () => {
     expect(() => withFindingsInReport('<html></html>', 's')).toThrow(/report\.html has no <body>/);
     expect(() => readFindingRows(join(FIXTURE, 'absent'))).toThrow(/compare_token_perplexity\.csv does not exist[\s\S]*hint: run the paper sweep/);
   });
+
+  it("writes the extra pairs from a sweep's documents: the rows bam compare gives against that baseline", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bam-findings-'));
+    const out = join(dir, 'out');
+    await runSweep(
+      { name: 'pairs', seeds: [0], plugins: [FAKE_PLUGINS], artifactsDir: join(dir, 'artifacts'), bootstrapIters: 50, variants: [{ id: 'fake', name: 'a' }, { id: 'fake', name: 'b', options: { bias: 1 } }], tasks: [{ id: 'fake-ppl' }] },
+      { outDir: out, workers: 1, progress: false, print: false, quiet: true },
+    );
+    const claim: Claim = { claim: 'a beats b', variant: 'a', baseline: 'b', task: 'fake-ppl', paper: { variant: 1, baseline: 2, where: 'x' } };
+    const path = writePairs(out, dir, [claim]);
+    const expected = compareResults(out, { baseline: 'b', metrics: ['token_perplexity'] }).flatMap((t) => t.rows);
+    expect(readFileSync(path, 'utf8')).toBe(compareCsv(expected));
+    const [f] = findingsOf(readCompareCsv(path), [claim]);
+    const row = expected.find((r) => r.variant === 'a' && r.task === 'fake-ppl')!;
+    expect(f.row).toEqual({ rel: row.rel_delta, low: row.rel_ci_low, high: row.rel_ci_high, seeds: 1, docs: row.n_docs });
+    expect(f.paperRel).toBe(-50);
+  });
 });
+
