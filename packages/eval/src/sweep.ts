@@ -326,9 +326,12 @@ async function scheduleJobs(setup: SweepSetup, state: SweepProgressState, opts: 
     const taken = new Uint8Array(pending.length);
     let left = pending.length;
     let inFlight = 0;
+    // Every job before `firstUntaken` is taken, so a search starts there (jobs are taken mostly in plan order).
+    let firstUntaken = 0;
     /** The first job not yet taken whose prepare has ended (or that has none); else null. */
     const nextReady = (): number | null => {
-      for (let i = 0; i < pending.length; i++) if (!taken[i] && prepares.ended(prepareKey(pending[i], variants))) return i;
+      while (firstUntaken < pending.length && taken[firstUntaken]) firstUntaken++;
+      for (let i = firstUntaken; i < pending.length; i++) if (!taken[i] && prepares.ended(prepareKey(pending[i], variants))) return i;
       return null;
     };
     const runOne = async (): Promise<void> => {
@@ -602,17 +605,12 @@ function startPrepares(
   };
   if (list.length > 0) progress.note(`prepare: ${list.length} variant build(s)`);
   const all = Promise.all(Array.from({ length: Math.min(config.prepareConcurrency, pool.size, Math.max(1, list.length)) }, worker)).then(
-    () => {
-      // Interrupted or finished: no job waits on a prepare any longer.
-      for (const [k] of list) ended.add(k);
-      wake();
-    },
-    (err: unknown) => {
-      for (const [k] of list) ended.add(k);
-      wake();
-      throw err;
-    },
-  );
+    () => undefined,
+  ).finally(() => {
+    // Finished, interrupted or failed: no job waits on a prepare any longer.
+    for (const [k] of list) ended.add(k);
+    wake();
+  });
   return {
     ended: (key) => !todo.has(key) || ended.has(key),
     anyEnds: () => (ended.size >= list.length ? Promise.resolve() : new Promise<void>((res) => waiters.push(res))),
