@@ -2,11 +2,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ResultsError, runSweep, type SweepOptions } from '../src/index.ts';
+import { ResultsError, runSweep } from '../src/index.ts';
 import { FOLDER_LOCK } from '../src/folder-lock.ts';
-import { FAKE_PLUGINS, readCsv, sink, tmp } from './helpers.ts';
-
-const quiet = (o: SweepOptions): SweepOptions => ({ progress: false, print: false, quiet: true, ...o });
+import { FAKE_PLUGINS, readCsv, sink, tmp, quietSweep as quiet } from './helpers.ts';
 
 /** One fake variant × two tasks × `seeds`: 2 × seeds jobs; `delayMs` holds each job in create(). */
 function config(seeds: number[], delayMs = 0, name = 'guard'): Record<string, unknown> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCsv } from '../src/report/load.ts';
+import type { SweepOptions } from '../src/sweep.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const FAKE_PLUGINS = join(FIXTURES, 'fake-plugins.ts');
@@ -50,4 +51,9 @@ export function sink(): { write(s: string): boolean; text: string } {
       return true;
     },
   };
+}
+
+/** Sweep options with no progress lines, printing or plugin logs (tests read the files). */
+export function quietSweep(o: SweepOptions): SweepOptions {
+  return { progress: false, print: false, quiet: true, ...o };
 }

@@ -2,12 +2,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configHash } from '@bam/utils';
-import { ContractError, SweepConfigError, defineTask, evaluateDocuments, fakeLanguageModel, loglikelihood, readJournal, readPlan, reaggregate, resultsCsv, runSweep, silentLogger, type JobPlan, type SweepOptions } from '../src/index.ts';
+import { ContractError, SweepConfigError, defineTask, evaluateDocuments, fakeLanguageModel, loglikelihood, readJournal, readPlan, reaggregate, resultsCsv, runSweep, silentLogger, type JobPlan } from '../src/index.ts';
 import { fakeMc } from './fixtures/fake-plugins.ts';
 import { shardCount, shardRanges, shardsOf } from '../src/shards.ts';
-import { FAKE_PLUGINS, csvWithoutDuration, readCsv, tmp } from './helpers.ts';
-
-const quiet = (o: SweepOptions): SweepOptions => ({ progress: false, print: false, quiet: true, ...o });
+import { FAKE_PLUGINS, csvWithoutDuration, readCsv, tmp, quietSweep as quiet } from './helpers.ts';
 
 /**
  * Two variants × fake-mc (4 documents) and fake-ppl (3 documents) × two seeds; `split` goes onto

@@ -1,10 +1,8 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ResultsError, SweepConfigError, reaggregate, resultsCsv, runSweep, type SweepOptions } from '../src/index.ts';
-import { FAKE_PLUGINS, csvWithoutDuration, readCsv, sink, tmp } from './helpers.ts';
-
-const quiet = (o: SweepOptions): SweepOptions => ({ progress: false, print: false, quiet: true, ...o });
+import { ResultsError, SweepConfigError, reaggregate, resultsCsv, runSweep } from '../src/index.ts';
+import { FAKE_PLUGINS, csvWithoutDuration, readCsv, sink, tmp, quietSweep as quiet } from './helpers.ts';
 
 /** Two fake variants × three tasks × two seeds = 12 jobs, 44 result rows. */
 function mainConfig(artifactsDir: string): Record<string, unknown> {
