@@ -93,8 +93,12 @@ const UpcyclePresetObject = z.strictObject({
       lrRatio: z.number().positive().default(0.5),
       warmup: z.number().int().nonnegative().default(0),
     }),
-    /** Mixture training: `steps` is the data-matched length; compute-matched runs derive theirs. */
-    mixture: z.strictObject({ steps: posInt, lr: LrSchema }),
+    /**
+     * Mixture training: `steps` is the data-matched length; compute-matched runs derive theirs.
+     * `routerLrScale`: the routers' LR as a multiple of `lr` for every recipe that sets none
+     * (absent: 1, the paper's single LR).
+     */
+    mixture: z.strictObject({ steps: posInt, lr: LrSchema, routerLrScale: z.number().positive().optional() }),
   }),
   /** AdamW decoupled weight decay (the paper: 0.1). */
   weightDecay: z.number().nonnegative().default(0.1),

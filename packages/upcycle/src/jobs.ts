@@ -42,6 +42,6 @@ export async function runUpcycleJob(job: UpcycleJob, log: (line: string) => void
   const ctx = createStageContext(job.preset, job.artifactsDir, { log, signal, resumeLrScale: job.resumeLrScale, seedCheckpoint: job.seedCheckpoint, data: job.data });
   if (job.kind === 'expert') return runExpertStage(ctx, job.branch, job.domain);
   const config = recipeConfig(job.recipe.id, ctx.config, job.numExperts, job.recipe.options);
-  const opts = trainMixtureOptions(resolveRecipe(job.recipe.id, job.recipe.options).options);
+  const opts = trainMixtureOptions(resolveRecipe(job.recipe.id, job.recipe.options).options, job.preset.stages.mixture);
   return runTrainMixtureStage(ctx, job.name, config, job.mix, job.plan, opts);
 }

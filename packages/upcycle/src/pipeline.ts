@@ -352,7 +352,7 @@ function mixtureJobs(plan: PipelinePlan, mixes: ReadonlyArray<StageOutcome<Check
   const wanted: WantedMixture[] = [];
   plan.planned.forEach(({ entry, plans }, i) => {
     for (const mp of plans) {
-      const key = `${mixes[i].result.contentHash}/${mp.rows}/${canonicalJson(trainMixtureOptions(resolveRecipe(entry.id, entry.options).options))}`;
+      const key = `${mixes[i].result.contentHash}/${mp.rows}/${canonicalJson(trainMixtureOptions(resolveRecipe(entry.id, entry.options).options, p.stages.mixture))}`;
       if (!jobIndex.has(key)) {
         jobIndex.set(key, jobs.length);
         jobs.push({ kind: 'train-mixture', preset: p, artifactsDir: ctx.store.root, resumeLrScale: ctx.resumeLrScale, ...(ctx.seedCheckpoint !== undefined ? { seedCheckpoint: ctx.seedCheckpoint } : {}), ...(ctx.data ? { data: ctx.data } : {}), name: entry.name, recipe: { id: entry.id, options: entry.options }, numExperts: p.numExperts, mix: mixes[i], plan: mp });

@@ -58,9 +58,13 @@ export interface TrainMixtureOptions {
   routerLrScale?: number;
 }
 
-/** The training options among a recipe's parsed options (`resolveRecipe(...).options`). */
-export function trainMixtureOptions(recipeOptions: Record<string, unknown>): TrainMixtureOptions {
-  const { freezeExperts, routerLrScale } = recipeOptions;
+/**
+ * The training options among a recipe's parsed options (`resolveRecipe(...).options`); a recipe
+ * without its own `routerLrScale` takes the preset's mixture-stage one (`stages.mixture.routerLrScale`).
+ */
+export function trainMixtureOptions(recipeOptions: Record<string, unknown>, mixtureStage: { routerLrScale?: number } = {}): TrainMixtureOptions {
+  const { freezeExperts } = recipeOptions;
+  const routerLrScale = recipeOptions.routerLrScale ?? mixtureStage.routerLrScale;
   return {
     ...(freezeExperts === true ? { freezeExperts: true } : {}),
     ...(typeof routerLrScale === 'number' && routerLrScale !== 1 ? { routerLrScale } : {}),
