@@ -25,13 +25,17 @@ export const VariantEntrySchema = z
     jobTimeout: JobTimeout,
     /**
      * Evaluate this variant under these of the sweep's seeds only (default all): e.g. the dense
-     * models under `seedKind: "mixture"`, whose checkpoints every mixture seed shares.
+     * models under `seedKind: "mixture"`, whose checkpoints every mixture seed shares. Or per
+     * budget, `{ "data-matched": [0, 1, 2, 3], "compute-matched": [0] }` (a budget left out runs
+     * under every seed): e.g. the headline comparison across seeds, the other budget once.
      */
-    seeds: z.array(z.number().int()).min(1).optional(),
+    seeds: z
+      .union([z.array(z.number().int()).min(1), z.partialRecord(z.enum(BUDGETS as [string, ...string[]]), z.array(z.number().int()).min(1))])
+      .optional(),
     /**
      * Evaluate this variant under these of the sweep's budgets only (default all; only for
      * variants that use a budget): e.g. a routing study run data-matched beside mixtures compared
-     * under both. Its `prepare` may still train it under every budget its pipeline builds.
+     * under both.
      */
     budgets: z.array(z.enum(BUDGETS as [string, ...string[]])).min(1).optional(),
   })
@@ -221,11 +225,28 @@ function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
   return [{ path: 'compare.baseline', message: `'${baseline}' is not a variant of this sweep; variants: ${labels.join(', ')}${near ? `; did you mean '${near}'?` : ''}` }];
 }
 
+/** A variant entry's `seeds`: one list, or one list per budget. */
+export type VariantSeeds = number[] | Partial<Record<string, number[]>>;
+
+/** The seeds a variant entry allows under `budget` (undefined: every seed of the sweep). */
+export function variantSeedsFor(seeds: VariantSeeds | undefined, budget: string | undefined): number[] | undefined {
+  if (seeds === undefined || Array.isArray(seeds)) return seeds;
+  return budget === undefined ? undefined : seeds[budget];
+}
+
 /** A variant's or task's `seeds` must be seeds of the sweep, and a variant's `budgets` budgets of the sweep. */
 function variantSeedIssues(config: SweepConfig | undefined): ConfigIssue[] {
   if (!config) return [];
-  const check = (what: 'variants' | 'tasks') => (e: { seeds?: number[] }, ei: number): ConfigIssue[] =>
-    (e.seeds ?? []).flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `${what}.${ei}.seeds.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }]));
+  const seedList = (path: string, seeds: number[]): ConfigIssue[] =>
+    seeds.flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `${path}.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }]));
+  const check = (what: 'variants' | 'tasks') => (e: { seeds?: VariantSeeds }, ei: number): ConfigIssue[] => {
+    const seeds = e.seeds ?? [];
+    if (Array.isArray(seeds)) return seedList(`${what}.${ei}.seeds`, seeds);
+    return Object.entries(seeds).flatMap(([budget, list]) => [
+      ...((config.budgets ?? []).includes(budget) ? [] : [{ path: `${what}.${ei}.seeds.${budget}`, message: `budget '${budget}' is not one of the sweep's budgets (${(config.budgets ?? []).join(', ') || 'none'})` }]),
+      ...seedList(`${what}.${ei}.seeds.${budget}`, list ?? []),
+    ]);
+  };
   const budgets = (v: { budgets?: string[] }, vi: number): ConfigIssue[] =>
     (v.budgets ?? []).flatMap((b, i) => ((config.budgets ?? []).includes(b) ? [] : [{ path: `variants.${vi}.budgets.${i}`, message: `budget '${b}' is not one of the sweep's budgets (${(config.budgets ?? []).join(', ') || 'none'})` }]));
   return [...config.variants.flatMap(check('variants')), ...config.tasks.flatMap(check('tasks')), ...config.variants.flatMap(budgets)];

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { checkSweepConfig, readSweepConfigFile, type ResolvedEntry, type SweepConfig } from './config.ts';
+import { checkSweepConfig, readSweepConfigFile, variantSeedsFor, type ResolvedEntry, type SweepConfig } from './config.ts';
 import { ResultsError } from './errors.ts';
 import { writeComparisons } from './compare/compare.ts';
 import { aggregateScores } from './metrics.ts';
@@ -119,7 +119,7 @@ export function planJobs(
         if (only && !only.includes(v.label)) return;
         const tp = registry.task(t.id);
         const limit = config.tasks[ti].limit ?? config.limit;
-        const variantSeeds = config.variants[vi].seeds;
+        const variantSeeds = variantSeedsFor(config.variants[vi].seeds, budget);
         const taskSeeds = config.tasks[ti].seeds;
         config.seeds.forEach((seed, si) => {
           if ((variantSeeds && !variantSeeds.includes(seed)) || (taskSeeds && !taskSeeds.includes(seed))) return;

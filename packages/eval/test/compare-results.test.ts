@@ -256,6 +256,24 @@ describe('sweeps', () => {
     expect(() => checkSweepConfig(config({ budgets: ['flops-matched'] }), registry)).toThrow(/variants\.1\.budgets\.0/);
   });
 
+  it('evaluate a budgeted variant under per-budget seeds (a budget left out runs under every seed) and name a bad budget or seed', async () => {
+    const registry = new PluginRegistry();
+    await registry.loadAll([FAKE_PLUGINS], tmp());
+    const config = (seeds: unknown, budgets = ['data-matched', 'compute-matched']) => ({
+      name: 'x', seeds: [0, 1, 2], budgets, variants: [{ id: 'fake-budget', name: 'moe', seeds }, { id: 'fake', name: 'dense', seeds: [0] }],
+      tasks: [{ id: 'fake-mc' }],
+    });
+    const plan = (c: unknown) => {
+      const { config: parsed, variants, tasks } = checkSweepConfig(c, registry);
+      return planJobs(parsed, variants, tasks, registry).map((j) => `${j.variant} ${j.budget} ${j.seed}`);
+    };
+    expect(plan(config({ 'data-matched': [0, 1, 2], 'compute-matched': [0] }))).toEqual(['moe data-matched 0', 'moe data-matched 1', 'moe data-matched 2', 'moe compute-matched 0', 'dense  0']);
+    expect(plan(config({ 'compute-matched': [1] }))).toEqual(['moe data-matched 0', 'moe data-matched 1', 'moe data-matched 2', 'moe compute-matched 1', 'dense  0']);
+    expect(() => checkSweepConfig(config({ 'compute-matched': [0] }, ['data-matched']), registry)).toThrow(/variants\.0\.seeds\.compute-matched: budget 'compute-matched' is not one of the sweep's budgets \(data-matched\)/);
+    expect(() => checkSweepConfig(config({ 'data-matched': [0, 5] }), registry)).toThrow(/variants\.0\.seeds\.data-matched\.1: seed 5 is not one of the sweep's seeds \(0, 1, 2\)/);
+    expect(() => checkSweepConfig(config({ 'flops-matched': [0] }), registry)).toThrow(/variants\.0\.seeds/);
+  });
+
   it('write compare_<metric>.csv against the configured baseline', async () => {
     const dir = tmp();
     const out = join(dir, 'out');

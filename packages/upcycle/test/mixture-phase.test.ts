@@ -123,4 +123,20 @@ describe('study options of the mixture phase', () => {
     expect(routers).toBe(1);
     expect(readCheckpoint(b.checkpoint).manifest.meta.routerLrScale).toBe(10);
   });
+
+  it("a preset's stages.mixture.routerLrScale applies to every recipe that sets none, and a recipe's own wins", async () => {
+    const scaled = {
+      ...preset,
+      stages: { ...preset.stages, mixture: { ...preset.stages.mixture, routerLrScale: 10 } },
+      recipes: [
+        { id: 'btx', name: 'btx-1', options: { mixtureSteps: 1 } },
+        { id: 'btx', name: 'btx-1-own1', options: { mixtureSteps: 1, routerLrScale: 1 } },
+      ],
+    };
+    const r2 = await upcycle(scaled, { artifactsDir: r.artifactsDir, workers: 1 });
+    const byName = (name: string) => r2.mixtures.find((m) => m.recipe === name)!.checkpoint;
+    // The same artifacts as the recipe-level runs above: the preset's scale is the recipe's default.
+    expect(byName('btx-1')).toBe(mixture('btx-1-router10').checkpoint);
+    expect(byName('btx-1-own1')).toBe(mixture('btx-1').checkpoint);
+  });
 });

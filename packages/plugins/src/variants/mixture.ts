@@ -54,7 +54,7 @@ function recipeOptions(opts: MixtureVariantOptions, ctx: PluginContext): Record<
  * A variant plugin over the upcycle recipe `recipeId`, registered as `variantId`.
  * `prepare` builds (or reuses) the preset's whole pipeline for the job's seed: the seed, the
  * experts and every recipe of the preset (plus this one, when its options differ from the
- * preset's entries) under the preset's budgets and the job's. `create` loads the trained mixture
+ * preset's entries) under the job's budget. `create` loads the trained mixture
  * of this recipe under the job's budget (data-matched when the sweep names none).
  */
 export function mixtureVariant(variantId: string, recipeId: string, description?: string): VariantPlugin<MixtureVariantOptions> {

@@ -1,7 +1,7 @@
 /**
  * The bridge from a variant's options to @bam/upcycle's pipeline. Every built-in variant names an
  * upcycle preset; its `prepare` builds (or reuses) that preset's whole pipeline for the job's seed —
- * the seed, the N−1 experts and, for mixture variants, every recipe of the preset under every
+ * the seed, the N−1 experts and, for mixture variants, every recipe of the preset under the job's
  * budget at once, so upcycle trains the mixtures in parallel on its own workers and every variant
  * of a sweep shares one seed and one set of experts (the artifacts are content-addressed: the
  * same preset and seed give the same hashes). `create` then only looks up a checkpoint.
@@ -163,10 +163,13 @@ export function pipelineTrainingLogs(
   return logs;
 }
 
-/** The budgets to build: the preset's, plus `wanted` if the preset lacks it, in the paper's order. */
+/**
+ * The budgets a job's prepare builds: the job's own (`wanted`), else the preset's. Only what the
+ * sweep evaluates is trained: a sweep that runs the compute-matched mixtures under one seed
+ * (a variant's per-budget `seeds`) trains them once, not once per seed.
+ */
 export function budgetsWith(preset: UpcyclePreset, wanted: Budget | undefined): Budget[] {
-  const set = new Set<Budget>([...preset.budgets, ...(wanted ? [wanted] : [])]);
-  return BUDGETS.filter((b) => set.has(b));
+  return wanted ? [wanted] : BUDGETS.filter((b) => preset.budgets.includes(b));
 }
 
 /**

@@ -24,7 +24,7 @@ function plan(name: string) {
 }
 
 describe('the shipped sweep configs', () => {
-  it('default.json: the seed, three experts and btx, bam-full, bam-kv-shared × both budgets on the tiny preset, four mixture seeds for perplexity, against btx', () => {
+  it('default.json: the seed, three experts and btx, bam-full, bam-kv-shared × both budgets on the tiny preset, four mixture seeds for data-matched perplexity, against btx', () => {
     const { config, variants, tasks, jobs } = plan('default');
     expect(config.seeds).toEqual([0, 1, 2, 3]);
     expect(config.seedKind).toBe('mixture');
@@ -44,11 +44,13 @@ describe('the shipped sweep configs', () => {
     const routing = ['routing-general', 'routing-code', 'routing-law', 'routing-math'];
     expect(tasks.map((t) => t.id)).toEqual([...builtinTasks.map((t) => t.id), ...routing]);
     for (const t of config.tasks) expect(t.variants).toEqual(routing.includes(t.id) ? ['btx', 'bam-full', 'bam-kv-shared'] : undefined);
-    // 4 dense rows × 10 tasks under seed 0 only (every mixture seed shares them), and
-    // 3 mixtures × 2 budgets × (5 perplexity tasks under four seeds + 5 downstream and 4 routing tasks under seed 0)
-    for (const v of config.variants) expect(v.seeds).toEqual(v.id === 'dense' ? [0] : undefined);
+    // 4 dense rows × 10 tasks under seed 0 only (every mixture seed shares them);
+    // 3 mixtures data-matched × (5 perplexity tasks under four seeds + 5 downstream and 4 routing tasks under seed 0);
+    // 3 mixtures compute-matched × 14 tasks under seed 0 only (so their prepares train them once).
+    for (const v of config.variants) expect(v.seeds).toEqual(v.id === 'dense' ? [0] : { 'compute-matched': [0] });
     for (const t of config.tasks) expect(t.seeds).toEqual(t.id.startsWith('ppl-') ? undefined : [0]);
-    expect(jobs).toHaveLength(4 * 10 + 6 * (5 * 4 + 9));
+    expect(jobs).toHaveLength(4 * 10 + 3 * (5 * 4 + 9) + 3 * 14);
+    expect(jobs.filter((j) => j.budget === 'compute-matched').every((j) => j.seed === 0)).toBe(true);
     expect(new Set(jobs.map((j) => j.key)).size).toBe(jobs.length);
     expect(jobs.filter((j) => j.taskId.startsWith('routing-')).every((j) => j.variantId !== 'dense')).toBe(true);
     expect(jobs.every((j) => j.seedKind === 'mixture')).toBe(true);

@@ -134,11 +134,13 @@ describe('the built-in variants: which pipeline they ask for', () => {
     expect(recipeEntryFor(smoke, 'btx', { start: 'paper' }, 'btx').name).toBe('btx');
   });
 
-  it("builds the preset's budgets plus the job's", () => {
-    expect(budgetsWith(smoke, 'compute-matched')).toEqual(['data-matched', 'compute-matched']);
+  it("builds the job's budget only, the preset's when the job has none", () => {
+    expect(budgetsWith(smoke, 'compute-matched')).toEqual(['compute-matched']);
+    expect(budgetsWith(smoke, 'data-matched')).toEqual(['data-matched']);
+    expect(budgetsWith({ ...smoke, budgets: ['compute-matched', 'data-matched'] }, undefined)).toEqual(['data-matched', 'compute-matched']);
     const dmOnly = { ...smoke, budgets: ['data-matched' as const] };
     expect(budgetsWith(dmOnly, undefined)).toEqual(['data-matched']);
-    expect(budgetsWith(dmOnly, 'compute-matched')).toEqual(['data-matched', 'compute-matched']);
+    expect(budgetsWith(dmOnly, 'compute-matched')).toEqual(['compute-matched']);
   });
 });
 
@@ -153,22 +155,25 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     return m;
   };
 
-  it('trains the seed and experts once, then every recipe × budget at the first mixture prepare, and nothing after', { timeout: 300_000 }, async () => {
+  it("trains the seed and experts once, then every recipe under a prepare's own budget, and nothing twice", { timeout: 300_000 }, async () => {
     const log = capture();
     await denseVariant.setup?.({ artifactsDir: join(WORK, 'artifacts'), logger: log, threadId: 0 });
     await denseVariant.prepare?.(denseVariant.options.parse({ preset: MINI, model: 'code' }), context(log));
     // seed + 2 branches + 2 experts
     expect(log.builds()).toEqual([{ built: 5, reused: 0 }]);
     await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), context(log, { budget: 'data-matched' }));
-    // 2 mixes; btx trains once for both budgets (it is the compute reference), bam-kv-shared twice
+    // 2 mixes, and every recipe data-matched: btx and bam-kv-shared
     expect(log.builds()).toEqual([
       { built: 5, reused: 0 },
-      { built: 5, reused: 6 },
+      { built: 4, reused: 5 },
     ]);
-    // Same preset and seed: the pipeline this thread built already holds every recipe and budget.
+    // The compute-matched prepare trains bam-kv-shared only: btx's compute-matched run is its data-matched one.
     await bamKvSharedVariant.prepare?.(bamKvSharedVariant.options.parse({ preset: MINI }), context(log, { budget: 'compute-matched' }));
+    expect(log.builds()[2]).toEqual({ built: 1, reused: 8 });
+    // Same preset, seed and budget: the pipeline this thread built already holds them.
+    await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), context(log, { budget: 'compute-matched' }));
     await denseVariant.prepare?.(denseVariant.options.parse({ preset: MINI, model: 'math' }), context(log));
-    expect(log.builds()).toHaveLength(2);
+    expect(log.builds()).toHaveLength(3);
     expect(log.lines.join('\n')).not.toContain('warning');
   });
 
@@ -223,7 +228,7 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     const opts = btxVariant.options.parse({ preset: MINI, routerInit: { seed: 7 } });
     await btxVariant.prepare?.(opts, context(log, { budget: 'compute-matched' }));
     // one mix and one training (data- and compute-matched coincide for a btx config)
-    expect(log.builds()).toEqual([{ built: 2, reused: 12 }]);
+    expect(log.builds()).toEqual([{ built: 2, reused: 9 }]);
     const m = await create(btxVariant, { preset: MINI, routerInit: { seed: 7 } }, context(log, { budget: 'compute-matched' }));
     const plain = await create(btxVariant, { preset: MINI }, context(log, { budget: 'compute-matched' }));
     expect(m.info.configHash).toBe(plain.info.configHash);
@@ -247,11 +252,11 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), mixture(0, { budget: 'data-matched' }));
     await btxVariant.prepare?.(btxVariant.options.parse({ preset: MINI }), mixture(1, { budget: 'data-matched' }));
     // Both mixture seeds reuse pipeline seed 0's seed model, 2 branches and 2 experts, and train their own
-    // mixtures (btx once for both budgets, bam-kv-shared twice). Mixture seed 0 seeds the routers as the
-    // recipes' default does, so it reuses pipeline seed 0's 2 mixes; seed 1 builds its own.
+    // data-matched mixtures (btx and bam-kv-shared). Mixture seed 0 seeds the routers as the recipes'
+    // default does, so it reuses pipeline seed 0's 2 mixes; seed 1 builds its own.
     expect(log.builds()).toEqual([
-      { built: 3, reused: 8 },
-      { built: 5, reused: 6 },
+      { built: 2, reused: 7 },
+      { built: 4, reused: 5 },
     ]);
     const dense = await Promise.all([mixture(0), mixture(1), context(log)].map((ctx) => create(denseVariant, { preset: MINI, model: 'code' }, ctx)));
     expect(dense[0].info.name).toBe('mini/code-expert/mixture-seed0');
