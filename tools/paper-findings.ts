@@ -58,6 +58,8 @@ export const CLAIMS: readonly Claim[] = [
   { claim: 'BAM-full beats parameter-matched BTX with M experts', variant: `bam-full ${DM}`, baseline: `btx-experts-M ${DM}`, task: 'average', paper: null, paperNote: 'BTX with 5–8 experts was worse than BTX (Tables 4–5)' },
   { claim: 'soft attention routing beats top-2 (CM)', variant: `bam-full ${CM}`, baseline: `bam-moa-top2 ${CM}`, task: 'average', paper: { variant: 10.47, baseline: 10.72, where: 'Table 6 avg' } },
   { claim: 'soft attention routing beats top-1 (CM)', variant: `bam-full ${CM}`, baseline: `bam-moa-top1 ${CM}`, task: 'average', paper: { variant: 10.47, baseline: 10.81, where: 'Table 6 avg' } },
+  // Issue 16's item 4: the paper's mixtures start un-renormalised (each FFN expert scaled by its gate); this pair starts both equal to their experts.
+  { claim: 'BAM-full DM beats BTX when both start equal to their experts', variant: `bam-full renormalised ${DM}`, baseline: `btx renormalised ${DM}`, task: 'average', paper: null, paperNote: 'not tested (the paper starts un-renormalised)' },
   { claim: 'BAM-full DM beats the code specialist in-domain', variant: `bam-full ${DM}`, baseline: 'code expert', task: 'ppl-code', paper: { variant: 3.45, baseline: 3.71, where: 'Table 1 code' } },
   { claim: 'BAM-full DM beats the law specialist in-domain', variant: `bam-full ${DM}`, baseline: 'law expert', task: 'ppl-law', paper: { variant: 6.04, baseline: 7.53, where: 'Table 1 law' } },
   { claim: 'BAM-full DM beats the math specialist in-domain', variant: `bam-full ${DM}`, baseline: 'math expert', task: 'ppl-math', paper: { variant: 5.31, baseline: 5.67, where: 'Table 1 math' } },

@@ -35,7 +35,7 @@ describe('the paper findings generator', () => {
     // absent from both files
     expect(byClaim('soft attention routing beats top-1 (CM)')).toMatchObject({ row: null, verdict: 'not run' });
     expect(byClaim('BAM-full beats parameter-matched BTX with M experts').paperRel).toBeNull();
-    expect(extraBaselines()).toEqual(['bam-kv-shared [data-matched]', 'btx-top3-6 [data-matched]', 'btx-experts-M [data-matched]', 'bam-moa-top2 [compute-matched]', 'bam-moa-top1 [compute-matched]', 'code expert', 'law expert', 'math expert']);
+    expect(extraBaselines()).toEqual(['bam-kv-shared [data-matched]', 'btx-top3-6 [data-matched]', 'btx-experts-M [data-matched]', 'bam-moa-top2 [compute-matched]', 'bam-moa-top1 [compute-matched]', 'btx renormalised [data-matched]', 'code expert', 'law expert', 'math expert']);
   });
 
   it('prints one Markdown row per claim with two-decimal percentages', () => {
