@@ -226,7 +226,7 @@ function baselineIssues(config: SweepConfig | undefined): ConfigIssue[] {
 }
 
 /** A variant entry's `seeds`: one list, or one list per budget. */
-export type VariantSeeds = number[] | Partial<Record<string, number[]>>;
+export type VariantSeeds = NonNullable<z.output<typeof VariantEntrySchema>['seeds']>;
 
 /** The seeds a variant entry allows under `budget` (undefined: every seed of the sweep). */
 export function variantSeedsFor(seeds: VariantSeeds | undefined, budget: string | undefined): number[] | undefined {
@@ -239,16 +239,14 @@ function variantSeedIssues(config: SweepConfig | undefined): ConfigIssue[] {
   if (!config) return [];
   const seedList = (path: string, seeds: number[]): ConfigIssue[] =>
     seeds.flatMap((seed, i) => (config.seeds.includes(seed) ? [] : [{ path: `${path}.${i}`, message: `seed ${seed} is not one of the sweep's seeds (${config.seeds.join(', ')})` }]));
+  const budgetIssues = (path: string, budget: string): ConfigIssue[] =>
+    (config.budgets ?? []).includes(budget) ? [] : [{ path, message: `budget '${budget}' is not one of the sweep's budgets (${(config.budgets ?? []).join(', ') || 'none'})` }];
   const check = (what: 'variants' | 'tasks') => (e: { seeds?: VariantSeeds }, ei: number): ConfigIssue[] => {
     const seeds = e.seeds ?? [];
     if (Array.isArray(seeds)) return seedList(`${what}.${ei}.seeds`, seeds);
-    return Object.entries(seeds).flatMap(([budget, list]) => [
-      ...((config.budgets ?? []).includes(budget) ? [] : [{ path: `${what}.${ei}.seeds.${budget}`, message: `budget '${budget}' is not one of the sweep's budgets (${(config.budgets ?? []).join(', ') || 'none'})` }]),
-      ...seedList(`${what}.${ei}.seeds.${budget}`, list ?? []),
-    ]);
+    return Object.entries(seeds).flatMap(([budget, list]) => [...budgetIssues(`${what}.${ei}.seeds.${budget}`, budget), ...seedList(`${what}.${ei}.seeds.${budget}`, list ?? [])]);
   };
-  const budgets = (v: { budgets?: string[] }, vi: number): ConfigIssue[] =>
-    (v.budgets ?? []).flatMap((b, i) => ((config.budgets ?? []).includes(b) ? [] : [{ path: `variants.${vi}.budgets.${i}`, message: `budget '${b}' is not one of the sweep's budgets (${(config.budgets ?? []).join(', ') || 'none'})` }]));
+  const budgets = (v: { budgets?: string[] }, vi: number): ConfigIssue[] => (v.budgets ?? []).flatMap((b, i) => budgetIssues(`variants.${vi}.budgets.${i}`, b));
   return [...config.variants.flatMap(check('variants')), ...config.tasks.flatMap(check('tasks')), ...config.variants.flatMap(budgets)];
 }
 
