@@ -63,9 +63,9 @@ describe('the shipped sweep configs', () => {
     expect(jobs).toHaveLength(5 * 4);
   });
 
-  it('paper.json: every recipe of Tables 1, 4/5 and 6 under both budgets, the equal-start variants, data-matched routing studies under seed 0, four mixture seeds for perplexity, against btx', () => {
+  it('paper.json: every recipe of Tables 1, 4/5 and 6 under both budgets, the equal-start variants, data-matched routing studies under seed 0, six mixture seeds for perplexity, against btx', () => {
     const { config, variants, tasks, jobs } = plan('paper');
-    expect(config.seeds).toEqual([0, 1, 2, 3]);
+    expect(config.seeds).toEqual([0, 1, 2, 3, 4, 5]);
     expect(config.seedKind).toBe('mixture');
     expect(config.budgets).toEqual(['data-matched', 'compute-matched']);
     expect(config.compare.baseline).toBe('btx');
@@ -80,9 +80,9 @@ describe('the shipped sweep configs', () => {
     const ppl = ['ppl-general', 'ppl-code', 'ppl-law', 'ppl-math', 'ppl-ood'];
     expect(tasks.map((t) => t.id)).toEqual([...builtinTasks.map((t) => t.id), 'routing-general', 'routing-code', 'routing-law', 'routing-math']);
     for (const t of config.tasks) expect(t.seeds).toEqual(ppl.includes(t.id) ? undefined : [0]);
-    // 4 dense rows × 10 tasks under seed 0; 9 mixtures × 2 budgets × (5 perplexity tasks × 4 seeds + 5 downstream + 4 routing under seed 0);
+    // 4 dense rows × 10 tasks under seed 0; 9 mixtures × 2 budgets × (5 perplexity tasks × 6 seeds + 5 downstream + 4 routing under seed 0);
     // 3 studies × data-matched × seed 0 × 14 tasks.
-    expect(jobs).toHaveLength(4 * 10 + 9 * 2 * (5 * 4 + 9) + 3 * 14);
+    expect(jobs).toHaveLength(4 * 10 + 9 * 2 * (5 * 6 + 9) + 3 * 14);
     expect(new Set(jobs.map((j) => j.key)).size).toBe(jobs.length);
     expect(jobs.filter((j) => j.taskId.startsWith('routing-')).every((j) => j.variantId !== 'dense')).toBe(true);
   });
