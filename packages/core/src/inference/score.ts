@@ -10,20 +10,33 @@
  * size (to float error) for every config whose routing is per token. Expert-choice FFN routing
  * and per-example routing couple the tokens of a batch (or of a padded row), so for those configs
  * each sequence is scored on its own, unpadded.
+ *
+ * Only the scored positions go through the LM head: the blocks run on the whole padded batch, then
+ * the rows of the final hidden states [B·T, D] that a caller asked for (`ScoreOptions.scored`, by
+ * default every real position, never padding) are gathered, and the head and its log-softmax run on
+ * those alone. At `tiny` the head is [D = 128] × [V = 4096], about a third of the forward's FLOPs,
+ * and the log-softmax's exp over V is the largest element-wise pass of all; a loglikelihood request
+ * scores ~14 continuation tokens of a window of up to 129, so skipping the rest is most of its cost.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BamError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { kvCacheSupport } from '../model/kv-cache.ts';
-import { checkTokenIds, forward, type BamModel } from '../model/model.ts';
+import { checkTokenIds, forwardHidden, lmHead, type BamModel } from '../model/model.ts';
 
 /** Options of `scoreTokens`. */
 export interface ScoreOptions {
   /** Sequences per forward (default 8). Results do not depend on it. */
   batchSize?: number;
+  /**
+   * Per sequence, how many of its LAST predictions to compute (default: all n − 1): sequence i's
+   * `TokenScores` then holds only those, entry j for token n − scored[i] + j. The others cost the
+   * blocks' work but not the LM head's (a continuation's few tokens after a long context).
+   */
+  scored?: readonly number[];
 }
 
-/** Scores of one sequence of n tokens: n − 1 entries, entry i for token i + 1. */
+/** Scores of one sequence of n tokens: n − 1 entries, entry i for token i + 1 (the last `scored` entries with `ScoreOptions.scored`). */
 export interface TokenScores {
   /** logprobs[i] = ln p(tokens[i+1] | tokens[0..i]). */
   logprobs: number[];
@@ -61,9 +74,21 @@ export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<read
     }
     checkTokenIds(config, s, `sequence ${i}`);
   });
+  const { scored } = opts;
+  if (scored !== undefined) {
+    if (scored.length !== sequences.length) {
+      throw new BamError(`scored has ${scored.length} entries for ${sequences.length} sequences`, 'E_INFERENCE', 'give one count per sequence');
+    }
+    scored.forEach((k, i) => {
+      if (!Number.isInteger(k) || k < 0 || k > Math.max(0, sequences[i].length - 1)) {
+        throw new BamError(`scored[${i}] = ${k}, but sequence ${i} has ${Math.max(0, sequences[i].length - 1)} predictions`, 'E_INFERENCE', 'count 0 to n − 1 of a sequence of n tokens');
+      }
+    });
+  }
+  const count = (i: number) => scored?.[i] ?? sequences[i].length - 1; // predictions computed for sequence i
   const out: TokenScores[] = sequences.map(() => ({ logprobs: [], greedy: [] }));
   // Longest first, so each batch pads to lengths close to its own; ties keep the caller's order.
-  const order = sequences.map((_, i) => i).filter((i) => sequences[i].length > 1);
+  const order = sequences.map((_, i) => i).filter((i) => count(i) > 0);
   order.sort((a, b) => sequences[b].length - sequences[a].length || a - b);
   const size = batchCoupled(config) ? 1 : batchSize;
   for (let start = 0; start < order.length; start += size) {
@@ -71,24 +96,27 @@ export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<read
     const B = rows.length;
     const T = sequences[rows[0]].length - 1; // the batch's longest input
     const inputs = new Int32Array(B * T);
-    const targets = new Int32Array(B * T);
+    const P = rows.reduce((p, idx) => p + count(idx), 0); // positions through the head
+    const positions = new Int32Array(P); // row b·T + t of the hidden states, per scored position
+    const targets = new Int32Array(P);
+    let p = 0;
     rows.forEach((idx, b) => {
       const s = sequences[idx];
-      for (let t = 0; t < s.length - 1; t++) {
-        inputs[b * T + t] = s[t];
-        targets[b * T + t] = s[t + 1];
+      inputs.set(s.slice(0, s.length - 1), b * T);
+      for (let t = s.length - 1 - count(idx); t < s.length - 1; t++, p++) {
+        positions[p] = b * T + t;
+        targets[p] = s[t + 1];
       }
     });
     const input = tf.tensor2d(inputs, [B, T], 'int32');
     const [logp, best] = tf.tidy(() => {
-      const { logits } = forward(model, input);
+      const { hidden } = forwardHidden(model, input); // [B·T, D]
       const V = config.vocabSize;
-      const N = B * T;
-      const flat = tf.reshape(logits, [N, V]) as tf.Tensor2D; // [N, V]
-      // A gather at n·V + target on the flattened logits, instead of a [N, V] one-hot product.
-      const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), tf.tensor1d(targets, 'int32')); // [N]
-      const picked = tf.gather(tf.reshape(flat, [N * V]), flatIdx); // [N]
-      return [tf.sub(picked, tf.logSumExp(flat, 1)), tf.argMax(flat, 1)]; // [N] each
+      const logits = lmHead(model, tf.gather(hidden, tf.tensor1d(positions, 'int32'))); // [P, V]
+      // A gather at p·V + target on the flattened logits, instead of a [P, V] one-hot product.
+      const flatIdx = tf.add(tf.mul(tf.range(0, P, 1, 'int32'), tf.scalar(V, 'int32')), tf.tensor1d(targets, 'int32')); // [P]
+      const picked = tf.gather(tf.reshape(logits, [P * V]), flatIdx); // [P]
+      return [tf.sub(picked, tf.logSumExp(logits, 1)), tf.argMax(logits, 1)]; // [P] each
     });
     input.dispose();
     let lp: Float32Array | Int32Array | Uint8Array;
@@ -98,14 +126,14 @@ export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<read
     } finally {
       tf.dispose([logp, best]);
     }
-    rows.forEach((idx, b) => {
-      const n = sequences[idx].length - 1;
+    p = 0;
+    for (const idx of rows) {
       const r = out[idx];
-      for (let t = 0; t < n; t++) {
-        r.logprobs.push(lp[b * T + t]);
-        r.greedy.push(am[b * T + t] === targets[b * T + t]);
+      for (let j = 0; j < count(idx); j++, p++) {
+        r.logprobs.push(lp[p]);
+        r.greedy.push(am[p] === targets[p]);
       }
-    });
+    }
   }
   return out;
 }

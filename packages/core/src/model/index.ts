@@ -39,8 +39,8 @@ export { paramName, parseParamName, isExpertKey } from './param-names.ts';
 export type { ParamKey, LayerParamKey, ExpertParamKey, AttnWeight, FfnWeight, NormWeight } from './param-names.ts';
 export { paramCounts, countParams, layerFlops, forwardFlops, trainingFlops } from './count.ts';
 export type { ParamCount, ParamCounts, LayerFlops, ModelFlops } from './count.ts';
-export { createModel, modelFromTensors, disposeModel, forward, checkTokens, checkTokenIds } from './model.ts';
-export type { BamModel, ForwardOptions, ForwardResult, TokenInput } from './model.ts';
+export { createModel, modelFromTensors, disposeModel, forward, forwardHidden, lmHead, checkTokens, checkTokenIds } from './model.ts';
+export type { BamModel, ForwardOptions, ForwardResult, HiddenResult, TokenInput } from './model.ts';
 export {
   createKvCache,
   disposeKvCache,

@@ -155,17 +155,56 @@ function tokensFromRows(config: ModelConfig, rows: ReadonlyArray<ArrayLike<numbe
   return tf.tensor2d(ids, [B, T], 'int32');
 }
 
+/** What `forwardHidden` returns; every tensor belongs to the caller. */
+export interface HiddenResult {
+  /** The final norm's output, the LM head's input: [B·T, D], row b·T + t for position t of sequence b. */
+  hidden: tf.Tensor2D;
+  /** Router losses summed over layers, unweighted (zeros for a dense model). */
+  aux: LayerAux;
+  stats?: Record<string, tf.Tensor>;
+}
+
 /**
  * Runs the model on tokens [B, T] int32 → logits [B, T, V] and the summed router losses; with
  * `opts.cache`, on the next T positions of the cached sequences (see `ForwardOptions.cache`).
  * One `tf.tidy`, no await: everything returned belongs to the caller; `tokens` is borrowed.
  */
 export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOptions = {}): ForwardResult {
+  const { out: logits, ...rest } = runModel(model, tokens, opts, (h, B, T) => tf.reshape(lmHead(model, h), [B, T, model.config.vocabSize]) as tf.Tensor3D); // [B, T, V]
+  return { logits, ...rest };
+}
+
+/**
+ * `forward` without the LM head: the final-normed hidden states [B·T, D]. For callers that need
+ * logits at a few positions only (scoring a continuation, core/inference/score.ts): gather those
+ * rows, then `lmHead` them — the [N, V] head and its log-softmax are most of a small model's
+ * forward. Same options, checks and ownership as `forward`.
+ */
+export function forwardHidden(model: BamModel, tokens: TokenInput, opts: ForwardOptions = {}): HiddenResult {
+  const { out: hidden, ...rest } = runModel(model, tokens, opts, (h) => h);
+  return { hidden, ...rest };
+}
+
+/** The LM head: final-normed hidden states [P, D] → logits [P, V] (the tied embedding's transpose, or `lm_head`). */
+export function lmHead(model: BamModel, h: tf.Tensor2D): tf.Tensor2D {
+  const { config, params } = model;
+  return config.tieEmbeddings
+    ? matmulBt(h, getParam<tf.Rank.R2>(params, { part: 'embed' })) // [P, V]
+    : linear(h, getParam<tf.Rank.R2>(params, { part: 'lm_head' })); // [P, V]
+}
+
+/** The body of `forward` and `forwardHidden`: the blocks and the final norm, then `head` on h [B·T, D]. */
+function runModel<R extends tf.Tensor>(
+  model: BamModel,
+  tokens: TokenInput,
+  opts: ForwardOptions,
+  head: (h: tf.Tensor2D, B: number, T: number) => R,
+): { out: R; aux: LayerAux; stats?: Record<string, tf.Tensor> } {
   const { config, params } = model;
   if (!(tokens instanceof tf.Tensor)) {
     const input = tokensFromRows(config, tokens);
     try {
-      return forward(model, input, opts);
+      return runModel(model, input, opts, head);
     } finally {
       input.dispose();
     }
@@ -193,12 +232,9 @@ export function forward(model: BamModel, tokens: TokenInput, opts: ForwardOption
       }
       if (opts.collectStats && r.stats) for (const [k, v] of Object.entries(r.stats)) stats[`layers.${l}.${k}`] = v;
     }
-    const h = applyNorm(x, normWeights(params, { part: 'final_norm' }), config.norm, config.normEps); // [N, D]
-    const logits2d = config.tieEmbeddings
-      ? matmulBt(h, embed) // [N, V]
-      : linear(h, getParam<tf.Rank.R2>(params, { part: 'lm_head' })); // [N, V]
-    const logits = tf.reshape(logits2d, [B, T, config.vocabSize]) as tf.Tensor3D; // [B, T, V]
-    return opts.collectStats ? { logits, aux: { loadBalance, zLoss }, stats } : { logits, aux: { loadBalance, zLoss } };
+    const h = applyNorm(x, normWeights(params, { part: 'final_norm' }), config.norm, config.normEps) as tf.Tensor2D; // [N, D]
+    const out = head(h, B, T);
+    return opts.collectStats ? { out, aux: { loadBalance, zLoss }, stats } : { out, aux: { loadBalance, zLoss } };
   });
   if (!step) return run();
   try {

@@ -43,6 +43,24 @@ describe('scoreTokens', () => {
     }
   });
 
+  it.each(['dense', 'btx', 'bam-full'] as const)(
+    'with `scored`, computes only each sequence’s last predictions, equal to the tail of a full scoring (%s)',
+    async (v) => {
+      const m = createModel(variant(v), 10);
+      models.push(m);
+      const full = await scoreTokens(m, SEQS, { batchSize: 3 });
+      const scored = [3, 16, 0, 8, 1, 5, 2]; // 0 to all n − 1 of each sequence
+      const tail = await scoreTokens(m, SEQS, { batchSize: 3, scored });
+      tail.forEach((s, i) => {
+        expect(s.logprobs).toHaveLength(scored[i]);
+        expect(maxDiff(s.logprobs, full[i].logprobs.slice(full[i].logprobs.length - scored[i]))).toBeLessThan(1e-5);
+        expect(s.greedy).toEqual(full[i].greedy.slice(full[i].greedy.length - scored[i]));
+      });
+      await expect(scoreTokens(m, SEQS, { scored: [1, 2] })).rejects.toThrow(/scored has 2 entries for 7 sequences/);
+      await expect(scoreTokens(m, [[1, 2, 3]], { scored: [3] })).rejects.toThrow(/scored\[0\] = 3, but sequence 0 has 2 predictions/);
+    },
+  );
+
   it('marks every token of a greedy continuation as greedy, and a changed token as not', async () => {
     const m = createModel(variant('bam-kv-shared'), 7);
     models.push(m);

@@ -151,11 +151,11 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
         const whole = [prefix, ...context, ...continuation];
         return { tokens: whole.slice(Math.max(0, whole.length - (maxLength + 1))), n: continuation.length };
       });
-      const scores = await scoreTokens(model, seqs.map((s) => s.tokens), { batchSize });
+      // Only the continuation's predictions go through the LM head.
+      const scores = await scoreTokens(model, seqs.map((s) => s.tokens), { batchSize, scored: seqs.map((s) => s.n) });
       return seqs.map((s, i) => {
-        const lp = scores[i].logprobs.slice(scores[i].logprobs.length - s.n);
-        const greedy = scores[i].greedy.slice(scores[i].greedy.length - s.n);
-        return { logprob: s.n ? lp.reduce((a, b) => a + b, 0) : 0, isGreedy: greedy.every(Boolean), tokens: s.n };
+        const { logprobs, greedy } = scores[i]; // the continuation's s.n predictions
+        return { logprob: logprobs.reduce((a, b) => a + b, 0), isGreedy: greedy.every(Boolean), tokens: s.n };
       });
     },
 
@@ -166,14 +166,11 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
         return { count: ids.length, windows: rollingWindows(ids, prefix, maxLength, stride) };
       });
       const all = perRequest.flatMap((p) => p.windows);
-      const scores = await scoreTokens(model, all.map((w) => w.tokens), { batchSize });
+      const scores = await scoreTokens(model, all.map((w) => w.tokens), { batchSize, scored: all.map((w) => w.scored) });
       let w = 0;
       return perRequest.map((p) => {
         let logprob = 0;
-        for (const win of p.windows) {
-          const lp = scores[w++].logprobs;
-          for (let i = lp.length - win.scored; i < lp.length; i++) logprob += lp[i];
-        }
+        for (let k = 0; k < p.windows.length; k++) for (const lp of scores[w++].logprobs) logprob += lp; // the window's scored predictions
         return { logprob, tokens: p.count };
       });
     },
