@@ -75,12 +75,22 @@ export function mixtureVariant(variantId: string, recipeId: string, description?
       await ensureBackend(ctx.logger);
     },
     prepare: async (opts, ctx) => {
-      await ensurePipeline(request(opts, ctx).req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger });
+      const { req, name } = request(opts, ctx);
+      const pipelineOpts = { artifactsDir: ctx.artifactsDir, logger: ctx.logger };
+      try {
+        // Every recipe of the preset at once: upcycle trains the mixtures side by side on its workers.
+        await ensurePipeline(req, pipelineOpts);
+      } catch (err) {
+        // Another recipe's run failing (a divergence, say) must not fail this variant: build its own
+        // recipe alone, reusing what the shared build finished. Its own failure is thrown from here.
+        await ensurePipeline({ ...req, recipes: [name] }, pipelineOpts);
+        ctx.logger.warn(`${variantId}: the preset's shared build failed (${(err as Error).message.split('\n')[0]}); built ${name} on its own`);
+      }
     },
     create: async (opts, ctx) => {
       const { req, name, budget } = request(opts, ctx);
-      // prepare built everything: only look the checkpoint up (a missing one is an error, never trained here).
-      const r = await ensurePipeline(req, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, lookupOnly: true });
+      // prepare built it: only look this recipe's checkpoint up (a missing one is an error, never trained here).
+      const r = await ensurePipeline({ ...req, recipes: [name] }, { artifactsDir: ctx.artifactsDir, logger: ctx.logger, lookupOnly: true });
       const m = r.mixtures.find((x) => x.recipe === name && x.budget === budget);
       if (!m) {
         throw new BamError(

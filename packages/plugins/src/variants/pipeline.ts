@@ -119,6 +119,8 @@ export interface PipelineRequest {
   until: PipelineScope;
   /** The budgets every mixture is trained under (ignored for `experts`). */
   budgets: Budget[];
+  /** Only these recipe entries of the preset (by name; default: all of them). */
+  recipes?: readonly string[];
   /** Dense checkpoints trained elsewhere, replacing the seed and experts (`upcycle`'s `given`). */
   given?: GivenDense;
   /** The user's text for the mixture phase by domain (`upcycle`'s `data`). */
@@ -219,7 +221,7 @@ export interface EnsurePipelineOptions {
  */
 export function ensurePipeline(req: PipelineRequest, opts: EnsurePipelineOptions): Promise<UpcycleResult> {
   const artifactsDir = resolve(opts.artifactsDir);
-  const key = configHash({ artifactsDir, preset: req.preset, until: req.until, budgets: req.until === 'experts' ? [] : req.budgets, given: req.given ?? null, data: req.data ?? null });
+  const key = configHash({ artifactsDir, preset: req.preset, until: req.until, budgets: req.until === 'experts' ? [] : req.budgets, recipes: req.recipes ?? null, given: req.given ?? null, data: req.data ?? null });
   let p = built.get(key);
   if (!p) {
     p = runPipeline(req, artifactsDir, opts);
@@ -232,9 +234,9 @@ export function ensurePipeline(req: PipelineRequest, opts: EnsurePipelineOptions
   return p;
 }
 
-/** `upcycle`'s options for a request's given checkpoints and text. */
-function byoOf(req: PipelineRequest): { given?: GivenDense; data?: Partial<Record<TrainingDomain, string>> } {
-  return { ...(req.given ? { given: req.given } : {}), ...(req.data ? { data: req.data } : {}) };
+/** `upcycle`'s options for a request's recipe subset, given checkpoints and text. */
+function byoOf(req: PipelineRequest): { recipes?: readonly string[]; given?: GivenDense; data?: Partial<Record<TrainingDomain, string>> } {
+  return { ...(req.recipes ? { recipes: req.recipes } : {}), ...(req.given ? { given: req.given } : {}), ...(req.data ? { data: req.data } : {}) };
 }
 
 async function runPipeline(req: PipelineRequest, artifactsDir: string, opts: EnsurePipelineOptions): Promise<UpcycleResult> {

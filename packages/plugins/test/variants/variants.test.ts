@@ -235,6 +235,22 @@ describe('the built-in variants: one shared pipeline per preset and seed', () =>
     expect(m.info.checkpoint).not.toBe(plain.info.checkpoint);
   });
 
+  it("fails only the variant whose own run fails: another variant of the preset builds its recipe alone and loads", { timeout: 120_000 }, async () => {
+    // A real failure in one recipe's mixture run: a load-balance coefficient so large that the loss
+    // overflows float32 at the first step (the trainer's non-finite check stops it).
+    const bad = join(WORK, 'mini-overflow.json');
+    writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync(MINI, 'utf8')), name: 'mini-overflow', recipes: ['btx', { id: 'bam-kv-shared', name: 'kv-overflow', options: { loadBalance: 1e38 } }] }));
+    const log = capture();
+    await btxVariant.prepare?.(btxVariant.options.parse({ preset: bad }), context(log, { budget: 'data-matched' }));
+    expect(log.lines.join('\n')).toMatch(/warning: btx: the preset's shared build failed \(.*kv-overflow.*\); built btx on its own/);
+    const btx = await create(btxVariant, { preset: bad }, context(log, { budget: 'data-matched' }));
+    // The same artifact as the healthy preset's btx: the other recipe's failure changed nothing of it.
+    expect(btx.info.artifact).toBe((await create(btxVariant, { preset: MINI }, context(log, { budget: 'data-matched' }))).info.artifact);
+    const overflow = bamKvSharedVariant.options.parse({ preset: bad, loadBalance: 1e38 });
+    await expect(bamKvSharedVariant.prepare?.(overflow, context(log, { budget: 'data-matched' }))).rejects.toThrow(/kv-overflow \(data-matched\).*(not finite|non-finite|NaN|Infinity)/i);
+    await expect(create(bamKvSharedVariant, { preset: bad, loadBalance: 1e38 }, context(log, { budget: 'data-matched' }))).rejects.toThrow(/not all built/);
+  });
+
   it("gives another seed its own seed model: the sweep's seed is the upcycle seed", { timeout: 120_000 }, async () => {
     const log = capture();
     await denseVariant.prepare?.(denseVariant.options.parse({ preset: MINI }), context(log, { seed: 1 }));
