@@ -44,18 +44,34 @@ export class JobRunner {
   /**
    * Runs `jobs` and returns their outcomes in job order. The first failure is rethrown as a
    * BamError naming the job, after the jobs already running have finished (their checkpoints
-   * stay consistent for a resume).
+   * stay consistent for a resume). The pool starts only for jobs whose artifacts are not built.
    */
   async run(jobs: readonly UpcycleJob[]): Promise<Array<StageOutcome<CheckpointStageResult>>> {
-    // Longest first (by planned FLOPs), so no long job starts last while a worker sits idle.
-    const order = jobs.map((_, i) => i).sort((a, b) => jobCost(jobs[b]) - jobCost(jobs[a]) || a - b);
     const { log, signal } = this.opts;
     if (this.workers <= 1 || jobs.length === 0) {
       const out: Array<StageOutcome<CheckpointStageResult>> = [];
       for (const job of jobs) out.push(await runUpcycleJob(job, log, signal));
       return out;
     }
+    // Finished artifacts are looked up here: starting a worker (tsx, TF.js) only to read a DONE
+    // record costs seconds, and a sweep's prepares mostly reuse.
+    const outcomes: Array<StageOutcome<CheckpointStageResult> | undefined> = [];
+    for (const job of jobs) outcomes.push(await lookUpBuilt(job, log));
+    const todo = jobs.map((_, i) => i).filter((i) => !outcomes[i]);
+    if (todo.length > 0) {
+      const built = await this.runOnPool(todo.map((i) => jobs[i]));
+      todo.forEach((i, k) => (outcomes[i] = built[k]));
+    }
+    return outcomes as Array<StageOutcome<CheckpointStageResult>>;
+  }
+
+  /** `run` on the worker pool (started on first use): every job of `jobs` builds. */
+  private async runOnPool(jobs: readonly UpcycleJob[]): Promise<Array<StageOutcome<CheckpointStageResult>>> {
+    const { log, signal } = this.opts;
+    // Longest first (by planned FLOPs), so no long job starts last while a worker sits idle.
+    const order = jobs.map((_, i) => i).sort((a, b) => jobCost(jobs[b]) - jobCost(jobs[a]) || a - b);
     const data: UpcycleWorkerData = { backend: workerBackend() };
+    if (!this.pool) log(`starting up to ${this.workers} worker threads for ${jobs.length} job(s) to build`);
     this.pool ??= new Piscina({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: 1,
@@ -98,6 +114,21 @@ export class JobRunner {
   async close(): Promise<void> {
     await this.pool?.destroy();
     this.pool = undefined;
+  }
+}
+
+/** Already aborted: a stage run with it returns a finished artifact and builds nothing (the store checks it before taking a lock). */
+const LOOKUP_ONLY = { aborted: true } as const;
+
+/** The job's finished artifact, read on this thread (its progress lines go to `log`); undefined when it still has to build. */
+async function lookUpBuilt(job: UpcycleJob, log: (line: string) => void): Promise<StageOutcome<CheckpointStageResult> | undefined> {
+  const lines: string[] = [];
+  try {
+    const outcome = await runUpcycleJob(job, (line) => lines.push(line), LOOKUP_ONLY);
+    lines.forEach(log);
+    return outcome;
+  } catch {
+    return undefined; // not built (or damaged): a worker builds it, and reports any real error
   }
 }
 

@@ -68,15 +68,18 @@ describe('parallel stages', () => {
   it('build the same experts on two worker threads as on one, stop on abort releasing their locks, and resume', async () => {
     const dir = fresh('micro-2');
     const abort = new AbortController();
+    const lines: string[] = [];
     const aborted = upcycle(microPreset(), {
       artifactsDir: dir,
       workers: 2,
       signal: abort.signal,
       log: (l) => {
+        lines.push(l);
         if (/^train-mixture \S+ \(compute-matched\): step 2\//.test(l)) abort.abort();
       },
     });
     await expect(aborted).rejects.toMatchObject({ code: 'E_ABORTED' });
+    expect(lines.filter((l) => /worker threads/.test(l))).toEqual(['starting up to 2 worker threads for 3 job(s) to build']);
     const trainDirs = readdirSync(join(dir, 'train-mixture'));
     expect(trainDirs).toHaveLength(2);
     for (const h of trainDirs) {
@@ -90,6 +93,15 @@ describe('parallel stages', () => {
     const hashOf = (ckpt: string) => readCheckpoint(ckpt).manifest.contentHash;
     expect(resumed.dense.map((d) => hashOf(d.checkpoint))).toEqual(sequential.dense.map((d) => hashOf(d.checkpoint)));
     expect(resumed.mixtures.map((m) => hashOf(m.checkpoint))).toEqual(sequential.mixtures.map((m) => hashOf(m.checkpoint)));
+  });
+
+  it('start no worker thread when every artifact of a parallel stage is built, and reuse them all', async () => {
+    const lines: string[] = [];
+    const again = await upcycle(microPreset(), { artifactsDir: sequential.artifactsDir, workers: 2, log: (l) => lines.push(l) });
+    expect(again.artifacts.every((a) => a.reused)).toBe(true);
+    expect(again.artifacts.map((a) => a.hash)).toEqual(sequential.artifacts.map((a) => a.hash));
+    expect(lines.filter((l) => /worker threads/.test(l))).toEqual([]);
+    expect(lines.some((l) => /^expert \w+: reused /.test(l))).toBe(true);
   });
 });
 
