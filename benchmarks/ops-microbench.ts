@@ -4,6 +4,7 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,all [--rounds 6] [--variant dense,bam-full]
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -21,6 +22,11 @@
  *   -slices      +fused but with tfjs's Slice/SplitV/Unpack/Identity (what +fused costs without them)
  *   +blas        + matrix products on OpenBLAS (ops/blas.ts; attention through gemmBatch)   (= bam's default)
  * Every setting but +blas runs its products on XNNPACK (BAM_BLAS=off).
+ *
+ * With --ab (instead of parts 1 and 2): each named element-wise fast path (swiglu, rmsnorm;
+ * `all` = both together) as `ops` against `fused`, everything else at bam's defaults
+ * (OpenBLAS products when they load), alternated within each round over one forward+backward per
+ * variant given; medians over rounds and the losses of both (which should agree to float32 rounding).
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -48,7 +54,12 @@ const allSettings: [string, Partial<OpsSettings>][] = [
   ['+blas', fused],
 ];
 
-const { values, variant } = benchmarkArgs(
+// The element-wise fast paths --ab times (ops/settings.ts), each switched alone, or all together.
+type Elementwise = 'swiglu' | 'rmsnorm';
+const abSettings: Record<Elementwise | 'all', Elementwise[]> = { swiglu: ['swiglu'], rmsnorm: ['rmsnorm'], all: ['swiglu', 'rmsnorm'] };
+const withAll = (names: Elementwise[], mode: 'ops' | 'fused'): Partial<OpsSettings> => Object.fromEntries(names.map((n) => [n, mode]));
+
+const { values, variant, variants: abVariants, ab } = benchmarkArgs(
   'ops-microbench.ts',
   "What each wasm fast path buys: matMul GFLOP/s by form, and one forward + backward with the fast paths switched on one at a time (setOpsSettings).",
   {
@@ -58,11 +69,17 @@ const { values, variant } = benchmarkArgs(
     variant: { kind: 'string', arg: 'VARIANT', default: 'dense', help: 'the variant measured in part 2, one of dense, btx, bam-full, bam-kv-shared' },
     settings: { kind: 'string', arg: 'LIST', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas', help: 'comma-separated fast-path settings of part 2, in order (the first is the baseline)' },
     'skip-matmul': { kind: 'flag', help: 'leave out part 1 (matMul GFLOP/s)' },
+    ab: { kind: 'string', arg: 'LIST', default: '', help: `element-wise fast paths to time as ops vs fused (${Object.keys(abSettings).join(', ')}), instead of parts 1 and 2; --variant may then list several` },
   },
   (v) => {
     const unknown = v.settings.split(',').filter((n) => !allSettings.some(([known]) => known === n));
     if (unknown.length) throw new BamError(`--settings: unknown setting${unknown.length > 1 ? 's' : ''} '${unknown.join(',')}'`, 'E_BENCH', `known names are ${allSettings.map(([n]) => n).join(', ')}`);
-    return { values: v, variant: parseVariants(v.variant)[0] };
+    const ab = v.ab.split(',').filter(Boolean);
+    const unknownAb = ab.filter((n) => !(n in abSettings));
+    if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${Object.keys(abSettings).join(', ')}`);
+    const variants = parseVariants(v.variant);
+    if (!ab.length && variants.length > 1) throw new BamError('--variant: one variant only without --ab', 'E_BENCH', 'pass one of dense, btx, bam-full, bam-kv-shared');
+    return { values: v, variant: variants[0], variants, ab: ab as (keyof typeof abSettings)[] };
   },
 );
 const { rounds, batch: B } = values;
@@ -84,6 +101,40 @@ async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<numb
     tf.dispose(list);
   }
   return (performance.now() - t0) / n;
+}
+
+// --ab: ops vs fused per element-wise fast path, interleaved round by round.
+if (ab.length) {
+  for (const v of abVariants) {
+    const config = variantOf(values.preset, v);
+    const T = config.maxSeqLen;
+    const model = createModel(config, 1);
+    const { step, dispose } = forwardBackwardStep(model, B);
+    const cases = ab.flatMap((name) => (['ops', 'fused'] as const).map((mode) => ({ name, mode, settings: withAll(abSettings[name], mode) })));
+    const times = cases.map(() => [] as number[]);
+    const losses = cases.map(() => 0);
+    for (let r = 0; r < rounds + 1; r++) {
+      for (const [i, c] of cases.entries()) {
+        const prev = setOpsSettings(c.settings);
+        if (r === 0) {
+          // Warm-up round, and each case's loss.
+          const out = step();
+          losses[i] = (await out[0].data())[0];
+          tf.dispose(out);
+        } else times[i].push(await timeIt(step, 1));
+        setOpsSettings(prev);
+      }
+    }
+    console.log(`\nforward+backward, preset ${values.preset} as ${v}, B=${B}, T=${T}: median (min–max) of ${rounds} interleaved rounds`);
+    for (const [i, c] of cases.entries()) {
+      const ms = median(times[i]);
+      const vsOps = c.mode === 'fused' ? `  ${((ms / median(times[i - 1]) - 1) * 100).toFixed(0).padStart(4)}% vs ops` : '';
+      console.log(`  ${c.name.padEnd(8)} ${c.mode.padEnd(6)} ${ms.toFixed(0).padStart(5)} ms (${Math.min(...times[i]).toFixed(0)}–${Math.max(...times[i]).toFixed(0)})  loss ${losses[i].toFixed(6)}${vsOps}`);
+    }
+    dispose();
+    disposeModel(model);
+  }
+  process.exit(0);
 }
 
 // Part 1: matMul throughput.

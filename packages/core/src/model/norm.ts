@@ -6,6 +6,7 @@
  * norm of the model.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedOnWasm, rmsNormFused } from '../ops/index.ts';
 
 /** Weights: one scale vector [D], initialised to ones. */
 export interface RmsNormWeights {
@@ -17,8 +18,12 @@ export interface NormWeights extends RmsNormWeights {
   bias?: tf.Tensor1D; // [D]
 }
 
-/** RMSNorm over the last axis of x [..., D]; returns a new tensor of x's shape. */
+/**
+ * RMSNorm over the last axis of x [..., D]; returns a new tensor of x's shape. On wasm one fused
+ * pass each way (ops/rms-norm.ts, `opsSettings().rmsnorm`); these ops are the reference.
+ */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: RmsNormWeights, eps: number): T {
+  if (fusedOnWasm('rmsnorm', x, w.scale)) return rmsNormFused(x, w.scale, eps);
   return tf.tidy(() => {
     const ms = tf.mean(tf.square(x), -1, true); // [..., 1]
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w.scale) as T; // [..., D]

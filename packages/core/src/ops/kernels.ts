@@ -1,6 +1,6 @@
 /**
- * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, six it has but slowly, and two of
- * bam's own (matrix products on BLAS are in ./blas.ts).
+ * Kernels for the tfjs wasm backend (tfjs 4.22): one it lacks, six it has but slowly, and bam's
+ * own element-wise ones (matrix products on BLAS are in ./blas.ts).
  *
  * - `UnsortedSegmentSum` is the gradient of `tf.gather` (embedding lookup, MoE dispatch); wasm
  *   has no kernel for it, so any gradient through a gather fails there.
@@ -17,6 +17,8 @@
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
  * - `BamSiluMul`, `BamSiluMulGrad` (bam's): SwiGLU's silu(gate) ⊙ up and its gradient, one pass
  *   each (ops/swiglu.ts).
+ * - `BamRmsNorm`, `BamRmsNormGrad` (bam's): RMSNorm and its gradient, one pass each
+ *   (ops/rms-norm.ts).
  *
  * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
  * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
@@ -291,6 +293,66 @@ function siluMulGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
   return outs;
 }
 
+/** Name of bam's RMSNorm kernel (registered for wasm; see ops/rms-norm.ts): outputs [y, r], r the rows' 1/RMS. */
+export const RMS_NORM = 'BamRmsNorm';
+
+/** Name of the gradient kernel of `BamRmsNorm`: outputs [∂x, ∂scale]. */
+export const RMS_NORM_GRAD = 'BamRmsNormGrad';
+
+/** Rows of x [..., D] viewed as [rows, D] (0 rows when D = 0). */
+const rowsOf = (shape: readonly number[], D: number): number => (D === 0 ? 0 : sizeOf(shape) / D);
+
+/**
+ * y = x·r·w per row of x [..., D], r = 1/sqrt(mean(x²) + eps), scale w [D]; also returns r [rows]
+ * for the gradient (ops/rms-norm.ts). Float64 inside, one rounding per output.
+ */
+function rmsNormKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const b = backend as WasmBackend;
+  const x = inputs.x!;
+  const eps = (attrs as unknown as { eps: number }).eps;
+  const D = x.shape[x.shape.length - 1];
+  const rows = rowsOf(x.shape, D);
+  const outs = [b.makeOutput([...x.shape], 'float32'), b.makeOutput([rows], 'float32')];
+  const [y, r] = outs.map((o) => b.typedArrayFromHeap(o) as Float32Array);
+  const [xv, wv] = [x, inputs.scale!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  for (let n = 0, o = 0; n < rows; n++, o += D) {
+    let ss = 0;
+    for (let j = 0; j < D; j++) ss += xv[o + j] * xv[o + j];
+    const rn = 1 / Math.sqrt(ss / D + eps);
+    r[n] = rn;
+    for (let j = 0; j < D; j++) y[o + j] = xv[o + j] * rn * wv[j];
+  }
+  return outs;
+}
+
+/**
+ * The gradient of `BamRmsNorm` given dy, x, w and r (ops/rms-norm.ts):
+ * ∂x = r·w⊙dy − (r³/D)·x·Σ_k w_k·dy_k·x_k per row, ∂w = Σ_rows dy⊙x·r (summed in float64).
+ */
+function rmsNormGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
+  const b = backend as WasmBackend;
+  const x = inputs.x!;
+  const D = x.shape[x.shape.length - 1];
+  const rows = rowsOf(x.shape, D);
+  const outs = [b.makeOutput([...x.shape], 'float32'), b.makeOutput([D], 'float32')];
+  const [dx, dw] = outs.map((o) => b.typedArrayFromHeap(o) as Float32Array);
+  const [dyv, xv, wv, rv] = [inputs.dy!, x, inputs.scale!, inputs.r!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  const dwSum = new Float64Array(D);
+  for (let n = 0, o = 0; n < rows; n++, o += D) {
+    const rn = rv[n];
+    let dot = 0;
+    for (let j = 0; j < D; j++) {
+      const dyx = dyv[o + j] * xv[o + j];
+      dot += dyx * wv[j];
+      dwSum[j] += dyx * rn;
+    }
+    const k = (rn * rn * rn * dot) / D;
+    for (let j = 0; j < D; j++) dx[o + j] = rn * wv[j] * dyv[o + j] - k * xv[o + j];
+  }
+  dw.set(dwSum);
+  return outs;
+}
+
 /**
  * `Identity` (tf.clone, customGrad outputs, AddN's gradient, same-dtype Cast) without copying:
  * the output shares the input's heap data, as the cpu backend's Identity and wasm's own Reshape
@@ -379,7 +441,7 @@ let registered = false;
 
 /**
  * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamSoftmaxXentGrad`, `BamAdamW`,
- * `BamSiluMul` and `BamSiluMulGrad`, and
+ * `BamSiluMul`, `BamSiluMulGrad`, `BamRmsNorm` and `BamRmsNormGrad`, and
  * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
  */
@@ -398,6 +460,10 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel(SILU_MUL, 'wasm')) {
     tf.registerKernel({ kernelName: SILU_MUL, backendName: 'wasm', kernelFunc: siluMulKernel as tf.KernelFunc });
     tf.registerKernel({ kernelName: SILU_MUL_GRAD, backendName: 'wasm', kernelFunc: siluMulGradKernel as unknown as tf.KernelFunc });
+  }
+  if (!tf.getKernel(RMS_NORM, 'wasm')) {
+    tf.registerKernel({ kernelName: RMS_NORM, backendName: 'wasm', kernelFunc: rmsNormKernel as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: RMS_NORM_GRAD, backendName: 'wasm', kernelFunc: rmsNormGradKernel as unknown as tf.KernelFunc });
   }
   setWasmSliceKernels('bam');
 }

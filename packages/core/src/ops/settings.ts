@@ -3,6 +3,7 @@
  * ablation can measure what each fast path buys (benchmarks/ops-microbench.ts). The defaults
  * are the fast paths; nothing else should need to change these.
  */
+import * as tf from '@tensorflow/tfjs';
 import { setWasmSliceKernels } from './kernels.ts';
 
 export interface OpsSettings {
@@ -28,6 +29,8 @@ export interface OpsSettings {
   parallelProjections: 'fused' | 'separate';
   /** `fused` (default): SwiGLU's silu(gate) ⊙ up and its gradient in one pass each on wasm (ops/swiglu.ts); `ops`: tfjs ops. */
   swiglu: 'fused' | 'ops';
+  /** `fused` (default): RMSNorm and its gradient in one pass each on wasm (ops/rms-norm.ts); `ops`: tfjs ops. */
+  rmsnorm: 'fused' | 'ops';
 }
 
 const current: OpsSettings = {
@@ -37,6 +40,7 @@ const current: OpsSettings = {
   crossEntropyGradient: 'explicit',
   parallelProjections: 'separate',
   swiglu: 'fused',
+  rmsnorm: 'fused',
 };
 
 /** The settings in force (read-only view). */
@@ -50,4 +54,12 @@ export function setOpsSettings(next: Partial<OpsSettings>): OpsSettings {
   Object.assign(current, next);
   if (next.wasmSliceKernels && next.wasmSliceKernels !== prev.wasmSliceKernels) setWasmSliceKernels(next.wasmSliceKernels);
   return prev;
+}
+
+/**
+ * Whether the element-wise fast path `which` runs: its setting is `fused`, the backend is wasm
+ * (the only one with bam's JavaScript kernels) and every tensor is float32.
+ */
+export function fusedOnWasm(which: 'swiglu' | 'rmsnorm', ...tensors: tf.Tensor[]): boolean {
+  return current[which] === 'fused' && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32');
 }

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
 import { SILU_MUL, SILU_MUL_GRAD } from './kernels.ts';
-import { opsSettings } from './settings.ts';
+import { fusedOnWasm } from './settings.ts';
 
 /** The reference: silu(gate) ⊙ up as tfjs ops (autodiff gradient). */
 function siluMulOps(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
@@ -35,6 +35,5 @@ const siluMulFused = tf.customGrad(((gate: tf.Tensor, up: tf.Tensor, save: tf.Gr
 /** silu(gate) ⊙ up of two float32 tensors of one shape → a tensor of that shape. */
 export function siluMul<T extends tf.Tensor>(gate: T, up: T): T {
   if (gate.shape.length !== up.shape.length || gate.shape.some((d, i) => d !== up.shape[i])) throw new ShapeError('SwiGLU up projection', gate.shape, up.shape, 'siluMul');
-  const fused = opsSettings().swiglu === 'fused' && tf.getBackend() === 'wasm' && gate.dtype === 'float32' && up.dtype === 'float32';
-  return (fused ? siluMulFused(gate, up) : siluMulOps(gate, up)) as T;
+  return (fusedOnWasm('swiglu', gate, up) ? siluMulFused(gate, up) : siluMulOps(gate, up)) as T;
 }
