@@ -4,7 +4,7 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,all [--rounds 6] [--variant dense,bam-full]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,all [--rounds 6] [--variant dense,bam-full]
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -23,8 +23,8 @@
  *   +blas        + matrix products on OpenBLAS (ops/blas.ts; attention through gemmBatch)   (= bam's default)
  * Every setting but +blas runs its products on XNNPACK (BAM_BLAS=off).
  *
- * With --ab (instead of parts 1 and 2): each named element-wise fast path (swiglu, rmsnorm;
- * `all` = both together) as `ops` against `fused`, everything else at bam's defaults
+ * With --ab (instead of parts 1 and 2): each named element-wise fast path (swiglu, rmsnorm, rope;
+ * `all` = the three together) as `ops` against `fused`, everything else at bam's defaults
  * (OpenBLAS products when they load), alternated within each round over one forward+backward per
  * variant given; medians over rounds and the losses of both (which should agree to float32 rounding).
  */
@@ -55,8 +55,8 @@ const allSettings: [string, Partial<OpsSettings>][] = [
 ];
 
 // The element-wise fast paths --ab times (ops/settings.ts), each switched alone, or all together.
-type Elementwise = 'swiglu' | 'rmsnorm';
-const abSettings: Record<Elementwise | 'all', Elementwise[]> = { swiglu: ['swiglu'], rmsnorm: ['rmsnorm'], all: ['swiglu', 'rmsnorm'] };
+type Elementwise = 'swiglu' | 'rmsnorm' | 'rope';
+const abSettings: Record<Elementwise | 'all', Elementwise[]> = { swiglu: ['swiglu'], rmsnorm: ['rmsnorm'], rope: ['rope'], all: ['swiglu', 'rmsnorm', 'rope'] };
 const withAll = (names: Elementwise[], mode: 'ops' | 'fused'): Partial<OpsSettings> => Object.fromEntries(names.map((n) => [n, mode]));
 
 const { values, variant, variants: abVariants, ab } = benchmarkArgs(

@@ -9,6 +9,7 @@
  * t·base^(-2i/R)); dimensions R..Dh-1 pass through. The tables' width R/2 tells `applyRope` R.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedOnWasm, ropeFused } from '../ops/index.ts';
 
 /**
  * cos and sin tables for positions 0..T-1, each [T, R/2] for R = `rotaryDims` (Dh, or fewer
@@ -32,9 +33,11 @@ export function ropeTables(seqLen: number, headDim: number, base: number): { cos
 /**
  * Rotates x [B, T, H, Dh] by position (positions 0..T-1 along axis 1). cos/sin are [T, R/2]
  * from `ropeTables`; with R < Dh only the first R dimensions rotate. Returns a new tensor
- * [B, T, H, Dh]; norms of every head vector are kept.
+ * [B, T, H, Dh]; norms of every head vector are kept. On wasm one fused pass each way
+ * (ops/rope.ts, `opsSettings().rope`); the ops below are the reference.
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  if (fusedOnWasm('rope', x, cos, sin)) return ropeFused(x, cos, sin);
   const [B, T, H, Dh] = x.shape;
   const rotary = 2 * cos.shape[1];
   if (rotary < Dh) {

@@ -19,6 +19,8 @@
  *   each (ops/swiglu.ts).
  * - `BamRmsNorm`, `BamRmsNormGrad` (bam's): RMSNorm and its gradient, one pass each
  *   (ops/rms-norm.ts).
+ * - `BamRope` (bam's): RoPE's rotation, or its transpose for the gradient, in one pass
+ *   (ops/rope.ts).
  *
  * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
  * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
@@ -353,6 +355,40 @@ function rmsNormGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
   return outs;
 }
 
+/** Name of bam's RoPE kernel (registered for wasm; see ops/rope.ts). */
+export const ROPE = 'BamRope';
+
+/**
+ * Rotates each head of x [B, T, H, Dh] by position: for i < R/2 (R = 2·cos.shape[1]) the pair
+ * (x[i], x[i + R/2]) at position t turns by the angle of cos/sin [T, R/2] row t; dimensions R..Dh-1
+ * are copied. `transpose` turns by the opposite angle, the rotation's transpose (its gradient).
+ */
+function ropeKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const b = backend as WasmBackend;
+  const x = inputs.x!;
+  const [B, T, H, Dh] = x.shape;
+  const half = inputs.cos!.shape[1];
+  const sign = (attrs as unknown as { transpose: boolean }).transpose ? -1 : 1;
+  const outInfo = b.makeOutput([...x.shape], 'float32');
+  const out = b.typedArrayFromHeap(outInfo) as Float32Array;
+  const [xv, cv, sv] = [x, inputs.cos!, inputs.sin!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  for (let bt = 0; bt < B * T; bt++) {
+    const tab = (bt % T) * half;
+    for (let h = 0, o = bt * H * Dh; h < H; h++, o += Dh) {
+      for (let i = 0; i < half; i++) {
+        const c = cv[tab + i];
+        const s = sign * sv[tab + i];
+        const x1 = xv[o + i];
+        const x2 = xv[o + half + i];
+        out[o + i] = x1 * c - x2 * s;
+        out[o + half + i] = x2 * c + x1 * s;
+      }
+      for (let j = 2 * half; j < Dh; j++) out[o + j] = xv[o + j];
+    }
+  }
+  return outInfo;
+}
+
 /**
  * `Identity` (tf.clone, customGrad outputs, AddN's gradient, same-dtype Cast) without copying:
  * the output shares the input's heap data, as the cpu backend's Identity and wasm's own Reshape
@@ -441,7 +477,7 @@ let registered = false;
 
 /**
  * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamSoftmaxXentGrad`, `BamAdamW`,
- * `BamSiluMul`, `BamSiluMulGrad`, `BamRmsNorm` and `BamRmsNormGrad`, and
+ * `BamSiluMul`, `BamSiluMulGrad`, `BamRmsNorm`, `BamRmsNormGrad` and `BamRope`, and
  * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
  */
@@ -465,6 +501,7 @@ export function registerWasmKernels(): void {
     tf.registerKernel({ kernelName: RMS_NORM, backendName: 'wasm', kernelFunc: rmsNormKernel as unknown as tf.KernelFunc });
     tf.registerKernel({ kernelName: RMS_NORM_GRAD, backendName: 'wasm', kernelFunc: rmsNormGradKernel as unknown as tf.KernelFunc });
   }
+  if (!tf.getKernel(ROPE, 'wasm')) tf.registerKernel({ kernelName: ROPE, backendName: 'wasm', kernelFunc: ropeKernel as tf.KernelFunc });
   setWasmSliceKernels('bam');
 }
 

@@ -31,6 +31,8 @@ export interface OpsSettings {
   swiglu: 'fused' | 'ops';
   /** `fused` (default): RMSNorm and its gradient in one pass each on wasm (ops/rms-norm.ts); `ops`: tfjs ops. */
   rmsnorm: 'fused' | 'ops';
+  /** `fused` (default): RoPE's rotation and its transpose in one pass each on wasm (ops/rope.ts); `ops`: tfjs ops. */
+  rope: 'fused' | 'ops';
 }
 
 const current: OpsSettings = {
@@ -41,6 +43,7 @@ const current: OpsSettings = {
   parallelProjections: 'separate',
   swiglu: 'fused',
   rmsnorm: 'fused',
+  rope: 'fused',
 };
 
 /** The settings in force (read-only view). */
@@ -60,6 +63,6 @@ export function setOpsSettings(next: Partial<OpsSettings>): OpsSettings {
  * Whether the element-wise fast path `which` runs: its setting is `fused`, the backend is wasm
  * (the only one with bam's JavaScript kernels) and every tensor is float32.
  */
-export function fusedOnWasm(which: 'swiglu' | 'rmsnorm', ...tensors: tf.Tensor[]): boolean {
+export function fusedOnWasm(which: 'swiglu' | 'rmsnorm' | 'rope', ...tensors: tf.Tensor[]): boolean {
   return current[which] === 'fused' && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32');
 }
