@@ -4,7 +4,7 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,all [--rounds 6] [--variant dense,bam-full]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all [--rounds 6] [--variant dense,bam-full]
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -23,8 +23,8 @@
  *   +blas        + matrix products on OpenBLAS (ops/blas.ts; attention through gemmBatch)   (= bam's default)
  * Every setting but +blas runs its products on XNNPACK (BAM_BLAS=off).
  *
- * With --ab (instead of parts 1 and 2): each named element-wise fast path (swiglu, rmsnorm, rope;
- * `all` = the three together) as `ops` against `fused`, everything else at bam's defaults
+ * With --ab (instead of parts 1 and 2): each named element-wise fast path (swiglu, rmsnorm, rope,
+ * xent = the loss's crossEntropyForward; `all` = the four together) as `ops` against `fused`, everything else at bam's defaults
  * (OpenBLAS products when they load), alternated within each round over one forward+backward per
  * variant given; medians over rounds and the losses of both (which should agree to float32 rounding).
  */
@@ -55,8 +55,14 @@ const allSettings: [string, Partial<OpsSettings>][] = [
 ];
 
 // The element-wise fast paths --ab times (ops/settings.ts), each switched alone, or all together.
-type Elementwise = 'swiglu' | 'rmsnorm' | 'rope';
-const abSettings: Record<Elementwise | 'all', Elementwise[]> = { swiglu: ['swiglu'], rmsnorm: ['rmsnorm'], rope: ['rope'], all: ['swiglu', 'rmsnorm', 'rope'] };
+type Elementwise = 'swiglu' | 'rmsnorm' | 'rope' | 'crossEntropyForward';
+const abSettings: Record<string, Elementwise[]> = {
+  swiglu: ['swiglu'],
+  rmsnorm: ['rmsnorm'],
+  rope: ['rope'],
+  xent: ['crossEntropyForward'],
+  all: ['swiglu', 'rmsnorm', 'rope', 'crossEntropyForward'],
+};
 const withAll = (names: Elementwise[], mode: 'ops' | 'fused'): Partial<OpsSettings> => Object.fromEntries(names.map((n) => [n, mode]));
 
 const { values, variant, variants: abVariants, ab } = benchmarkArgs(
@@ -75,11 +81,11 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     const unknown = v.settings.split(',').filter((n) => !allSettings.some(([known]) => known === n));
     if (unknown.length) throw new BamError(`--settings: unknown setting${unknown.length > 1 ? 's' : ''} '${unknown.join(',')}'`, 'E_BENCH', `known names are ${allSettings.map(([n]) => n).join(', ')}`);
     const ab = v.ab.split(',').filter(Boolean);
-    const unknownAb = ab.filter((n) => !(n in abSettings));
+    const unknownAb = ab.filter((n) => !Object.hasOwn(abSettings, n));
     if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${Object.keys(abSettings).join(', ')}`);
     const variants = parseVariants(v.variant);
     if (!ab.length && variants.length > 1) throw new BamError('--variant: one variant only without --ab', 'E_BENCH', 'pass one of dense, btx, bam-full, bam-kv-shared');
-    return { values: v, variant: variants[0], variants, ab: ab as (keyof typeof abSettings)[] };
+    return { values: v, variant: variants[0], variants, ab };
   },
 );
 const { rounds, batch: B } = values;

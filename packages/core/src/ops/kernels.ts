@@ -12,6 +12,7 @@
  *   embedding lookup of 1024 rows; copying the rows' contiguous runs here is a fraction of that.
  * - `Identity` on wasm copies every element; ours shares the input's data (`makeIdentity`).
  * - `Concat` on wasm copies short runs slowly (`makeConcat`).
+ * - `BamXentNll` (bam's): each row's cross-entropy from the softmax, without wasm's two row maxima.
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
@@ -225,6 +226,43 @@ function softmaxXentGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
   for (let n = 0; n < N; n++) {
     const t = tv[n];
     if (t >= 0 && t < V) out[n * V + t] -= sv[n];
+  }
+  return outInfo;
+}
+
+/** Name of bam's cross-entropy kernel (registered for wasm; see `xentNll`). */
+export const XENT_NLL = 'BamXentNll';
+
+/**
+ * The cross-entropy of each row, −log softmax(logits_n)[t_n], from probs = softmax(logits) [N, V],
+ * the logits [N, V] and targets [N] int32: −log(p[n, t_n]) in float64 while p[n, t_n] ≥ 1e-30 (a
+ * normal float32, so relatively exact); below that, where the float32 probability has underflowed,
+ * logsumexp(logits_n) − logits[n, t_n] from the row in float64. Reads N values of the [N, V]
+ * probabilities in the common case, where a max over the logits and one over the probabilities
+ * (logsumexp = m − log p_max, model/loss.ts) cost two passes of wasm's Max (~13 ms at N = 1,024,
+ * V = 4,096). A target outside [0, V) throws.
+ */
+function xentNll({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const b = backend as WasmBackend;
+  const [N, V] = inputs.probs!.shape;
+  const outInfo = b.makeOutput([N], 'float32');
+  const out = b.typedArrayFromHeap(outInfo);
+  const [pv, lv] = [inputs.probs!, inputs.logits!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  const tv = b.typedArrayFromHeap(inputs.targets!);
+  for (let n = 0; n < N; n++) {
+    const t = tv[n];
+    if (!(t >= 0 && t < V)) throw new Error(`BamXentNll: the target ${t} is not in [0, ${V - 1}]`);
+    const pt = pv[n * V + t];
+    if (pt >= 1e-30) {
+      out[n] = -Math.log(pt);
+      continue;
+    }
+    const row = n * V;
+    let m = -Infinity;
+    for (let v = 0; v < V; v++) if (lv[row + v] > m) m = lv[row + v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(lv[row + v] - m);
+    out[n] = m + Math.log(sum) - lv[row + t];
   }
   return outInfo;
 }
@@ -476,7 +514,7 @@ export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {
 let registered = false;
 
 /**
- * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamSoftmaxXentGrad`, `BamAdamW`,
+ * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamXentNll`, `BamSoftmaxXentGrad`, `BamAdamW`,
  * `BamSiluMul`, `BamSiluMulGrad`, `BamRmsNorm`, `BamRmsNormGrad` and `BamRope`, and
  * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
@@ -487,6 +525,7 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
   }
+  if (!tf.getKernel(XENT_NLL, 'wasm')) tf.registerKernel({ kernelName: XENT_NLL, backendName: 'wasm', kernelFunc: xentNll as tf.KernelFunc });
   if (!tf.getKernel(SOFTMAX_XENT_GRAD, 'wasm')) {
     tf.registerKernel({ kernelName: SOFTMAX_XENT_GRAD, backendName: 'wasm', kernelFunc: softmaxXentGrad as tf.KernelFunc });
   }

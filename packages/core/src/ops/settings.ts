@@ -33,6 +33,11 @@ export interface OpsSettings {
   rmsnorm: 'fused' | 'ops';
   /** `fused` (default): RoPE's rotation and its transpose in one pass each on wasm (ops/rope.ts); `ops`: tfjs ops. */
   rope: 'fused' | 'ops';
+  /**
+   * `fused` (default): the cross-entropy's per-row NLL read off the softmax in one pass on wasm
+   * (`BamXentNll`, ops/kernels.ts); `ops`: logsumexp from two row maxima (model/loss.ts).
+   */
+  crossEntropyForward: 'fused' | 'ops';
 }
 
 const current: OpsSettings = {
@@ -44,6 +49,7 @@ const current: OpsSettings = {
   swiglu: 'fused',
   rmsnorm: 'fused',
   rope: 'fused',
+  crossEntropyForward: 'fused',
 };
 
 /** The settings in force (read-only view). */
@@ -63,6 +69,6 @@ export function setOpsSettings(next: Partial<OpsSettings>): OpsSettings {
  * Whether the element-wise fast path `which` runs: its setting is `fused`, the backend is wasm
  * (the only one with bam's JavaScript kernels) and every tensor is float32.
  */
-export function fusedOnWasm(which: 'swiglu' | 'rmsnorm' | 'rope', ...tensors: tf.Tensor[]): boolean {
+export function fusedOnWasm(which: 'swiglu' | 'rmsnorm' | 'rope' | 'crossEntropyForward', ...tensors: tf.Tensor[]): boolean {
   return current[which] === 'fused' && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32');
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
-import { setOpsSettings, SOFTMAX_XENT_GRAD } from '../../src/ops/index.ts';
+import { setOpsSettings, SOFTMAX_XENT_GRAD, XENT_NLL } from '../../src/ops/index.ts';
 import { tokenNll } from '../../src/model/index.ts';
 
 beforeAll(async () => {
@@ -97,5 +97,64 @@ describe('cross-entropy with the softmax-derived logsumexp and the one-pass grad
     expect(Math.abs(l - (await refLoss.data())[0])).toBeLessThan(1e-5 * l);
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(fastGrad, refGrad))).dataSync()[0])).toBeLessThan(1e-6);
     tf.dispose([logits, targets, fastLoss, fastGrad, refLoss, refGrad]);
+  });
+
+  /** Mean NLL in float64 of rows of `V` logits and their targets (−1 = ignored). */
+  function nll64(logits: number[], targets: number[]): number {
+    let total = 0;
+    let count = 0;
+    targets.forEach((t, n) => {
+      if (t < 0) return;
+      const row = logits.slice(n * V, (n + 1) * V);
+      const m = Math.max(...row);
+      total += m + Math.log(row.reduce((a, l) => a + Math.exp(l - m), 0)) - row[t];
+      count++;
+    });
+    return total / count;
+  }
+
+  it('BamXentNll gives −log softmax at the target, also where that probability underflows float32 (100 nats)', () => {
+    // Row 2's target is 100 nats below its row's maximum: exp(−100) ≈ 4e-44 is 0 or denormal in float32.
+    const vals = logitVals.map((l, i) => (i === 2 * V + 5 ? l - 100 : l));
+    const t = [1, 3, 5, 6, 0, 2];
+    const got = tf.tidy(() => {
+      const logits = tf.tensor2d(vals, [N, V]);
+      return Array.from((tf.engine().runKernel(XENT_NLL, { probs: tf.softmax(logits), logits, targets: tf.tensor1d(t, 'int32') }) as tf.Tensor).dataSync());
+    });
+    t.forEach((tn, n) => expect(got[n]).toBeCloseTo(nll64(vals.slice(n * V, (n + 1) * V), [tn]), 4));
+    expect(got[2]).toBeGreaterThan(100);
+  });
+
+  it('BamXentNll rejects a target outside the vocabulary, naming it', () => {
+    expect(() => tf.tidy(() => {
+      const logits = tf.tensor2d(logitVals, [N, V]);
+      return tf.engine().runKernel(XENT_NLL, { probs: tf.softmax(logits), logits, targets: tf.tensor1d([0, 1, 2, 3, 4, V], 'int32') });
+    })).toThrow(/target 7 is not in \[0, 6\]/);
+  });
+
+  it("gives the loss of the two-maxima form (crossEntropyForward: 'ops'), the cpu backend's and float64's, with padding ignored", async () => {
+    const targetVals = [1, 3, 0, 6, -1, 5];
+    const loss = async (which: 'fused' | 'ops') => {
+      const prev = setOpsSettings({ crossEntropyForward: which });
+      try {
+        const t = tf.tidy(() => tokenNll(tf.tensor3d(logitVals, [2, 3, V]), tf.tensor2d(targetVals, [2, 3], 'int32')));
+        const kernels = (await tf.profile(() => tf.tidy(() => tokenNll(tf.tensor3d(logitVals, [2, 3, V]), tf.tensor2d(targetVals, [2, 3], 'int32'))))).kernelNames;
+        const v = (await t.data())[0];
+        t.dispose();
+        return { v, kernels };
+      } finally {
+        setOpsSettings(prev);
+      }
+    };
+    const fused = await loss('fused');
+    const ops = await loss('ops');
+    expect(fused.kernels).toContain(XENT_NLL);
+    expect(fused.kernels).not.toContain('Max');
+    expect(ops.kernels).not.toContain(XENT_NLL);
+    const want = nll64(logitVals, targetVals);
+    expect(Math.abs(fused.v - want)).toBeLessThan(1e-5 * want);
+    expect(Math.abs(fused.v - ops.v)).toBeLessThan(1e-5 * want);
+    const cpu = await onBoth(() => tokenNll(tf.tensor3d(logitVals, [2, 3, V]), tf.tensor2d(targetVals, [2, 3], 'int32')));
+    expect(Math.abs(cpu.wasm[0] - cpu.cpu[0])).toBeLessThan(1e-5 * want);
   });
 });
