@@ -4,7 +4,7 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all [--rounds 6] [--variant dense,bam-full]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all [--rounds 6] [--variant dense,bam-full] [--score]
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -27,6 +27,7 @@
  * xent = the loss's crossEntropyForward; `all` = the four together) as `ops` against `fused`, everything else at bam's defaults
  * (OpenBLAS products when they load), alternated within each round over one forward+backward per
  * variant given; medians over rounds and the losses of both (which should agree to float32 rounding).
+ * --score times one scoring batch (scoreTokens) instead, with the batch's summed log-probability.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -35,6 +36,7 @@ import {
   createModel,
   disposeModel,
   enableBlas,
+  scoreTokens,
   selectBackend,
   setOpsSettings,
   type OpsSettings,
@@ -75,6 +77,7 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     variant: { kind: 'string', arg: 'VARIANT', default: 'dense', help: 'the variant measured in part 2, one of dense, btx, bam-full, bam-kv-shared' },
     settings: { kind: 'string', arg: 'LIST', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas', help: 'comma-separated fast-path settings of part 2, in order (the first is the baseline)' },
     'skip-matmul': { kind: 'flag', help: 'leave out part 1 (matMul GFLOP/s)' },
+    score: { kind: 'flag', help: 'with --ab: time scoreTokens of B sequences of T + 1 tokens (one scoring batch) instead of forward + backward' },
     ab: { kind: 'string', arg: 'LIST', default: '', help: `element-wise fast paths to time as ops vs fused (${Object.keys(abSettings).join(', ')}), instead of parts 1 and 2; --variant may then list several` },
   },
   (v) => {
@@ -115,27 +118,36 @@ if (ab.length) {
     const config = variantOf(values.preset, v);
     const T = config.maxSeqLen;
     const model = createModel(config, 1);
-    const { step, dispose } = forwardBackwardStep(model, B);
+    const { step: trainStep, dispose } = forwardBackwardStep(model, B);
+    const sequences = Array.from({ length: B }, (_, b) => Array.from({ length: T + 1 }, (_, t) => (((b * (T + 1) + t) * 7919) % config.vocabSize)));
+    // Scoring: the summed log-probability of the batch stands in for the loss.
+    const scoreStep = async () => (await scoreTokens(model, sequences, { batchSize: B })).reduce((a, r) => a + r.logprobs.reduce((x, y) => x + y, 0), 0);
+    const run = async () => {
+      if (values.score) return scoreStep();
+      const out = trainStep();
+      const loss = (await out[0].data())[0];
+      tf.dispose(out);
+      return loss;
+    };
     const cases = ab.flatMap((name) => (['ops', 'fused'] as const).map((mode) => ({ name, mode, settings: withAll(abSettings[name], mode) })));
     const times = cases.map(() => [] as number[]);
     const losses = cases.map(() => 0);
     for (let r = 0; r < rounds + 1; r++) {
       for (const [i, c] of cases.entries()) {
         const prev = setOpsSettings(c.settings);
-        if (r === 0) {
-          // Warm-up round, and each case's loss.
-          const out = step();
-          losses[i] = (await out[0].data())[0];
-          tf.dispose(out);
-        } else times[i].push(await timeIt(step, 1));
+        const t0 = performance.now();
+        const loss = await run();
+        // Round 0 warms up and records each case's loss.
+        if (r === 0) losses[i] = loss;
+        else times[i].push(performance.now() - t0);
         setOpsSettings(prev);
       }
     }
-    console.log(`\nforward+backward, preset ${values.preset} as ${v}, B=${B}, T=${T}: median (min–max) of ${rounds} interleaved rounds`);
+    console.log(`\n${values.score ? 'scoreTokens' : 'forward+backward'}, preset ${values.preset} as ${v}, B=${B}, T=${T}: median (min–max) of ${rounds} interleaved rounds`);
     for (const [i, c] of cases.entries()) {
       const ms = median(times[i]);
       const vsOps = c.mode === 'fused' ? `  ${((ms / median(times[i - 1]) - 1) * 100).toFixed(0).padStart(4)}% vs ops` : '';
-      console.log(`  ${c.name.padEnd(8)} ${c.mode.padEnd(6)} ${ms.toFixed(0).padStart(5)} ms (${Math.min(...times[i]).toFixed(0)}–${Math.max(...times[i]).toFixed(0)})  loss ${losses[i].toFixed(6)}${vsOps}`);
+      console.log(`  ${c.name.padEnd(8)} ${c.mode.padEnd(6)} ${ms.toFixed(0).padStart(5)} ms (${Math.min(...times[i]).toFixed(0)}–${Math.max(...times[i]).toFixed(0)})  ${values.score ? 'Σ log p' : 'loss'} ${losses[i].toFixed(values.score ? 3 : 6)}${vsOps}`);
     }
     dispose();
     disposeModel(model);

@@ -23,6 +23,7 @@ import { BamError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { kvCacheSupport } from '../model/kv-cache.ts';
 import { checkTokenIds, forwardHidden, lmHead, type BamModel } from '../model/model.ts';
+import { targetNll } from '../ops/index.ts';
 
 /** Options of `scoreTokens`. */
 export interface ScoreOptions {
@@ -111,12 +112,9 @@ export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<read
     const input = tf.tensor2d(inputs, [B, T], 'int32');
     const [logp, best] = tf.tidy(() => {
       const { hidden } = forwardHidden(model, input); // [B·T, D]
-      const V = config.vocabSize;
       const logits = lmHead(model, tf.gather(hidden, tf.tensor1d(positions, 'int32'))); // [P, V]
-      // A gather at p·V + target on the flattened logits, instead of a [P, V] one-hot product.
-      const flatIdx = tf.add(tf.mul(tf.range(0, P, 1, 'int32'), tf.scalar(V, 'int32')), tf.tensor1d(targets, 'int32')); // [P]
-      const picked = tf.gather(tf.reshape(logits, [P * V]), flatIdx); // [P]
-      return [tf.sub(picked, tf.logSumExp(logits, 1)), tf.argMax(logits, 1)]; // [P] each
+      // log p(target) = −NLL, read off the softmax (ops/cross-entropy.ts) rather than tf.logSumExp.
+      return [tf.neg(targetNll(logits, tf.tensor1d(targets, 'int32'))), tf.argMax(logits, 1)]; // [P] each
     });
     input.dispose();
     let lp: Float32Array | Int32Array | Uint8Array;

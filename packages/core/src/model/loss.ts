@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
-import { fusedOnWasm, opsSettings, SOFTMAX_XENT_GRAD, XENT_NLL } from '../ops/index.ts';
+import { opsSettings, SOFTMAX_XENT_GRAD, targetNll } from '../ops/index.ts';
 import { checkTokens, forward, type BamModel } from './model.ts';
 
 /** The loss and its parts, each a scalar owned by the caller. */
@@ -26,26 +26,14 @@ export interface LossResult {
  * (softmax(logits) − onehot(t))·w·dy. TF.js's own gradient of logsumexp goes through `max`, whose
  * gradient is a broadcast `Equal` over [N, V] that takes ~200 ms on wasm for N=1024, V=4096.
  *
- * The forward needs the softmax for the gradient anyway, so logsumexp comes from it instead of a
- * second pass of exponentials: with m = max_v logits_n and p = softmax(logits_n), the most probable
- * entry has p_max = exp(m − lse), so lse = m − log(p_max). p_max ≥ 1/V never underflows, so this
- * is exact to float rounding (tf.logSumExp costs ~3× a native softmax on wasm). On wasm even the
- * two row maxima are skipped: bam's `BamXentNll` kernel reads −log p[n, t_n] off the softmax (with
- * an exact float64 logsumexp for rows where that probability underflows), and the gradient is one
- * pass of `BamSoftmaxXentGrad` (ops/kernels.ts).
+ * The forward needs the softmax for the gradient anyway, so each row's NLL comes from it
+ * (ops/cross-entropy.ts `targetNll`). On wasm the gradient is one pass of bam's
+ * `BamSoftmaxXentGrad` kernel (ops/kernels.ts).
  */
 const weightedCrossEntropy = tf.customGrad(((logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor, save: tf.GradSaveFunc) => {
   const [N, V] = logits.shape;
   const probs = tf.softmax(logits as tf.Tensor2D); // [N, V]
-  let nll: tf.Tensor; // [N]
-  if (fusedOnWasm('crossEntropyForward', logits)) nll = tf.engine().runKernel(XENT_NLL, { probs, logits, targets }) as tf.Tensor; // −log p[n, t_n], [N]
-  else {
-    // A gather on the flattened logits (index n·V + t) instead of a [N, V] one-hot product.
-    const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), targets); // [N]
-    const picked = tf.gather(tf.reshape(logits, [N * V]), flatIdx); // [N]
-    const lse = tf.sub(tf.max(logits, 1), tf.log(tf.max(probs, 1))); // [N]
-    nll = tf.sub(lse, picked); // [N]
-  }
+  const nll = targetNll(logits as tf.Tensor2D, targets as tf.Tensor1D, probs); // [N]
   save([probs, targets, weights]);
   return {
     value: tf.sum(tf.mul(nll, weights)),

@@ -6,6 +6,7 @@ export { registerWasmKernels, setWasmSliceKernels, XENT_NLL, SOFTMAX_XENT_GRAD, 
 export { siluMul } from './swiglu.ts';
 export { rmsNormFused } from './rms-norm.ts';
 export { ropeFused } from './rope.ts';
+export { targetNll } from './cross-entropy.ts';
 export { adamwStep, type AdamWStepOptions } from './adamw.ts';
 export { opsSettings, setOpsSettings, fusedOnWasm } from './settings.ts';
 export type { OpsSettings } from './settings.ts';

@@ -34,8 +34,8 @@ export interface OpsSettings {
   /** `fused` (default): RoPE's rotation and its transpose in one pass each on wasm (ops/rope.ts); `ops`: tfjs ops. */
   rope: 'fused' | 'ops';
   /**
-   * `fused` (default): the cross-entropy's per-row NLL read off the softmax in one pass on wasm
-   * (`BamXentNll`, ops/kernels.ts); `ops`: logsumexp from two row maxima (model/loss.ts).
+   * `fused` (default): the cross-entropy's per-row NLL (loss and scoring) read off the softmax on
+   * wasm (`BamXentNll`, ops/cross-entropy.ts); `ops`: logsumexp from two row maxima.
    */
   crossEntropyForward: 'fused' | 'ops';
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
-import { setOpsSettings, SOFTMAX_XENT_GRAD, XENT_NLL } from '../../src/ops/index.ts';
+import { setOpsSettings, SOFTMAX_XENT_GRAD, targetNll, XENT_NLL } from '../../src/ops/index.ts';
 import { tokenNll } from '../../src/model/index.ts';
 
 beforeAll(async () => {
@@ -123,6 +123,26 @@ describe('cross-entropy with the softmax-derived logsumexp and the one-pass grad
     });
     t.forEach((tn, n) => expect(got[n]).toBeCloseTo(nll64(vals.slice(n * V, (n + 1) * V), [tn]), 4));
     expect(got[2]).toBeGreaterThan(100);
+  });
+
+  it('targetNll (the scoring form, softmax made inside) agrees fused, ops, on cpu and with float64, per row', async () => {
+    const t = [1, 3, 5, 6, 0, 2];
+    const rows = (which: 'fused' | 'ops') => {
+      const prev = setOpsSettings({ crossEntropyForward: which });
+      try {
+        return tf.tidy(() => targetNll(tf.tensor2d(logitVals, [N, V]), tf.tensor1d(t, 'int32')));
+      } finally {
+        setOpsSettings(prev);
+      }
+    };
+    const [fused, ops] = [rows('fused'), rows('ops')];
+    const [f, o] = [Array.from(await fused.data()), Array.from(await ops.data())];
+    tf.dispose([fused, ops]);
+    const both = await onBoth(() => targetNll(tf.tensor2d(logitVals, [N, V]), tf.tensor1d(t, 'int32')));
+    t.forEach((tn, n) => {
+      const want = nll64(logitVals.slice(n * V, (n + 1) * V), [tn]);
+      for (const got of [f[n], o[n], both.cpu[n], both.wasm[n]]) expect(Math.abs(got - want)).toBeLessThan(1e-5 * Math.max(1, want));
+    });
   });
 
   it('BamXentNll rejects a target outside the vocabulary, naming it', () => {
