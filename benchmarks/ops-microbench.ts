@@ -24,9 +24,10 @@
  * Every setting but +blas runs its products on XNNPACK (BAM_BLAS=off).
  *
  * With --ab (instead of parts 1 and 2): each named element-wise fast path (swiglu, rmsnorm, rope,
- * xent = the loss's crossEntropyForward; `all` = the four together) as `ops` against `fused`, everything else at bam's defaults
- * (OpenBLAS products when they load), alternated within each round over one forward+backward per
- * variant given; medians over rounds and the losses of both (which should agree to float32 rounding).
+ * xent = the loss's crossEntropyForward; `all` = the four together) as `ops` against `fused`,
+ * everything else at bam's defaults (OpenBLAS products when they load), alternated within each
+ * round (in reverse order every other round) over one forward+backward per variant given; medians
+ * over rounds and the losses of both (which should agree to float32 rounding).
  * --score times one scoring batch (scoreTokens) instead, with the batch's summed log-probability.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -133,7 +134,11 @@ if (ab.length) {
     const times = cases.map(() => [] as number[]);
     const losses = cases.map(() => 0);
     for (let r = 0; r < rounds + 1; r++) {
-      for (const [i, c] of cases.entries()) {
+      // Odd rounds run the cases in reverse: the position in a round biased the times (up to ~20% in a
+      // three-way test), so each case leads equally often.
+      const order = [...cases.entries()];
+      if (r % 2 === 1) order.reverse();
+      for (const [i, c] of order) {
         const prev = setOpsSettings(c.settings);
         const t0 = performance.now();
         const loss = await run();
