@@ -16,8 +16,6 @@
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
- * - `BamSiluMul`, `BamSiluMulGrad` (bam's): SwiGLU's silu(gate) ⊙ up and its gradient, one pass
- *   each (ops/swiglu.ts).
  * - `BamRmsNorm`, `BamRmsNormGrad` (bam's): RMSNorm and its gradient, one pass each
  *   (ops/rms-norm.ts).
  * - `BamRope` (bam's): RoPE's rotation, or its transpose for the gradient, in one pass
@@ -300,39 +298,6 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return outs;
 }
 
-/** Name of bam's silu(gate) ⊙ up kernel (registered for wasm; see ops/swiglu.ts). */
-export const SILU_MUL = 'BamSiluMul';
-
-/** Name of the gradient kernel of `BamSiluMul`: outputs [∂gate, ∂up]. */
-export const SILU_MUL_GRAD = 'BamSiluMulGrad';
-
-/** out = g·s·u over gate g, s = σ(g) and up u of one shape (ops/swiglu.ts). */
-function siluMulKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
-  const b = backend as WasmBackend;
-  const outInfo = b.makeOutput([...inputs.gate!.shape], 'float32');
-  const out = b.typedArrayFromHeap(outInfo) as Float32Array;
-  const [gv, sv, uv] = [inputs.gate!, inputs.sig!, inputs.up!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
-  for (let i = 0; i < out.length; i++) out[i] = gv[i] * sv[i] * uv[i];
-  return outInfo;
-}
-
-/** ∂gate = dy·u·s·(1 + g·(1 − s)) and ∂up = dy·g·s with s = σ(g) given (ops/swiglu.ts). */
-function siluMulGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
-  const b = backend as WasmBackend;
-  const shape = [...inputs.gate!.shape];
-  const outs = [b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32')];
-  const [dg, du] = outs.map((o) => b.typedArrayFromHeap(o) as Float32Array);
-  const [dyv, gv, sv, uv] = [inputs.dy!, inputs.gate!, inputs.sig!, inputs.up!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
-  for (let i = 0; i < dg.length; i++) {
-    const g = gv[i];
-    const s = sv[i];
-    const ds = dyv[i] * s;
-    du[i] = ds * g;
-    dg[i] = ds * uv[i] * (1 + g * (1 - s));
-  }
-  return outs;
-}
-
 /** Name of bam's RMSNorm kernel (registered for wasm; see ops/rms-norm.ts): outputs [y, r], r the rows' 1/RMS. */
 export const RMS_NORM = 'BamRmsNorm';
 
@@ -515,7 +480,7 @@ let registered = false;
 
 /**
  * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamXentNll`, `BamSoftmaxXentGrad`, `BamAdamW`,
- * `BamSiluMul`, `BamSiluMulGrad`, `BamRmsNorm`, `BamRmsNormGrad` and `BamRope`, and
+ * `BamRmsNorm`, `BamRmsNormGrad` and `BamRope`, and
  * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
  */
@@ -531,10 +496,6 @@ export function registerWasmKernels(): void {
   }
   if (!tf.getKernel(ADAMW_STEP, 'wasm')) {
     tf.registerKernel({ kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamwKernel as unknown as tf.KernelFunc });
-  }
-  if (!tf.getKernel(SILU_MUL, 'wasm')) {
-    tf.registerKernel({ kernelName: SILU_MUL, backendName: 'wasm', kernelFunc: siluMulKernel as tf.KernelFunc });
-    tf.registerKernel({ kernelName: SILU_MUL_GRAD, backendName: 'wasm', kernelFunc: siluMulGradKernel as unknown as tf.KernelFunc });
   }
   if (!tf.getKernel(RMS_NORM, 'wasm')) {
     tf.registerKernel({ kernelName: RMS_NORM, backendName: 'wasm', kernelFunc: rmsNormKernel as unknown as tf.KernelFunc });

@@ -27,7 +27,7 @@ export interface OpsSettings {
    * benchmarks/RESULTS.md, blocks.ts); it may pay off where products dominate (wide models, GPUs).
    */
   parallelProjections: 'fused' | 'separate';
-  /** `fused` (default): SwiGLU's silu(gate) ⊙ up and its gradient in one pass each on wasm (ops/swiglu.ts); `ops`: tfjs ops. */
+  /** `fused` (default): SwiGLU's silu(gate) ⊙ up with a written-out gradient on wasm (ops/swiglu.ts); `ops`: tfjs ops and autodiff. */
   swiglu: 'fused' | 'ops';
   /** `fused` (default): RMSNorm and its gradient in one pass each on wasm (ops/rms-norm.ts); `ops`: tfjs ops. */
   rmsnorm: 'fused' | 'ops';

@@ -1,18 +1,19 @@
 /**
  * silu(gate) ⊙ up, the element-wise half of SwiGLU (model/ffn.ts), with its gradient written out:
  *
- *     s = σ(g);   out = g·s·u;   ∂u = dy·g·s;   ∂g = dy·u·s·(1 + g·(1 − s))
+ *     s = σ(g);   gs = g·s;   out = gs·u;   ∂u = dy·gs;   ∂g = (dy·u)·(s + gs − gs·s)
  *
- * Why: as tfjs ops the forward is three kernels (Sigmoid, two Multiply) and autodiff's backward
- * eight more (the sigmoid's gradient, four products, a subtraction, an addition), each a separate
- * pass over [N, F] on wasm. On wasm this is one JavaScript pass over zero-copy heap views each way
- * (bam's `BamSiluMul` and `BamSiluMulGrad` kernels, ops/kernels.ts); on other backends, or with
- * `opsSettings().swiglu === 'ops'`, the reference tfjs ops run. The kernels compute in float64 and
- * round once per value, so they agree with the op-by-op float32 form to float32 rounding.
+ * Why: autodiff's backward of the three forward ops (Sigmoid, two Multiply) is eight kernels (the
+ * sigmoid's own gradient among them) plus the tape's bookkeeping; the written-out one is six
+ * element-wise kernels (Multiply, Sub, Add) over tensors the forward kept (s, gs, u). Every pass
+ * stays on wasm's own SIMD kernels: a first version ran each direction as one JavaScript pass over
+ * wasm-heap views, and wasm's kernels measured 3× faster forward and 1.7× faster backward at
+ * [1024, 344] (benchmarks/RESULTS.md, round three). On wasm with `opsSettings().swiglu === 'fused'`
+ * this runs; elsewhere the reference ops with autodiff's gradient. Both are float32 ops, so they
+ * agree to float32 rounding (the forward values are identical).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
-import { SILU_MUL, SILU_MUL_GRAD } from './kernels.ts';
 import { fusedOnWasm } from './settings.ts';
 
 /** The reference: silu(gate) ⊙ up as tfjs ops (autodiff gradient). */
@@ -22,12 +23,13 @@ function siluMulOps(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
 
 const siluMulFused = tf.customGrad(((gate: tf.Tensor, up: tf.Tensor, save: tf.GradSaveFunc) => {
   const sig = tf.sigmoid(gate);
-  save([gate, sig, up]);
+  const gs = tf.mul(gate, sig);
+  save([sig, gs, up]);
   return {
-    value: tf.engine().runKernel(SILU_MUL, { gate, sig, up }) as tf.Tensor,
+    value: tf.mul(gs, up),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [g, s, u] = saved;
-      return tf.engine().runKernel(SILU_MUL_GRAD, { dy, gate: g, sig: s, up: u }) as tf.Tensor[]; // [∂gate, ∂up]
+      const [s, gs, u] = saved; // σ(gate), gate·σ(gate), up
+      return [tf.mul(tf.mul(dy, u), tf.add(s, tf.sub(gs, tf.mul(gs, s)))), tf.mul(dy, gs)]; // [∂gate, ∂up]
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (gate: tf.Tensor, up: tf.Tensor) => tf.Tensor;
