@@ -2,7 +2,7 @@
 export { matmul, matmulBt, linear, affine, batchMatmul } from './matmul.ts';
 export { embeddingLookup } from './embedding.ts';
 export { groupedCausalAttention, type GroupedAttentionOptions } from './attention.ts';
-export { registerWasmKernels, setWasmSliceKernels, XENT_NLL, SOFTMAX_XENT_GRAD, ADAMW_STEP, RMS_NORM, RMS_NORM_GRAD, ROPE } from './kernels.ts';
+export { registerWasmKernels, setWasmSliceKernels, XENT_NLL, SOFTMAX_XENT_GRAD, ADAMW_STEP, ROPE } from './kernels.ts';
 export { siluMul } from './swiglu.ts';
 export { rmsNormFused } from './rms-norm.ts';
 export { ropeFused } from './rope.ts';

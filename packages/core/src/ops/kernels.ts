@@ -16,8 +16,6 @@
  * - `BamSoftmaxXentGrad` (bam's): the cross-entropy gradient (p − onehot(t))·s in one pass,
  *   instead of a [N, V] one-hot, a cast, a subtraction and a product (model/loss.ts).
  * - `BamAdamW` (bam's): one AdamW step of one parameter in one pass (ops/adamw.ts).
- * - `BamRmsNorm`, `BamRmsNormGrad` (bam's): RMSNorm and its gradient, one pass each
- *   (ops/rms-norm.ts).
  * - `BamRope` (bam's): RoPE's rotation, or its transpose for the gradient, in one pass
  *   (ops/rope.ts).
  *
@@ -298,66 +296,6 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return outs;
 }
 
-/** Name of bam's RMSNorm kernel (registered for wasm; see ops/rms-norm.ts): outputs [y, r], r the rows' 1/RMS. */
-export const RMS_NORM = 'BamRmsNorm';
-
-/** Name of the gradient kernel of `BamRmsNorm`: outputs [∂x, ∂scale]. */
-export const RMS_NORM_GRAD = 'BamRmsNormGrad';
-
-/** Rows of x [..., D] viewed as [rows, D] (0 rows when D = 0). */
-const rowsOf = (shape: readonly number[], D: number): number => (D === 0 ? 0 : sizeOf(shape) / D);
-
-/**
- * y = x·r·w per row of x [..., D], r = 1/sqrt(mean(x²) + eps), scale w [D]; also returns r [rows]
- * for the gradient (ops/rms-norm.ts). Float64 inside, one rounding per output.
- */
-function rmsNormKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  const b = backend as WasmBackend;
-  const x = inputs.x!;
-  const eps = (attrs as unknown as { eps: number }).eps;
-  const D = x.shape[x.shape.length - 1];
-  const rows = rowsOf(x.shape, D);
-  const outs = [b.makeOutput([...x.shape], 'float32'), b.makeOutput([rows], 'float32')];
-  const [y, r] = outs.map((o) => b.typedArrayFromHeap(o) as Float32Array);
-  const [xv, wv] = [x, inputs.scale!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
-  for (let n = 0, o = 0; n < rows; n++, o += D) {
-    let ss = 0;
-    for (let j = 0; j < D; j++) ss += xv[o + j] * xv[o + j];
-    const rn = 1 / Math.sqrt(ss / D + eps);
-    r[n] = rn;
-    for (let j = 0; j < D; j++) y[o + j] = xv[o + j] * rn * wv[j];
-  }
-  return outs;
-}
-
-/**
- * The gradient of `BamRmsNorm` given dy, x, w and r (ops/rms-norm.ts):
- * ∂x = r·w⊙dy − (r³/D)·x·Σ_k w_k·dy_k·x_k per row, ∂w = Σ_rows dy⊙x·r (summed in float64).
- */
-function rmsNormGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
-  const b = backend as WasmBackend;
-  const x = inputs.x!;
-  const D = x.shape[x.shape.length - 1];
-  const rows = rowsOf(x.shape, D);
-  const outs = [b.makeOutput([...x.shape], 'float32'), b.makeOutput([D], 'float32')];
-  const [dx, dw] = outs.map((o) => b.typedArrayFromHeap(o) as Float32Array);
-  const [dyv, xv, wv, rv] = [inputs.dy!, x, inputs.scale!, inputs.r!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
-  const dwSum = new Float64Array(D);
-  for (let n = 0, o = 0; n < rows; n++, o += D) {
-    const rn = rv[n];
-    let dot = 0;
-    for (let j = 0; j < D; j++) {
-      const dyx = dyv[o + j] * xv[o + j];
-      dot += dyx * wv[j];
-      dwSum[j] += dyx * rn;
-    }
-    const k = (rn * rn * rn * dot) / D;
-    for (let j = 0; j < D; j++) dx[o + j] = rn * wv[j] * dyv[o + j] - k * xv[o + j];
-  }
-  dw.set(dwSum);
-  return outs;
-}
-
 /** Name of bam's RoPE kernel (registered for wasm; see ops/rope.ts). */
 export const ROPE = 'BamRope';
 
@@ -479,9 +417,8 @@ export function setWasmSliceKernels(which: 'bam' | 'tfjs'): void {
 let registered = false;
 
 /**
- * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamXentNll`, `BamSoftmaxXentGrad`, `BamAdamW`,
- * `BamRmsNorm`, `BamRmsNormGrad` and `BamRope`, and
- * replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
+ * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamXentNll`,
+ * `BamSoftmaxXentGrad`, `BamAdamW` and `BamRope`, and replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
  * import of `ops/`.
  */
 export function registerWasmKernels(): void {
@@ -496,10 +433,6 @@ export function registerWasmKernels(): void {
   }
   if (!tf.getKernel(ADAMW_STEP, 'wasm')) {
     tf.registerKernel({ kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamwKernel as unknown as tf.KernelFunc });
-  }
-  if (!tf.getKernel(RMS_NORM, 'wasm')) {
-    tf.registerKernel({ kernelName: RMS_NORM, backendName: 'wasm', kernelFunc: rmsNormKernel as unknown as tf.KernelFunc });
-    tf.registerKernel({ kernelName: RMS_NORM_GRAD, backendName: 'wasm', kernelFunc: rmsNormGradKernel as unknown as tf.KernelFunc });
   }
   if (!tf.getKernel(ROPE, 'wasm')) tf.registerKernel({ kernelName: ROPE, backendName: 'wasm', kernelFunc: ropeKernel as tf.KernelFunc });
   setWasmSliceKernels('bam');
