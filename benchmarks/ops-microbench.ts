@@ -4,7 +4,7 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all [--rounds 6] [--variant dense,bam-full] [--score]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all [--rounds 6] [--variant dense,bam-full] [--score | --op]
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -28,16 +28,23 @@
  * everything else at bam's defaults (OpenBLAS products when they load), alternated within each
  * round (in reverse order every other round) over one forward+backward per variant given; medians
  * over rounds and the losses of both (which should agree to float32 rounding).
- * --score times one scoring batch (scoreTokens) instead, with the batch's summed log-probability.
+ * --score times one scoring batch (scoreTokens) instead, with the batch's summed log-probability;
+ * --op times each fast path's own op at the preset's shapes (less noise than a whole step).
  */
 import * as tf from '@tensorflow/tfjs';
 import {
   BamError,
   blasStatus,
   createModel,
+  applyRope,
   disposeModel,
   enableBlas,
+  rmsNorm,
+  ropeTables,
   scoreTokens,
+  siluMul,
+  tokenNll,
+  type ModelConfig,
   selectBackend,
   setOpsSettings,
   type OpsSettings,
@@ -78,6 +85,7 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     variant: { kind: 'string', arg: 'VARIANT', default: 'dense', help: 'the variant measured in part 2, one of dense, btx, bam-full, bam-kv-shared' },
     settings: { kind: 'string', arg: 'LIST', default: 'builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas', help: 'comma-separated fast-path settings of part 2, in order (the first is the baseline)' },
     'skip-matmul': { kind: 'flag', help: 'leave out part 1 (matMul GFLOP/s)' },
+    op: { kind: 'flag', help: "with --ab: time each fast path's own op (forward + backward at the preset's shapes) instead of a whole step" },
     score: { kind: 'flag', help: 'with --ab: time scoreTokens of B sequences of T + 1 tokens (one scoring batch) instead of forward + backward' },
     ab: { kind: 'string', arg: 'LIST', default: '', help: `element-wise fast paths to time as ops vs fused (${Object.keys(abSettings).join(', ')}), instead of parts 1 and 2; --variant may then list several` },
   },
@@ -88,6 +96,7 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     const unknownAb = ab.filter((n) => !Object.hasOwn(abSettings, n));
     if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${Object.keys(abSettings).join(', ')}`);
     const variants = parseVariants(v.variant);
+    if (v.op && ab.includes('all')) throw new BamError("--op: 'all' is a whole step, not one op", 'E_BENCH', 'name the fast paths one by one');
     if (!ab.length && variants.length > 1) throw new BamError('--variant: one variant only without --ab', 'E_BENCH', 'pass one of dense, btx, bam-full, bam-kv-shared');
     return { values: v, variant: variants[0], variants, ab };
   },
@@ -113,6 +122,41 @@ async function timeIt(f: () => tf.Tensor | tf.Tensor[], n: number): Promise<numb
   return (performance.now() - t0) / n;
 }
 
+/**
+ * For --op: one fast path's own op at the preset's shapes (N = B·T rows), forward and backward of
+ * Σ op(x)² (or the loss itself for xent); resolves to the sum of the first gradient.
+ */
+function opStep(name: string, c: ModelConfig): () => Promise<number> {
+  const T = c.maxSeqLen;
+  const N = B * T;
+  const Dh = c.dModel / c.nHeads;
+  const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+  const sumSq = (t: tf.Tensor) => tf.sum(tf.square(t));
+  let grads: () => tf.Tensor[];
+  if (name === 'rmsnorm') {
+    const [x, w] = [rand([N, c.dModel], 1), rand([c.dModel], 2)];
+    grads = () => tf.grads((a: tf.Tensor, s: tf.Tensor) => sumSq(rmsNorm(a, { scale: s as tf.Tensor1D }, c.normEps)))([x, w]);
+  } else if (name === 'rope') {
+    const x = rand([B, T, c.nHeads, Dh], 1);
+    const { cos, sin } = ropeTables(T, Dh, c.ropeBase);
+    grads = () => tf.grads((a: tf.Tensor) => sumSq(applyRope(a as tf.Tensor4D, cos, sin)))([x]);
+  } else if (name === 'swiglu') {
+    const [g, u] = [rand([N, c.dFF], 1), rand([N, c.dFF], 2)];
+    grads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => sumSq(siluMul(a, b)))([g, u]);
+  } else {
+    const logits = rand([B, T, c.vocabSize], 1);
+    const targets = tf.tensor2d(Int32Array.from({ length: N }, (_, i) => (i * 7919) % c.vocabSize), [B, T], 'int32');
+    grads = () => tf.grads((l: tf.Tensor) => tokenNll(l as tf.Tensor3D, targets))([logits]);
+  }
+  return async () => {
+    const out = grads();
+    const total = tf.sum(out[0]);
+    const v = (await total.data())[0];
+    tf.dispose([...out, total]);
+    return v;
+  };
+}
+
 // --ab: ops vs fused per element-wise fast path, interleaved round by round.
 if (ab.length) {
   for (const v of abVariants) {
@@ -123,7 +167,9 @@ if (ab.length) {
     const sequences = Array.from({ length: B }, (_, b) => Array.from({ length: T + 1 }, (_, t) => (((b * (T + 1) + t) * 7919) % config.vocabSize)));
     // Scoring: the summed log-probability of the batch stands in for the loss.
     const scoreStep = async () => (await scoreTokens(model, sequences, { batchSize: B })).reduce((a, r) => a + r.logprobs.reduce((x, y) => x + y, 0), 0);
-    const run = async () => {
+    const ops = values.op ? new Map(ab.map((name) => [name, opStep(name, config)])) : undefined;
+    const run = async (name: string) => {
+      if (ops) return ops.get(name)!();
       if (values.score) return scoreStep();
       const out = trainStep();
       const loss = (await out[0].data())[0];
@@ -141,18 +187,19 @@ if (ab.length) {
       for (const [i, c] of order) {
         const prev = setOpsSettings(c.settings);
         const t0 = performance.now();
-        const loss = await run();
+        const loss = await run(c.name);
         // Round 0 warms up and records each case's loss.
         if (r === 0) losses[i] = loss;
         else times[i].push(performance.now() - t0);
         setOpsSettings(prev);
       }
     }
-    console.log(`\n${values.score ? 'scoreTokens' : 'forward+backward'}, preset ${values.preset} as ${v}, B=${B}, T=${T}: median (min–max) of ${rounds} interleaved rounds`);
+    console.log(`\n${values.op ? 'one op, forward+backward' : values.score ? 'scoreTokens' : 'forward+backward'}, preset ${values.preset} as ${v}, B=${B}, T=${T}: median (min–max) of ${rounds} interleaved rounds`);
     for (const [i, c] of cases.entries()) {
       const ms = median(times[i]);
       const vsOps = c.mode === 'fused' ? `  ${((ms / median(times[i - 1]) - 1) * 100).toFixed(0).padStart(4)}% vs ops` : '';
-      console.log(`  ${c.name.padEnd(8)} ${c.mode.padEnd(6)} ${ms.toFixed(0).padStart(5)} ms (${Math.min(...times[i]).toFixed(0)}–${Math.max(...times[i]).toFixed(0)})  ${values.score ? 'Σ log p' : 'loss'} ${losses[i].toFixed(values.score ? 3 : 6)}${vsOps}`);
+      const digits = values.op ? 2 : 0;
+      console.log(`  ${c.name.padEnd(8)} ${c.mode.padEnd(6)} ${ms.toFixed(digits).padStart(5)} ms (${Math.min(...times[i]).toFixed(digits)}–${Math.max(...times[i]).toFixed(digits)})  ${values.op ? 'Σ grad' : values.score ? 'Σ log p' : 'loss'} ${losses[i].toFixed(values.score ? 3 : 6)}${vsOps}`);
     }
     dispose();
     disposeModel(model);
