@@ -27,9 +27,9 @@ export interface OpsSettings {
    * benchmarks/RESULTS.md, blocks.ts); it may pay off where products dominate (wide models, GPUs).
    */
   parallelProjections: 'fused' | 'separate';
-  /** `fused` (default): SwiGLU's silu(gate) ⊙ up with a written-out gradient on wasm (ops/swiglu.ts); `ops`: tfjs ops and autodiff. */
+  /** `fused` (default): SwiGLU's silu(gate) ⊙ up with a written-out gradient on wasm (ops/swiglu.ts); `ops`: tfjs ops, autodiff. */
   swiglu: 'fused' | 'ops';
-  /** `fused` (default): RMSNorm and its gradient in one pass each on wasm (ops/rms-norm.ts); `ops`: tfjs ops. */
+  /** `fused` (default): RMSNorm with a written-out gradient on wasm (ops/rms-norm.ts); `ops`: tfjs ops, autodiff. */
   rmsnorm: 'fused' | 'ops';
   /** `fused` (default): RoPE's rotation and its transpose in one pass each on wasm (ops/rope.ts); `ops`: tfjs ops. */
   rope: 'fused' | 'ops';
@@ -67,7 +67,8 @@ export function setOpsSettings(next: Partial<OpsSettings>): OpsSettings {
 
 /**
  * Whether the element-wise fast path `which` runs: its setting is `fused`, the backend is wasm
- * (the only one with bam's JavaScript kernels) and every tensor is float32.
+ * (where bam's kernels are registered and where these paths were measured to pay) and every
+ * tensor is float32.
  */
 export function fusedOnWasm(which: 'swiglu' | 'rmsnorm' | 'rope' | 'crossEntropyForward', ...tensors: tf.Tensor[]): boolean {
   return current[which] === 'fused' && tf.getBackend() === 'wasm' && tensors.every((t) => t.dtype === 'float32');
