@@ -235,7 +235,7 @@ export const XENT_NLL = 'BamXentNll';
  * normal float32, so relatively exact); below that, where the float32 probability has underflowed,
  * logsumexp(logits_n) − logits[n, t_n] from the row in float64. Reads N values of the [N, V]
  * probabilities in the common case, where a max over the logits and one over the probabilities
- * (logsumexp = m − log p_max, model/loss.ts) cost two passes of wasm's Max (~13 ms at N = 1,024,
+ * (logsumexp = m − log p_max, ops/cross-entropy.ts) cost two passes of wasm's Max (~13 ms at N = 1,024,
  * V = 4,096). A target outside [0, V) throws.
  */
 function xentNll({ inputs, backend }: KernelArgs): tf.TensorInfo {
@@ -418,8 +418,8 @@ let registered = false;
 
 /**
  * Registers bam's wasm kernels: adds `UnsortedSegmentSum` (absent), `BamXentNll`,
- * `BamSoftmaxXentGrad`, `BamAdamW` and `BamRope`, and replaces `Slice`, `SplitV`, `Unpack` and `GatherV2` with zero-copy versions. Idempotent; runs on
- * import of `ops/`.
+ * `BamSoftmaxXentGrad`, `BamAdamW` and `BamRope`, and replaces `Slice`, `SplitV`, `Unpack` and
+ * `GatherV2` with zero-copy versions. Idempotent; runs on import of `ops/`.
  */
 export function registerWasmKernels(): void {
   if (registered) return;
