@@ -19,8 +19,8 @@ export interface NormWeights extends RmsNormWeights {
 }
 
 /**
- * RMSNorm over the last axis of x [..., D]; returns a new tensor of x's shape. On wasm one fused
- * pass each way (ops/rms-norm.ts, `opsSettings().rmsnorm`); these ops are the reference.
+ * RMSNorm over the last axis of x [..., D]; returns a new tensor of x's shape. On wasm with its
+ * gradient written out (ops/rms-norm.ts, `opsSettings().rmsnorm`); these ops are the reference.
  */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: RmsNormWeights, eps: number): T {
   if (fusedOnWasm('rmsnorm', x, w.scale)) return rmsNormFused(x, w.scale, eps);
