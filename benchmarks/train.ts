@@ -15,8 +15,13 @@
  * OMP_WAIT_POLICY=PASSIVE. bam's matrix products run on OpenBLAS when it is installed (the header
  * says which library and how many threads; BAM_BLAS=off measures XNNPACK).
  * Python start-up and torch import are outside its timing, as tfjs start-up is outside bam's.
+ *
+ * The product ceiling, measured in the same run after the rounds: bam's own matMul (OpenBLAS with
+ * this thread's BLAS threads) of the step's largest product, the LM head [B·T, D]·[D, V], median of
+ * 9 after a warm-up; each bam ×1 rate is also given as a share of it.
  */
-import { selectBackend } from '@bam/core';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type ModelConfig } from '@bam/core';
 import { BENCH_OPTIONS, benchmarkArgs, intList, machineInfo, machineLine, markdownTable, parseVariants, variantOf } from './lib/common.ts';
 import { peerInfo } from './lib/peer.ts';
 import { cells, cpuCell, flopsPerToken, measureTraining, medianOf, toJson, type TrainCase } from './lib/train-runner.ts';
@@ -57,13 +62,15 @@ const cases: TrainCase[] = variants.map((v) => ({ label: v, config: variantOf(va
 const machineStart = machineInfo();
 log(machineLine(machineStart));
 const m = await measureTraining(cases, { engines, rounds: values.rounds, steps: values.steps, batchSize: B, seqLen: T, peerThreads, peerBlasThreads, log });
+const ceiling = productCeiling(cases[0].config, B * T);
 const machineEnd = machineInfo();
 
-const header = ['variant', 'GFLOP/token', ...engines.flatMap((e) => [`${e} tokens/s`, `${e} GFLOP/s`]), ...(usePeer ? bamEngines.map((e) => `${e} / torch`) : [])];
+const header = ['variant', 'GFLOP/token', ...engines.flatMap((e) => [`${e} tokens/s`, `${e} GFLOP/s`]), 'bam ×1 % of ceiling', ...(usePeer ? bamEngines.map((e) => `${e} / torch`) : [])];
 const rows = cases.map((c) => [
   c.label,
   (flopsPerToken(c, T) / 1e9).toFixed(4),
   ...engines.flatMap((e) => cells(m, c, e, T)),
+  workers.includes(1) ? `${((100 * medianOf(m, c.label, 'bam ×1') * flopsPerToken(c, T)) / 1e9 / ceiling.gflops).toFixed(0)}%` : '—',
   ...(usePeer ? bamEngines.map((e) => `${(medianOf(m, c.label, e) / medianOf(m, c.label, 'torch')).toFixed(2)}×`) : []),
 ]);
 // Tokens per CPU-second (all threads): what each engine gets from the CPU time it is given, which
@@ -83,12 +90,31 @@ if (values.json) {
     seqLen: T,
     peer: usePeer && info?.ok ? { torch: info.torch, threads: peerThreads, blasThreads: peerBlasThreads } : null,
     results: toJson(m),
+    productCeiling: ceiling,
     machine: { ...machineStart, loadAverageEnd: machineEnd.loadAverage },
   }));
 } else {
   console.log(`\n${machineLine(machineStart)} (end: ${machineEnd.loadAverage.join(' / ')})`);
-  console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds${usePeer && info?.ok ? `, torch ${info.torch} with ${peerThreads} threads (OpenBLAS ${peerBlasThreads})` : ''}\n`);
+  console.log(`preset ${values.preset}, batch ${B} × ${T}, ${values.steps} steps per run, ${values.rounds} rounds${usePeer && info?.ok ? `, torch ${info.torch} with ${peerThreads} threads (OpenBLAS ${peerBlasThreads})` : ''}`);
+  console.log(`product ceiling: bam's matMul ${ceiling.shape} at ${ceiling.gflops.toFixed(1)} GFLOP/s (median of 9)\n`);
   console.log(markdownTable(header, rows));
   console.log(`\ntokens per CPU-second (all threads of the engine's process)\n`);
   console.log(markdownTable(cpuHeader, cpuRows));
+}
+
+/** bam's own rate on the step's largest product, the LM head [n, D]·[D, V] (what "the machine" means for item 3 of issue 15). */
+function productCeiling(config: ModelConfig, n: number): { shape: string; gflops: number } {
+  const a = tf.randomNormal([n, config.dModel]) as tf.Tensor2D;
+  const b = tf.randomNormal([config.dModel, config.vocabSize]) as tf.Tensor2D;
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    if (i > 0) times.push((performance.now() - t0) / 1e3); // the first is the warm-up
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  times.sort((x, y) => x - y);
+  return { shape: `[${n}, ${config.dModel}]·[${config.dModel}, ${config.vocabSize}]`, gflops: (2 * n * config.dModel * config.vocabSize) / times[4] / 1e9 };
 }
