@@ -2,7 +2,9 @@
  * Runs independent pipeline jobs: on a piscina pool of worker threads (one TF.js backend per
  * worker; on 2 cores two workers are ~1.8× one), or in order on the main thread when one worker is
  * asked for. Both paths run the same `runUpcycleJob`. One `JobRunner` serves every parallel stage
- * of a pipeline run, so workers start (tsx, TF.js, token streams) once.
+ * of a pipeline run, so workers start (tsx, TF.js, token streams) once, and only when two or more
+ * jobs have something to build: finished artifacts are looked up on this thread, and a lone job
+ * builds here.
  */
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -44,7 +46,8 @@ export class JobRunner {
   /**
    * Runs `jobs` and returns their outcomes in job order. The first failure is rethrown as a
    * BamError naming the job, after the jobs already running have finished (their checkpoints
-   * stay consistent for a resume). The pool starts only for jobs whose artifacts are not built.
+   * stay consistent for a resume). The pool starts only for jobs whose artifacts are not built,
+   * and only when there are two or more of them (a single one builds on this thread).
    */
   async run(jobs: readonly UpcycleJob[]): Promise<Array<StageOutcome<CheckpointStageResult>>> {
     const { log, signal } = this.opts;
@@ -58,7 +61,11 @@ export class JobRunner {
     const outcomes: Array<StageOutcome<CheckpointStageResult> | undefined> = [];
     for (const job of jobs) outcomes.push(await lookUpBuilt(job, log));
     const todo = jobs.map((_, i) => i).filter((i) => !outcomes[i]);
-    if (todo.length > 0) {
+    if (todo.length === 1 && !this.pool) {
+      // One job to build and no pool yet: nothing to run beside it, so this thread (its TF.js
+      // already up) builds it; a worker would first spend seconds starting tsx and TF.js.
+      outcomes[todo[0]] = await runUpcycleJob(jobs[todo[0]], log, signal);
+    } else if (todo.length > 0) {
       const built = await this.runOnPool(todo.map((i) => jobs[i]));
       todo.forEach((i, k) => (outcomes[i] = built[k]));
     }

@@ -95,13 +95,18 @@ describe('parallel stages', () => {
     expect(resumed.mixtures.map((m) => hashOf(m.checkpoint))).toEqual(sequential.mixtures.map((m) => hashOf(m.checkpoint)));
   });
 
-  it('start no worker thread when every artifact of a parallel stage is built, and reuse them all', async () => {
+  it('start no worker thread when every artifact of a parallel stage is built (reusing them all) or when only one job builds', async () => {
     const lines: string[] = [];
     const again = await upcycle(microPreset(), { artifactsDir: sequential.artifactsDir, workers: 2, log: (l) => lines.push(l) });
     expect(again.artifacts.every((a) => a.reused)).toBe(true);
     expect(again.artifacts.map((a) => a.hash)).toEqual(sequential.artifacts.map((a) => a.hash));
     expect(lines.filter((l) => /worker threads/.test(l))).toEqual([]);
     expect(lines.some((l) => /^expert \w+: reused /.test(l))).toBe(true);
+    // One mixture to build (btx's two budgets are one run): it builds on this thread, no pool starts.
+    lines.length = 0;
+    const one = await upcycle(microPreset(), { artifactsDir: sequential.artifactsDir, workers: 2, recipes: ['btx'], mixtureSeed: 9, log: (l) => lines.push(l) });
+    expect(one.artifacts.filter((a) => !a.reused).map((a) => a.stage)).toEqual(['mix', 'train-mixture']);
+    expect(lines.filter((l) => /worker threads/.test(l))).toEqual([]);
   });
 });
 
