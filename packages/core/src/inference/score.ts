@@ -81,8 +81,9 @@ export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<read
       throw new BamError(`scored has ${scored.length} entries for ${sequences.length} sequences`, 'E_INFERENCE', 'give one count per sequence');
     }
     scored.forEach((k, i) => {
-      if (!Number.isInteger(k) || k < 0 || k > Math.max(0, sequences[i].length - 1)) {
-        throw new BamError(`scored[${i}] = ${k}, but sequence ${i} has ${Math.max(0, sequences[i].length - 1)} predictions`, 'E_INFERENCE', 'count 0 to n − 1 of a sequence of n tokens');
+      const predictions = sequences[i].length - 1; // ≥ 0: lengths were checked above
+      if (!Number.isInteger(k) || k < 0 || k > predictions) {
+        throw new BamError(`scored[${i}] = ${k}, but sequence ${i} has ${predictions} predictions`, 'E_INFERENCE', 'count 0 to n − 1 of a sequence of n tokens');
       }
     });
   }

@@ -424,17 +424,16 @@ let registered = false;
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
-  if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
-    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
+  const added: Record<string, unknown> = {
+    UnsortedSegmentSum: unsortedSegmentSum,
+    [XENT_NLL]: xentNll,
+    [SOFTMAX_XENT_GRAD]: softmaxXentGrad,
+    [ADAMW_STEP]: adamwKernel,
+    [ROPE]: ropeKernel,
+  };
+  for (const [kernelName, kernelFunc] of Object.entries(added)) {
+    if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
   }
-  if (!tf.getKernel(XENT_NLL, 'wasm')) tf.registerKernel({ kernelName: XENT_NLL, backendName: 'wasm', kernelFunc: xentNll as tf.KernelFunc });
-  if (!tf.getKernel(SOFTMAX_XENT_GRAD, 'wasm')) {
-    tf.registerKernel({ kernelName: SOFTMAX_XENT_GRAD, backendName: 'wasm', kernelFunc: softmaxXentGrad as tf.KernelFunc });
-  }
-  if (!tf.getKernel(ADAMW_STEP, 'wasm')) {
-    tf.registerKernel({ kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamwKernel as unknown as tf.KernelFunc });
-  }
-  if (!tf.getKernel(ROPE, 'wasm')) tf.registerKernel({ kernelName: ROPE, backendName: 'wasm', kernelFunc: ropeKernel as tf.KernelFunc });
   setWasmSliceKernels('bam');
 }
 
