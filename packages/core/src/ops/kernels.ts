@@ -19,12 +19,23 @@
  * - `BamRope` (bam's): RoPE's rotation, or its transpose for the gradient, in one pass
  *   (ops/rope.ts).
  *
- * All kernels here are plain JavaScript over `typedArrayFromHeap` views. Views are taken after
- * `makeOutput`, because allocating the output can grow (and so detach) the wasm heap.
+ * The kernels here are JavaScript over `typedArrayFromHeap` views, except that BamAdamW and BamRope
+ * run bam's wasm SIMD kernels on the same heap when they load (./simd: same arithmetic, same bits).
+ * Views are taken after `makeOutput`, because allocating the output can grow (and so detach) the
+ * wasm heap.
  */
 import * as tf from '@tensorflow/tfjs';
 // Registers the wasm backend's own kernels first, so ours replace them (not the reverse).
 import '@tensorflow/tfjs-backend-wasm';
+import { simdKernels } from './simd/index.ts';
+
+/** How BamAdamW and BamRope run on wasm (opsSettings().wasmKernels): wasm SIMD, or JavaScript loops. */
+let kernelImpl: 'simd' | 'js' = 'simd';
+
+/** Sets how BamAdamW and BamRope run (called by setOpsSettings). */
+export function setWasmKernelImpl(impl: 'simd' | 'js'): void {
+  kernelImpl = impl;
+}
 
 type Values = Float32Array | Int32Array | Uint8Array;
 
@@ -285,6 +296,11 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const keep = 1 - a.lr * a.weightDecay;
   const step = a.lr / a.bc1;
   const sqrtBc2 = Math.sqrt(a.bc2);
+  const simd = kernelImpl === 'simd' ? simdKernels(backend) : undefined;
+  if (simd) {
+    simd.adamw(pv.byteOffset, mv.byteOffset, vv.byteOffset, gv.byteOffset, op.byteOffset, om.byteOffset, ov.byteOffset, pv.length, s, beta1, 1 - beta1, beta2, 1 - beta2, keep, step, sqrtBc2, epsilon);
+    return outs;
+  }
   for (let i = 0; i < pv.length; i++) {
     const g = gv[i] * s;
     const m = beta1 * mv[i] + (1 - beta1) * g;
@@ -313,6 +329,11 @@ function ropeKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const outInfo = b.makeOutput([...x.shape], 'float32');
   const out = b.typedArrayFromHeap(outInfo) as Float32Array;
   const [xv, cv, sv] = [x, inputs.cos!, inputs.sin!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
+  const simd = kernelImpl === 'simd' ? simdKernels(backend) : undefined;
+  if (simd) {
+    simd.rope(xv.byteOffset, cv.byteOffset, sv.byteOffset, out.byteOffset, B * T, T, H, Dh, half, sign);
+    return outInfo;
+  }
   for (let bt = 0; bt < B * T; bt++) {
     const tab = (bt % T) * half;
     for (let h = 0, o = bt * H * Dh; h < H; h++, o += Dh) {

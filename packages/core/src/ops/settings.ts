@@ -4,7 +4,7 @@
  * are the fast paths; nothing else should need to change these.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setWasmSliceKernels } from './kernels.ts';
+import { setWasmKernelImpl, setWasmSliceKernels } from './kernels.ts';
 
 export interface OpsSettings {
   /** `explicit-transpose` (default): custom gradient of plain 2-D products; `builtin`: tf.matMul's own gradient. */
@@ -38,6 +38,11 @@ export interface OpsSettings {
    * wasm (`BamXentNll`, ops/cross-entropy.ts); `ops`: logsumexp from two row maxima.
    */
   crossEntropyForward: 'fused' | 'ops';
+  /**
+   * `simd` (default): bam's AdamW and RoPE kernels on wasm run as wasm SIMD on tfjs's heap
+   * (ops/simd); `js`: as JavaScript loops. Both do the same float64 arithmetic: identical results.
+   */
+  wasmKernels: 'simd' | 'js';
 }
 
 const current: OpsSettings = {
@@ -50,6 +55,7 @@ const current: OpsSettings = {
   rmsnorm: 'fused',
   rope: 'fused',
   crossEntropyForward: 'fused',
+  wasmKernels: 'simd',
 };
 
 /** The settings in force (read-only view). */
@@ -62,6 +68,7 @@ export function setOpsSettings(next: Partial<OpsSettings>): OpsSettings {
   const prev = { ...current };
   Object.assign(current, next);
   if (next.wasmSliceKernels && next.wasmSliceKernels !== prev.wasmSliceKernels) setWasmSliceKernels(next.wasmSliceKernels);
+  if (next.wasmKernels) setWasmKernelImpl(next.wasmKernels);
   return prev;
 }
 

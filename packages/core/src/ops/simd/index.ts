@@ -1,0 +1,60 @@
+/**
+ * bam's wasm SIMD kernels (kernels.wat, assembled into kernels-wasm.ts by
+ * tools/build-wasm-kernels.ts), instantiated on the heap of tfjs's wasm backend: the module
+ * imports that backend's `WebAssembly.Memory`, so a kernel reads and writes tensors in place, by
+ * their byte offsets, with no copy. One instance per backend (per thread). Each kernel does the
+ * float64 arithmetic of the JavaScript loop it replaces (ops/kernels.ts) in the same order, so
+ * both give the same bits; opsSettings().wasmKernels = 'js' runs the loops instead.
+ */
+import { KERNELS_WASM, KERNELS_WASM_SHARED } from './kernels-wasm.ts';
+
+/** The kernels' exports (offsets in bytes into the heap; see kernels.wat for each formula). */
+export interface SimdKernels {
+  adamw(
+    p: number, m: number, v: number, g: number, op: number, om: number, ov: number, n: number,
+    s: number, b1: number, c1: number, b2: number, c2: number, keep: number, step: number, sq: number, eps: number,
+  ): void;
+  rope(x: number, cos: number, sin: number, out: number, BT: number, T: number, H: number, Dh: number, half: number, sign: number): void;
+}
+
+/** The WebAssembly API this uses (the project's TypeScript libs leave it out). */
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => { buffer: ArrayBuffer | SharedArrayBuffer };
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+}
+type WasmModule = { readonly kind: 'compiled wasm module' };
+type WasmMemory = InstanceType<WasmApi['Memory']>;
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** What of tfjs's BackendWasm this needs: its Emscripten module, whose memory is the heap. */
+interface EmscriptenHeapOwner {
+  wasm?: { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory };
+}
+
+const compiled: { unshared?: WasmModule; shared?: WasmModule } = {};
+const instances = new WeakMap<object, SimdKernels | null>();
+
+function compile(shared: boolean): WasmModule {
+  const key = shared ? 'shared' : 'unshared';
+  return (compiled[key] ??= new WA.Module(Buffer.from(shared ? KERNELS_WASM_SHARED : KERNELS_WASM, 'base64')));
+}
+
+/**
+ * The kernels on `backend`'s heap, or undefined where that heap cannot be reached (not tfjs's wasm
+ * backend, or an Emscripten module of another shape): the callers then run their JavaScript loops.
+ */
+export function simdKernels(backend: unknown): SimdKernels | undefined {
+  const owner = backend as EmscriptenHeapOwner & object;
+  let k = instances.get(owner);
+  if (k === undefined) {
+    const memory = owner.wasm?.asm?.memory ?? owner.wasm?.wasmMemory;
+    k = null;
+    if (memory instanceof WA.Memory) {
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      k = new WA.Instance(compile(shared), { env: { memory } }).exports as unknown as SimdKernels;
+    }
+    instances.set(owner, k);
+  }
+  return k ?? undefined;
+}

@@ -1,0 +1,80 @@
+/**
+ * bam's wasm SIMD kernels (ops/simd) against the JavaScript loops they replace: the same float64
+ * arithmetic in the same order, so every output bit must agree — over lengths with odd tails,
+ * partial rotary, an odd half, the transpose (RoPE's gradient), weight decay and a gradient scale.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/backend/index.ts';
+import { adamwStep, opsSettings, setOpsSettings } from '../../src/ops/index.ts';
+import { ropeFused } from '../../src/ops/rope.ts';
+import { simdKernels } from '../../src/ops/simd/index.ts';
+
+beforeAll(async () => {
+  await selectBackend({ prefer: 'wasm', log: () => {} });
+});
+afterAll(() => {
+  setOpsSettings({ wasmKernels: 'simd' });
+});
+
+/** Runs f under each implementation; returns the values each gave. */
+function both(f: () => tf.Tensor[]): Record<'js' | 'simd', Float32Array[]> {
+  const out = {} as Record<'js' | 'simd', Float32Array[]>;
+  for (const impl of ['js', 'simd'] as const) {
+    setOpsSettings({ wasmKernels: impl });
+    const ts = f();
+    out[impl] = ts.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(ts);
+  }
+  setOpsSettings({ wasmKernels: 'simd' });
+  return out;
+}
+
+/** Indices where a and b differ as bits (NaN equals NaN). */
+function differing(a: Float32Array, b: Float32Array): number[] {
+  const ia = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const ib = new Int32Array(b.buffer, b.byteOffset, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (ia[i] !== ib[i]) out.push(i);
+  return out;
+}
+
+describe("bam's wasm SIMD kernels", () => {
+  it("load on the wasm backend's heap, and are the default", () => {
+    expect(simdKernels(tf.backend())).toBeDefined();
+    expect(opsSettings().wasmKernels).toBe('simd');
+  });
+
+  it('AdamW gives the JavaScript loop\'s bits (lengths 1, 2, 7 and 10001, decay and a gradient scale)', () => {
+    for (const n of [1, 2, 7, 10_001]) {
+      const [p, m, g] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
+      const v = tf.abs(tf.randomNormal([n], 0, 0.1, 'float32', 4));
+      const scale = tf.scalar(0.37);
+      const got = both(() => {
+        const r = adamwStep(p, m, v, g, { lr: 3e-3, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1, t: 5, gradScale: scale });
+        return [r.p, r.m, r.v];
+      });
+      got.js.forEach((js, i) => {
+        expect(differing(js, got.simd[i]), `n=${n}, output ${'pmv'[i]}`).toEqual([]);
+        expect(Array.from(js).some((x, j) => x !== [p, m, v][i].dataSync()[j])).toBe(true); // the step changed something
+      });
+      tf.dispose([p, m, v, g, scale]);
+    }
+  });
+
+  it("RoPE and its transpose give the JavaScript loop's bits (full and partial rotary, odd half)", () => {
+    for (const [B, T, H, Dh, half] of [[2, 16, 4, 32, 16], [1, 5, 3, 10, 3], [2, 7, 2, 8, 1], [1, 3, 1, 12, 4]]) {
+      const x = tf.randomNormal([B, T, H, Dh], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const cos = tf.randomNormal([T, half], 0, 1, 'float32', 8) as tf.Tensor2D;
+      const sin = tf.randomNormal([T, half], 0, 1, 'float32', 9) as tf.Tensor2D;
+      const w = tf.randomNormal([B, T, H, Dh], 0, 1, 'float32', 10);
+      const got = both(() => [ropeFused(x, cos, sin), tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(ropeFused(xs as tf.Tensor4D, cos, sin), w)))(x)]);
+      expect(differing(got.js[0], got.simd[0]), `forward ${[B, T, H, Dh, half]}`).toEqual([]);
+      expect(differing(got.js[1], got.simd[1]), `transpose ${[B, T, H, Dh, half]}`).toEqual([]);
+      // dimensions past 2·half are copied unchanged
+      const xv = x.dataSync();
+      for (let r = 0; r < B * T * H; r++) for (let j = 2 * half; j < Dh; j++) expect(got.simd[0][r * Dh + j]).toBe(xv[r * Dh + j]);
+      tf.dispose([x, cos, sin, w]);
+    }
+  });
+});
