@@ -13,6 +13,7 @@ import { BamError, errorLine } from '../errors.ts';
 import '../ops/kernels.ts';
 import { enableBlas } from '../ops/blas.ts';
 import { loadWebGpuCandidate, type WebGpuAdapterReport, type WebGpuOptions } from './webgpu.ts';
+import { MAX_WASM_THREADS, tryThreadedWasm, wasmInitialised } from './wasm-threads.ts';
 
 /** Backend names bam knows, in automatic preference order. */
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -70,6 +71,32 @@ async function activate(tfName: string): Promise<void> {
   if (v !== 10) throw new Error(`backend '${tfName}' computed 1+3+2+4 = ${v}`);
 }
 
+/**
+ * The wasm build to start in this thread: the single-threaded SIMD build (default), or with env
+ * `BAM_WASM_THREADS=N` (2–8) tfjs's threaded-SIMD build with a pool of N threads (./wasm-threads.ts),
+ * falling back to the single-threaded build, with the reason, when that does not start. The default
+ * is 1 because on the 2-core machine it was measured on the pool did not pay (benchmarks/RESULTS.md).
+ * A backend already started keeps its build. → a phrase for the log.
+ */
+async function startWasm(env: Record<string, string | undefined>): Promise<string> {
+  const raw = env.BAM_WASM_THREADS;
+  let threads = 1;
+  if (raw !== undefined && raw !== '') {
+    threads = Number(raw);
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+      throw new BamError(`BAM_WASM_THREADS must be a whole number from 1 to ${MAX_WASM_THREADS}, got '${raw}'`, 'E_BLAS', 'unset it for the single-threaded build (faster here: benchmarks/RESULTS.md)');
+    }
+  }
+  if (wasmInitialised()) {
+    const running = (tf.engine().registry.wasm as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? 1;
+    return running > 1 ? `threaded-SIMD build, ${running} threads` : 'single-thread build';
+  }
+  if (threads === 1) return 'single-thread build';
+  const started = await tryThreadedWasm(threads);
+  if ('threads' in started) return `threaded-SIMD build, ${started.threads} threads`;
+  return `single-thread build: the threaded one did not start (${started.error})`;
+}
+
 /** Dynamic import by a computed name, so bundlers and tsc do not require the optional package. */
 async function importOptional(name: string): Promise<void> {
   await import(/* @vite-ignore */ name);
@@ -106,9 +133,10 @@ const CANDIDATES: Candidate[] = [
     auto: true,
     async load(ctx) {
       await import('@tensorflow/tfjs-backend-wasm');
+      const build = await startWasm(ctx.env);
       await activate('wasm');
       const blas = enableBlas({ env: ctx.env });
-      return { tfBackend: 'wasm', detail: `@tensorflow/tfjs-backend-wasm (single-thread build in Node); ${blas.detail}` };
+      return { tfBackend: 'wasm', detail: `@tensorflow/tfjs-backend-wasm (${build}); ${blas.detail}` };
     },
   },
   {
@@ -171,7 +199,7 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
       log(`bam backend: ${choice.name} (${choice.reason})`);
       return choice;
     } catch (err) {
-      // A wrong BAM_BLAS / BAM_BLAS_THREADS is the user's to fix, not a reason to fall back to cpu.
+      // A wrong BAM_BLAS / BAM_BLAS_THREADS / BAM_WASM_THREADS is the user's to fix, not a reason to fall back to cpu.
       if (err instanceof BamError && err.code === 'E_BLAS') throw err;
       skipped.push(`${cand.name} (${errorLine(err)})`);
     }
