@@ -401,6 +401,73 @@ function makeConcat(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
   };
 }
 
+/**
+ * bam's float32 element-wise chains on wasm SIMD (ops/simd/kernels.wat): each runs the multiplies,
+ * adds and subtractions of a few tfjs ops (ops/swiglu.ts, ops/rms-norm.ts) in one pass, with those
+ * ops' bits. Inputs in the order listed; two outputs, each the shape of `shapeOf`'s input. Only
+ * registered for use where `chainsOnWasm()` says the SIMD module runs.
+ */
+export const CHAINS = {
+  /** g, s, u → gs = g·s, out = gs·u (SwiGLU's forward after σ). */
+  swigluForward: { kernel: 'BamSwigluFwd', inputs: ['g', 's', 'u'], shapeOf: 'g' },
+  /** dy, s, gs, u → dg = (dy·u)·(s + (gs − gs·s)), du = dy·gs. */
+  swigluBackward: { kernel: 'BamSwigluBwd', inputs: ['dy', 's', 'gs', 'u'], shapeOf: 'dy' },
+  /** x [rows, D], r [rows], w [D] → xh = x·r, y = xh·w. */
+  rmsNormForward: { kernel: 'BamRmsNormFwd', inputs: ['x', 'r', 'w'], shapeOf: 'x' },
+  /** dy [rows, D], w [D], xh → g = dy·w, t = g·xh. */
+  rmsNormBackward1: { kernel: 'BamRmsNormBwd1', inputs: ['dy', 'w', 'xh'], shapeOf: 'dy' },
+  /** g, xh, mean [rows], r [rows], dy → dx = r·(g − xh·mean), dyx = dy·xh. */
+  rmsNormBackward2: { kernel: 'BamRmsNormBwd2', inputs: ['g', 'xh', 'mean', 'r', 'dy'], shapeOf: 'g' },
+} as const;
+export type Chain = keyof typeof CHAINS;
+
+/** Whether the chains run here: the wasm backend, `wasmKernels: 'simd'` and the SIMD module loaded on its heap. */
+export function chainsOnWasm(): boolean {
+  return kernelImpl === 'simd' && tf.getBackend() === 'wasm' && simdKernels(tf.backend()) !== undefined;
+}
+
+function chainKernel(chain: Chain): tf.KernelFunc {
+  const { inputs: names, shapeOf } = CHAINS[chain];
+  return ((args: KernelArgs) => {
+    const b = args.backend as WasmBackend;
+    const simd = simdKernels(args.backend);
+    if (!simd) throw new Error(`${CHAINS[chain].kernel} needs bam's wasm SIMD module, which is not loaded on this backend`);
+    const shape = [...args.inputs[shapeOf]!.shape];
+    const outs = [b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32')];
+    const [o1, o2] = outs.map((o) => b.typedArrayFromHeap(o).byteOffset);
+    const at = names.map((n) => b.typedArrayFromHeap(args.inputs[n]!).byteOffset);
+    const n = sizeOf(shape);
+    const D = shape.length ? shape[shape.length - 1] : 1;
+    const rows = D === 0 ? 0 : n / D;
+    switch (chain) {
+      case 'swigluForward':
+        simd.swiglu_fwd(at[0], at[1], at[2], o1, o2, n);
+        break;
+      case 'swigluBackward':
+        simd.swiglu_bwd(at[0], at[1], at[2], at[3], o1, o2, n);
+        break;
+      case 'rmsNormForward':
+        simd.rmsnorm_fwd(at[0], at[1], at[2], o1, o2, rows, D);
+        break;
+      case 'rmsNormBackward1':
+        simd.rmsnorm_bwd1(at[0], at[1], at[2], o1, o2, rows, D);
+        break;
+      case 'rmsNormBackward2':
+        simd.rmsnorm_bwd2(at[0], at[1], at[2], at[3], at[4], o1, o2, rows, D);
+        break;
+    }
+    return outs;
+  }) as unknown as tf.KernelFunc;
+}
+
+/** Runs one chain on wasm → its two outputs (new tensors). Check `chainsOnWasm()` first. */
+export function runChain(chain: Chain, ...inputs: tf.Tensor[]): [tf.Tensor, tf.Tensor] {
+  const { kernel, inputs: names } = CHAINS[chain];
+  const map: tf.NamedTensorMap = {};
+  names.forEach((n, i) => (map[n] = inputs[i]));
+  return tf.engine().runKernel(kernel, map, {}) as unknown as [tf.Tensor, tf.Tensor];
+}
+
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const ours: Record<string, (fallback: tf.KernelFunc | undefined) => tf.KernelFunc> = {
   Slice: makeSlice,
@@ -451,6 +518,7 @@ export function registerWasmKernels(): void {
     [SOFTMAX_XENT_GRAD]: softmaxXentGrad,
     [ADAMW_STEP]: adamwKernel,
     [ROPE]: ropeKernel,
+    ...Object.fromEntries(Object.keys(CHAINS).map((c) => [CHAINS[c as Chain].kernel, chainKernel(c as Chain)])),
   };
   for (const [kernelName, kernelFunc] of Object.entries(added)) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });

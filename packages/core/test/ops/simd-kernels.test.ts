@@ -1,13 +1,17 @@
 /**
- * bam's wasm SIMD kernels (ops/simd) against the JavaScript loops they replace: the same float64
- * arithmetic in the same order, so every output bit must agree — over lengths with odd tails,
- * partial rotary, an odd half, the transpose (RoPE's gradient), weight decay and a gradient scale.
+ * bam's wasm SIMD kernels (ops/simd) against what they replace — AdamW's and RoPE's JavaScript
+ * loops (float64 arithmetic), SwiGLU's and RMSNorm's chains of tfjs ops (float32) — doing the same
+ * operations in the same order, so every output bit must agree: over lengths with odd tails,
+ * partial rotary, an odd half, the transpose (RoPE's gradient), weight decay and a gradient scale,
+ * forward values and gradients.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
 import { adamwStep, opsSettings, setOpsSettings } from '../../src/ops/index.ts';
 import { ropeFused } from '../../src/ops/rope.ts';
+import { rmsNormFused } from '../../src/ops/rms-norm.ts';
+import { siluMul } from '../../src/ops/swiglu.ts';
 import { simdKernels } from '../../src/ops/simd/index.ts';
 
 beforeAll(async () => {
@@ -75,6 +79,34 @@ describe("bam's wasm SIMD kernels", () => {
       const xv = x.dataSync();
       for (let r = 0; r < B * T * H; r++) for (let j = 2 * half; j < Dh; j++) expect(got.simd[0][r * Dh + j]).toBe(xv[r * Dh + j]);
       tf.dispose([x, cos, sin, w]);
+    }
+  });
+
+  it("SwiGLU's forward and gradients give the tfjs ops' bits (sizes 1, 6 and 1024×343)", () => {
+    for (const shape of [[1], [2, 3], [1024, 343]]) {
+      const gate = tf.randomNormal(shape, 0, 2, 'float32', 11);
+      const up = tf.randomNormal(shape, 0, 1, 'float32', 12);
+      const w = tf.randomNormal(shape, 0, 1, 'float32', 13);
+      const got = both(() => {
+        const [dg, du] = tf.grads((g: tf.Tensor, u: tf.Tensor) => tf.sum(tf.mul(siluMul(g, u), w)))([gate, up]);
+        return [siluMul(gate, up), dg, du];
+      });
+      ['forward', '∂gate', '∂up'].forEach((what, i) => expect(differing(got.js[i], got.simd[i]), `${what} ${shape}`).toEqual([]));
+      tf.dispose([gate, up, w]);
+    }
+  });
+
+  it("RMSNorm's forward and gradients give the tfjs ops' bits (D = 128, 6 and 1)", () => {
+    for (const [rows, D] of [[64, 128], [5, 6], [3, 1]]) {
+      const x = tf.randomNormal([rows, D], 0, 3, 'float32', 14);
+      const scale = tf.randomNormal([D], 1, 0.2, 'float32', 15) as tf.Tensor1D;
+      const w = tf.randomNormal([rows, D], 0, 1, 'float32', 16);
+      const got = both(() => {
+        const [dx, ds] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(rmsNormFused(a, b as tf.Tensor1D, 1e-6), w)))([x, scale]);
+        return [rmsNormFused(x, scale, 1e-6), dx, ds];
+      });
+      ['forward', '∂x', '∂scale'].forEach((what, i) => expect(differing(got.js[i], got.simd[i]), `${what} ${rows}×${D}`).toEqual([]));
+      tf.dispose([x, scale, w]);
     }
   });
 });

@@ -2,9 +2,10 @@
  * bam's wasm SIMD kernels (kernels.wat, assembled into kernels-wasm.ts by
  * tools/build-wasm-kernels.ts), instantiated on the heap of tfjs's wasm backend: the module
  * imports that backend's `WebAssembly.Memory`, so a kernel reads and writes tensors in place, by
- * their byte offsets, with no copy. One instance per backend (per thread). Each kernel does the
- * float64 arithmetic of the JavaScript loop it replaces (ops/kernels.ts) in the same order, so
- * both give the same bits; opsSettings().wasmKernels = 'js' runs the loops instead.
+ * their byte offsets, with no copy. One instance per backend (per thread). AdamW and RoPE do the
+ * float64 arithmetic of the JavaScript loops they replace (ops/kernels.ts) in the same order, and
+ * the float32 chains the tfjs ops they replace (ops/swiglu.ts, ops/rms-norm.ts), so each gives the
+ * same bits as what it replaces; opsSettings().wasmKernels = 'js' runs the loops and ops instead.
  */
 import { KERNELS_WASM, KERNELS_WASM_SHARED } from './kernels-wasm.ts';
 
@@ -15,6 +16,11 @@ export interface SimdKernels {
     s: number, b1: number, c1: number, b2: number, c2: number, keep: number, step: number, sq: number, eps: number,
   ): void;
   rope(x: number, cos: number, sin: number, out: number, BT: number, T: number, H: number, Dh: number, half: number, sign: number): void;
+  swiglu_fwd(g: number, s: number, u: number, gs: number, out: number, n: number): void;
+  swiglu_bwd(dy: number, s: number, gs: number, u: number, dg: number, du: number, n: number): void;
+  rmsnorm_fwd(x: number, r: number, w: number, xh: number, y: number, rows: number, D: number): void;
+  rmsnorm_bwd1(dy: number, w: number, xh: number, g: number, t: number, rows: number, D: number): void;
+  rmsnorm_bwd2(g: number, xh: number, mean: number, r: number, dy: number, dx: number, dyx: number, rows: number, D: number): void;
 }
 
 /** The WebAssembly API this uses (the project's TypeScript libs leave it out). */

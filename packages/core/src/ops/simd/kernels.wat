@@ -2,11 +2,12 @@
 ;;
 ;; The module has no memory of its own: it imports the heap of tfjs-backend-wasm, so its arguments
 ;; are byte offsets of tensors in that heap, and it keeps nothing in memory (no stack, no data).
-;; Each kernel does the same float64 arithmetic, in the same order, as the JavaScript loop it
-;; replaces (ops/kernels.ts), two elements at a time in f64x2 lanes: float32 in, float64 inside,
-;; one rounding to float32 per stored value. So its results are bit-identical to that loop's
-;; (tested), and faster because the loop was bound by scalar float64 division and square roots
-;; and by bounds checks. tools/build-wasm-kernels.ts assembles this file (wabt) into
+;; AdamW and RoPE do the same float64 arithmetic, in the same order, as the JavaScript loops they
+;; replace (ops/kernels.ts), two elements at a time in f64x2 lanes: float32 in, float64 inside,
+;; one rounding to float32 per stored value. So their results are bit-identical to those loops'
+;; (tested), and faster because the loops were bound by scalar float64 division and square roots
+;; and by bounds checks. The float32 chains further down are bit-identical to the tfjs ops they
+;; replace in the same way. tools/build-wasm-kernels.ts assembles this file (wabt) into
 ;; kernels-wasm.ts; the `;; MEMORY` line is the import, unshared, or shared for tfjs's threaded build.
 (module
   (import "env" "memory" (memory 0)) ;; MEMORY
@@ -129,4 +130,154 @@
             (br $heads)))
         (local.set $bt (i32.add (local.get $bt) (i32.const 1)))
         (br $rows))))
+
+  ;; ---- f32 element-wise chains: each is the same sequence of float32 multiplies, adds and
+  ;; subtractions as the tfjs ops it replaces (ops/swiglu.ts, ops/rms-norm.ts), lane by lane, so the
+  ;; bits are those ops' bits; one pass instead of one pass per op. n counts floats; offsets in bytes.
+
+  ;; SwiGLU forward after σ: gs = g·s, out = gs·u.
+  (func (export "swiglu_fwd")
+    (param $g i32) (param $s i32) (param $u i32) (param $gs i32) (param $out i32) (param $n i32)
+    (local $off i32) (local $end i32) (local $v v128) (local $f f32)
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (block $done (loop $quads
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $v (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $off))) (v128.load (i32.add (local.get $s) (local.get $off)))))
+      (v128.store (i32.add (local.get $gs) (local.get $off)) (local.get $v))
+      (v128.store (i32.add (local.get $out) (local.get $off)) (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $u) (local.get $off)))))
+      (local.set $off (i32.add (local.get $off) (i32.const 16)))
+      (br $quads)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tail_done (loop $tail
+      (br_if $tail_done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $f (f32.mul (f32.load (i32.add (local.get $g) (local.get $off))) (f32.load (i32.add (local.get $s) (local.get $off)))))
+      (f32.store (i32.add (local.get $gs) (local.get $off)) (local.get $f))
+      (f32.store (i32.add (local.get $out) (local.get $off)) (f32.mul (local.get $f) (f32.load (i32.add (local.get $u) (local.get $off)))))
+      (local.set $off (i32.add (local.get $off) (i32.const 4)))
+      (br $tail))))
+
+  ;; SwiGLU backward: dg = (dy·u)·(s + (gs − gs·s)), du = dy·gs.
+  (func (export "swiglu_bwd")
+    (param $dy i32) (param $s i32) (param $gs i32) (param $u i32) (param $dg i32) (param $du i32) (param $n i32)
+    (local $off i32) (local $end i32) (local $d v128) (local $sv v128) (local $gv v128)
+    (local $df f32) (local $sf f32) (local $gf f32)
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (block $done (loop $quads
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $d (v128.load (i32.add (local.get $dy) (local.get $off))))
+      (local.set $sv (v128.load (i32.add (local.get $s) (local.get $off))))
+      (local.set $gv (v128.load (i32.add (local.get $gs) (local.get $off))))
+      (v128.store (i32.add (local.get $dg) (local.get $off))
+        (f32x4.mul
+          (f32x4.mul (local.get $d) (v128.load (i32.add (local.get $u) (local.get $off))))
+          (f32x4.add (local.get $sv) (f32x4.sub (local.get $gv) (f32x4.mul (local.get $gv) (local.get $sv))))))
+      (v128.store (i32.add (local.get $du) (local.get $off)) (f32x4.mul (local.get $d) (local.get $gv)))
+      (local.set $off (i32.add (local.get $off) (i32.const 16)))
+      (br $quads)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tail_done (loop $tail
+      (br_if $tail_done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $df (f32.load (i32.add (local.get $dy) (local.get $off))))
+      (local.set $sf (f32.load (i32.add (local.get $s) (local.get $off))))
+      (local.set $gf (f32.load (i32.add (local.get $gs) (local.get $off))))
+      (f32.store (i32.add (local.get $dg) (local.get $off))
+        (f32.mul
+          (f32.mul (local.get $df) (f32.load (i32.add (local.get $u) (local.get $off))))
+          (f32.add (local.get $sf) (f32.sub (local.get $gf) (f32.mul (local.get $gf) (local.get $sf))))))
+      (f32.store (i32.add (local.get $du) (local.get $off)) (f32.mul (local.get $df) (local.get $gf)))
+      (local.set $off (i32.add (local.get $off) (i32.const 4)))
+      (br $tail))))
+
+  ;; RMSNorm forward after r = rsqrt(mean(x²) + eps), per row of D: xh = x·r[row], y = xh·w.
+  (func (export "rmsnorm_fwd")
+    (param $x i32) (param $r i32) (param $w i32) (param $xh i32) (param $y i32) (param $rows i32) (param $D i32)
+    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $rv v128) (local $v v128) (local $rf f32) (local $f f32) (local $a i32)
+    (local.set $quads (i32.and (local.get $D) (i32.const -4)))
+    (block $rows_done (loop $rows_loop
+      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $D)) (i32.const 2)))
+      (local.set $rf (f32.load (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2)))))
+      (local.set $rv (f32x4.splat (local.get $rf)))
+      (local.set $i (i32.const 0))
+      (block $q_done (loop $q
+        (br_if $q_done (i32.ge_u (local.get $i) (local.get $quads)))
+        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $v (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $a))) (local.get $rv)))
+        (v128.store (i32.add (local.get $xh) (local.get $a)) (local.get $v))
+        (v128.store (i32.add (local.get $y) (local.get $a)) (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $q)))
+      (block $t_done (loop $t
+        (br_if $t_done (i32.ge_u (local.get $i) (local.get $D)))
+        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $f (f32.mul (f32.load (i32.add (local.get $x) (local.get $a))) (local.get $rf)))
+        (f32.store (i32.add (local.get $xh) (local.get $a)) (local.get $f))
+        (f32.store (i32.add (local.get $y) (local.get $a)) (f32.mul (local.get $f) (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $t)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows_loop))))
+
+  ;; RMSNorm backward, first half: g = dy·w, t = g·xh (its row means come next, from tfjs's Mean).
+  (func (export "rmsnorm_bwd1")
+    (param $dy i32) (param $w i32) (param $xh i32) (param $g i32) (param $t i32) (param $rows i32) (param $D i32)
+    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $v v128) (local $f f32) (local $a i32)
+    (local.set $quads (i32.and (local.get $D) (i32.const -4)))
+    (block $rows_done (loop $rows_loop
+      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $D)) (i32.const 2)))
+      (local.set $i (i32.const 0))
+      (block $q_done (loop $q
+        (br_if $q_done (i32.ge_u (local.get $i) (local.get $quads)))
+        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $v (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $a))) (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+        (v128.store (i32.add (local.get $g) (local.get $a)) (local.get $v))
+        (v128.store (i32.add (local.get $t) (local.get $a)) (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $xh) (local.get $a)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $q)))
+      (block $t_done (loop $tl
+        (br_if $t_done (i32.ge_u (local.get $i) (local.get $D)))
+        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $f (f32.mul (f32.load (i32.add (local.get $dy) (local.get $a))) (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+        (f32.store (i32.add (local.get $g) (local.get $a)) (local.get $f))
+        (f32.store (i32.add (local.get $t) (local.get $a)) (f32.mul (local.get $f) (f32.load (i32.add (local.get $xh) (local.get $a)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tl)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows_loop))))
+
+  ;; RMSNorm backward, second half, per row: dx = r[row]·(g − xh·mean[row]), dyx = dy·xh.
+  (func (export "rmsnorm_bwd2")
+    (param $g i32) (param $xh i32) (param $mean i32) (param $r i32) (param $dy i32) (param $dx i32) (param $dyx i32) (param $rows i32) (param $D i32)
+    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $mv v128) (local $rv v128) (local $xv v128)
+    (local $mf f32) (local $rf f32) (local $xf f32) (local $a i32)
+    (local.set $quads (i32.and (local.get $D) (i32.const -4)))
+    (block $rows_done (loop $rows_loop
+      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $D)) (i32.const 2)))
+      (local.set $mf (f32.load (i32.add (local.get $mean) (i32.shl (local.get $row) (i32.const 2)))))
+      (local.set $rf (f32.load (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2)))))
+      (local.set $mv (f32x4.splat (local.get $mf)))
+      (local.set $rv (f32x4.splat (local.get $rf)))
+      (local.set $i (i32.const 0))
+      (block $q_done (loop $q
+        (br_if $q_done (i32.ge_u (local.get $i) (local.get $quads)))
+        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $xv (v128.load (i32.add (local.get $xh) (local.get $a))))
+        (v128.store (i32.add (local.get $dx) (local.get $a))
+          (f32x4.mul (local.get $rv) (f32x4.sub (v128.load (i32.add (local.get $g) (local.get $a))) (f32x4.mul (local.get $xv) (local.get $mv)))))
+        (v128.store (i32.add (local.get $dyx) (local.get $a)) (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $a))) (local.get $xv)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $q)))
+      (block $t_done (loop $tl
+        (br_if $t_done (i32.ge_u (local.get $i) (local.get $D)))
+        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $xf (f32.load (i32.add (local.get $xh) (local.get $a))))
+        (f32.store (i32.add (local.get $dx) (local.get $a))
+          (f32.mul (local.get $rf) (f32.sub (f32.load (i32.add (local.get $g) (local.get $a))) (f32.mul (local.get $xf) (local.get $mf)))))
+        (f32.store (i32.add (local.get $dyx) (local.get $a)) (f32.mul (f32.load (i32.add (local.get $dy) (local.get $a))) (local.get $xf)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tl)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows_loop))))
 )
