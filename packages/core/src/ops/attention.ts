@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BamError, ShapeError } from '../errors.ts';
 import { blasActive, gemmBatch } from './blas.ts';
+import { chainsOnWasm, runChain } from './kernels.ts';
 
 /** Options of `groupedCausalAttention`. */
 export interface GroupedAttentionOptions {
@@ -30,6 +31,17 @@ export interface GroupedAttentionOptions {
    * gradient). null: every query attends to every key (one new token against a KV cache).
    */
   mask: tf.Tensor2D | null;
+}
+
+/** scores [G, T, S] + the additive mask [T, S]: one SIMD pass where bam's wasm module runs (same bits as tf.add). */
+function addMask(scores: tf.Tensor, mask: tf.Tensor2D): tf.Tensor {
+  return chainsOnWasm() && scores.dtype === 'float32' ? runChain('addRepeated', scores, mask) : tf.add(scores, mask);
+}
+
+/** The softmax's backward P ⊙ (dP − rowsum(dP ⊙ P)): one SIMD pass where bam's wasm module runs (same bits as the ops). */
+function softmaxBackward(p: tf.Tensor3D, dP: tf.Tensor3D): tf.Tensor3D {
+  if (chainsOnWasm() && dP.dtype === 'float32') return runChain('softmaxBackward', p, dP) as tf.Tensor3D;
+  return tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))) as tf.Tensor3D;
 }
 
 /** `tf.customGrad` typing wants rest parameters; our op has three tensor inputs. */
@@ -57,7 +69,7 @@ function makeOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn3 {
     const ktList = tf.unstack(tf.transpose(k, [0, 2, 1])) as tf.Tensor2D[]; // Gkv × [Dh, S]
     const vList = tf.unstack(v) as tf.Tensor2D[]; // Gkv × [S, Dh]
     const scores = tf.stack(qList.map((qg, g) => tf.matMul(qg, ktList[kvOf[g]]))); // [G, T, S]
-    const probs = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor3D; // [G, T, S]
+    const probs = tf.softmax(mask ? addMask(scores, mask) : scores) as tf.Tensor3D; // [G, T, S]
     const pList = tf.unstack(probs) as tf.Tensor2D[]; // G × [T, S]
     const out = tf.stack(pList.map((p, g) => tf.matMul(p, vList[kvOf[g]]))); // [G, T, Dh]
     save([qs, k, v, probs]);
@@ -70,7 +82,7 @@ function makeOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn3 {
         const ptList = tf.unstack(tf.transpose(sp, [0, 2, 1])) as tf.Tensor2D[]; // G × [S, T]
         const dv = tf.stack(readers.map((gs) => sumOfProducts(gs.map((g) => [ptList[g], dyList[g]])))); // [Gkv, S, Dh]
         const dP = tf.stack(dyList.map((d, g) => tf.matMul(d, vtList[kvOf[g]]))); // [G, T, S]
-        const dS = tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(dP, sp), -1, true))) as tf.Tensor3D; // softmax backward, [G, T, S]
+        const dS = softmaxBackward(sp, dP as tf.Tensor3D); // softmax backward, [G, T, S]
         const dsList = tf.unstack(dS) as tf.Tensor2D[]; // G × [T, S]
         const dstList = tf.unstack(tf.transpose(dS, [0, 2, 1])) as tf.Tensor2D[]; // G × [S, T]
         const kList = tf.unstack(sk) as tf.Tensor2D[]; // Gkv × [S, Dh]
@@ -94,7 +106,7 @@ function makeBlasOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn
   const intoKv = { outIndex: kvOf, outCount: Gkv }; // and its gradient sums into that group
   return tf.customGrad(((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
     const scores = gemmBatch(q as tf.Tensor3D, k as tf.Tensor3D, { ...toKv, transB: true, alpha: scale }); // [G, T, S]
-    const probs = tf.softmax(mask ? tf.add(scores, mask) : scores) as tf.Tensor3D; // [G, T, S]
+    const probs = tf.softmax(mask ? addMask(scores, mask) : scores) as tf.Tensor3D; // [G, T, S]
     const out = gemmBatch(probs, v as tf.Tensor3D, toKv); // [G, T, Dh]
     save([q, k, v, probs]);
     return {
@@ -104,7 +116,7 @@ function makeBlasOp(opts: GroupedAttentionOptions, G: number, Gkv: number): Attn
         const d = dy as tf.Tensor3D;
         const dv = gemmBatch(sp, d, { ...intoKv, transA: true }); // Σ Pᵀ·do, [Gkv, S, Dh]
         const dP = gemmBatch(d, sv, { ...toKv, transB: true }); // do·vᵀ, [G, T, S]
-        const dS = tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(dP, sp), -1, true))) as tf.Tensor3D; // softmax backward
+        const dS = softmaxBackward(sp, dP); // softmax backward
         const dq = gemmBatch(dS, sk, { ...toKv, alpha: scale }); // scale·dS·k, [G, T, Dh]
         const dk = gemmBatch(dS, sq, { ...intoKv, transA: true, alpha: scale }); // Σ scale·dSᵀ·q, [Gkv, S, Dh]
         return [dq, dk, dv];

@@ -403,21 +403,25 @@ function makeConcat(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
 
 /**
  * bam's float32 element-wise chains on wasm SIMD (ops/simd/kernels.wat): each runs the multiplies,
- * adds and subtractions of a few tfjs ops (ops/swiglu.ts, ops/rms-norm.ts) in one pass, with those
- * ops' bits. Inputs in the order listed; two outputs, each the shape of `shapeOf`'s input. Only
- * registered for use where `chainsOnWasm()` says the SIMD module runs.
+ * adds and subtractions of a few tfjs ops (ops/swiglu.ts, ops/rms-norm.ts, ops/attention.ts) in one
+ * pass, with those ops' bits. Inputs in the order listed; `outputs` outputs, each the shape of
+ * `shapeOf`'s input. For use where `chainsOnWasm()` says the SIMD module runs.
  */
 export const CHAINS = {
   /** g, s, u → gs = g·s, out = gs·u (SwiGLU's forward after σ). */
-  swigluForward: { kernel: 'BamSwigluFwd', inputs: ['g', 's', 'u'], shapeOf: 'g' },
+  swigluForward: { kernel: 'BamSwigluFwd', inputs: ['g', 's', 'u'], shapeOf: 'g', outputs: 2 },
   /** dy, s, gs, u → dg = (dy·u)·(s + (gs − gs·s)), du = dy·gs. */
-  swigluBackward: { kernel: 'BamSwigluBwd', inputs: ['dy', 's', 'gs', 'u'], shapeOf: 'dy' },
+  swigluBackward: { kernel: 'BamSwigluBwd', inputs: ['dy', 's', 'gs', 'u'], shapeOf: 'dy', outputs: 2 },
   /** x [rows, D], r [rows], w [D] → xh = x·r, y = xh·w. */
-  rmsNormForward: { kernel: 'BamRmsNormFwd', inputs: ['x', 'r', 'w'], shapeOf: 'x' },
+  rmsNormForward: { kernel: 'BamRmsNormFwd', inputs: ['x', 'r', 'w'], shapeOf: 'x', outputs: 2 },
   /** dy [rows, D], w [D], xh → g = dy·w, t = g·xh. */
-  rmsNormBackward1: { kernel: 'BamRmsNormBwd1', inputs: ['dy', 'w', 'xh'], shapeOf: 'dy' },
+  rmsNormBackward1: { kernel: 'BamRmsNormBwd1', inputs: ['dy', 'w', 'xh'], shapeOf: 'dy', outputs: 2 },
   /** g, xh, mean [rows], r [rows], dy → dx = r·(g − xh·mean), dyx = dy·xh. */
-  rmsNormBackward2: { kernel: 'BamRmsNormBwd2', inputs: ['g', 'xh', 'mean', 'r', 'dy'], shapeOf: 'g' },
+  rmsNormBackward2: { kernel: 'BamRmsNormBwd2', inputs: ['g', 'xh', 'mean', 'r', 'dy'], shapeOf: 'g', outputs: 2 },
+  /** p, dp [rows, S] → ds = p·(dp − Σ_row dp·p) (the softmax's backward; the sum left to right, as tfjs's Sum). */
+  softmaxBackward: { kernel: 'BamSoftmaxBwd', inputs: ['p', 'dp'], shapeOf: 'p', outputs: 1 },
+  /** x [..., T, S], m [T, S] → x + m, m repeated over the leading axes (an additive mask). */
+  addRepeated: { kernel: 'BamAddRepeated', inputs: ['x', 'm'], shapeOf: 'x', outputs: 1 },
 } as const;
 export type Chain = keyof typeof CHAINS;
 
@@ -427,13 +431,13 @@ export function chainsOnWasm(): boolean {
 }
 
 function chainKernel(chain: Chain): tf.KernelFunc {
-  const { inputs: names, shapeOf } = CHAINS[chain];
+  const { inputs: names, shapeOf, outputs: count } = CHAINS[chain];
   return ((args: KernelArgs) => {
     const b = args.backend as WasmBackend;
     const simd = simdKernels(args.backend);
     if (!simd) throw new Error(`${CHAINS[chain].kernel} needs bam's wasm SIMD module, which is not loaded on this backend`);
     const shape = [...args.inputs[shapeOf]!.shape];
-    const outs = [b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32')];
+    const outs = Array.from({ length: count }, () => b.makeOutput(shape, 'float32'));
     const [o1, o2] = outs.map((o) => b.typedArrayFromHeap(o).byteOffset);
     const at = names.map((n) => b.typedArrayFromHeap(args.inputs[n]!).byteOffset);
     const n = sizeOf(shape);
@@ -455,17 +459,28 @@ function chainKernel(chain: Chain): tf.KernelFunc {
       case 'rmsNormBackward2':
         simd.rmsnorm_bwd2(at[0], at[1], at[2], at[3], at[4], o1, o2, rows, D);
         break;
+      case 'softmaxBackward':
+        simd.softmax_bwd(at[0], at[1], o1, rows, D);
+        break;
+      case 'addRepeated': {
+        const inner = sizeOf(args.inputs.m!.shape);
+        simd.add_repeated(at[0], at[1], o1, inner === 0 ? 0 : n / inner, inner);
+        break;
+      }
     }
     return outs;
   }) as unknown as tf.KernelFunc;
 }
 
-/** Runs one chain on wasm → its two outputs (new tensors). Check `chainsOnWasm()` first. */
-export function runChain(chain: Chain, ...inputs: tf.Tensor[]): [tf.Tensor, tf.Tensor] {
-  const { kernel, inputs: names } = CHAINS[chain];
+type Outputs<C extends Chain> = (typeof CHAINS)[C]['outputs'] extends 1 ? tf.Tensor : [tf.Tensor, tf.Tensor];
+
+/** Runs one chain on wasm → its output, or its two outputs (new tensors). Check `chainsOnWasm()` first. */
+export function runChain<C extends Chain>(chain: C, ...inputs: tf.Tensor[]): Outputs<C> {
+  const { kernel, inputs: names, outputs } = CHAINS[chain];
   const map: tf.NamedTensorMap = {};
   names.forEach((n, i) => (map[n] = inputs[i]));
-  return tf.engine().runKernel(kernel, map, {}) as unknown as [tf.Tensor, tf.Tensor];
+  const out = tf.engine().runKernel(kernel, map, {}) as unknown as tf.Tensor[];
+  return (outputs === 1 ? out[0] : out) as Outputs<C>;
 }
 
 const originals = new Map<string, tf.KernelConfig | undefined>();

@@ -12,6 +12,7 @@ import { adamwStep, opsSettings, setOpsSettings } from '../../src/ops/index.ts';
 import { ropeFused } from '../../src/ops/rope.ts';
 import { rmsNormFused } from '../../src/ops/rms-norm.ts';
 import { siluMul } from '../../src/ops/swiglu.ts';
+import { groupedCausalAttention } from '../../src/ops/attention.ts';
 import { simdKernels } from '../../src/ops/simd/index.ts';
 
 beforeAll(async () => {
@@ -107,6 +108,23 @@ describe("bam's wasm SIMD kernels", () => {
       });
       ['forward', '∂x', '∂scale'].forEach((what, i) => expect(differing(got.js[i], got.simd[i]), `${what} ${rows}×${D}`).toEqual([]));
       tf.dispose([x, scale, w]);
+    }
+  });
+
+  it("causal attention's mask add and softmax backward give the tfjs ops' bits (values and all three gradients)", () => {
+    for (const [G, Gkv, T, Dh] of [[8, 8, 16, 8], [6, 2, 7, 5]]) {
+      const q = tf.randomNormal([G, T, Dh], 0, 1, 'float32', 17) as tf.Tensor3D;
+      const k = tf.randomNormal([Gkv, T, Dh], 0, 1, 'float32', 18) as tf.Tensor3D;
+      const v = tf.randomNormal([Gkv, T, Dh], 0, 1, 'float32', 19) as tf.Tensor3D;
+      const w = tf.randomNormal([G, T, Dh], 0, 1, 'float32', 20);
+      const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9)) as tf.Tensor2D;
+      const opts = { kvOf: Array.from({ length: G }, (_, g) => Math.floor((g * Gkv) / G)), scale: 1 / Math.sqrt(Dh), mask };
+      const got = both(() => {
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(groupedCausalAttention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, opts), w)))([q, k, v]);
+        return [groupedCausalAttention(q, k, v, opts), ...grads];
+      });
+      ['output', '∂q', '∂k', '∂v'].forEach((what, i) => expect(differing(got.js[i], got.simd[i]), `${what} G=${G}`).toEqual([]));
+      tf.dispose([q, k, v, w, mask]);
     }
   });
 });

@@ -21,6 +21,8 @@ export interface SimdKernels {
   rmsnorm_fwd(x: number, r: number, w: number, xh: number, y: number, rows: number, D: number): void;
   rmsnorm_bwd1(dy: number, w: number, xh: number, g: number, t: number, rows: number, D: number): void;
   rmsnorm_bwd2(g: number, xh: number, mean: number, r: number, dy: number, dx: number, dyx: number, rows: number, D: number): void;
+  softmax_bwd(p: number, dp: number, ds: number, rows: number, S: number): void;
+  add_repeated(x: number, m: number, out: number, outer: number, inner: number): void;
 }
 
 /** The WebAssembly API this uses (the project's TypeScript libs leave it out). */
