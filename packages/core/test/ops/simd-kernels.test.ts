@@ -127,4 +127,17 @@ describe("bam's wasm SIMD kernels", () => {
       tf.dispose([q, k, v, w, mask]);
     }
   });
+
+  it("Transpose [0, 2, 1, 3] copies whole runs (float32, int32, odd sizes), and other perms still run wasm's own kernel", () => {
+    for (const [shape, dtype] of [[[2, 3, 5, 7], 'float32'], [[8, 16, 4, 32], 'float32'], [[2, 3, 4, 5], 'int32'], [[1, 1, 1, 1], 'float32']] as const) {
+      const x = dtype === 'int32' ? tf.randomUniformInt([...shape], -1000, 1000, 21) : tf.randomNormal([...shape], 0, 1, 'float32', 21);
+      const got = both(() => [tf.cast(tf.transpose(x, [0, 2, 1, 3]), 'float32'), tf.cast(tf.transpose(x, [3, 1, 0, 2]), 'float32')]);
+      expect(differing(got.js[0], got.simd[0]), `${shape} ${dtype}`).toEqual([]);
+      expect(differing(got.js[1], got.simd[1]), `${shape} ${dtype}, perm 3,1,0,2`).toEqual([]);
+      const xv = x.dataSync();
+      const [A, B, C, D] = shape;
+      expect(got.simd[0][((0 * C + (C - 1)) * B + (B - 1)) * D + (D - 1)]).toBe(xv[((0 * B + (B - 1)) * C + (C - 1)) * D + (D - 1)]);
+      x.dispose();
+    }
+  });
 });

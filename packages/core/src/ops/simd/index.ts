@@ -23,6 +23,7 @@ export interface SimdKernels {
   rmsnorm_bwd2(g: number, xh: number, mean: number, r: number, dy: number, dx: number, dyx: number, rows: number, D: number): void;
   softmax_bwd(p: number, dp: number, ds: number, rows: number, S: number): void;
   add_repeated(x: number, m: number, out: number, outer: number, inner: number): void;
+  transpose_0213(x: number, out: number, A: number, B: number, C: number, D: number): void;
 }
 
 /** The WebAssembly API this uses (the project's TypeScript libs leave it out). */

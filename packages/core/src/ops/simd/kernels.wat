@@ -345,4 +345,42 @@
         (br $tl)))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rows_loop))))
+
+  ;; A transpose that swaps the middle two axes of x [A, B, C, D] → out [A, C, B, D]: runs of D
+  ;; 4-byte values copied whole (multi-head attention's [batch, time, head, dim] ↔ [batch, head,
+  ;; time, dim]). A copy, so the bits are the input's.
+  (func (export "transpose_0213")
+    (param $x i32) (param $out i32) (param $A i32) (param $B i32) (param $C i32) (param $D i32)
+    (local $a i32) (local $b i32) (local $c i32) (local $i i32) (local $run i32) (local $quads i32)
+    (local $src i32) (local $dst i32)
+    (local.set $run (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $quads (i32.and (local.get $run) (i32.const -16)))
+    (block $a_done (loop $a_loop
+      (br_if $a_done (i32.ge_u (local.get $a) (local.get $A)))
+      (local.set $c (i32.const 0))
+      (block $c_done (loop $c_loop
+        (br_if $c_done (i32.ge_u (local.get $c) (local.get $C)))
+        (local.set $b (i32.const 0))
+        (block $b_done (loop $b_loop
+          (br_if $b_done (i32.ge_u (local.get $b) (local.get $B)))
+          ;; src = ((a·B + b)·C + c)·D, dst = ((a·C + c)·B + b)·D, in bytes
+          (local.set $src (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $a) (local.get $B)) (local.get $b)) (local.get $C)) (local.get $c)) (local.get $run))))
+          (local.set $dst (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $a) (local.get $C)) (local.get $c)) (local.get $B)) (local.get $b)) (local.get $run))))
+          (local.set $i (i32.const 0))
+          (block $q_done (loop $q
+            (br_if $q_done (i32.ge_u (local.get $i) (local.get $quads)))
+            (v128.store (i32.add (local.get $dst) (local.get $i)) (v128.load (i32.add (local.get $src) (local.get $i))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br $q)))
+          (block $t_done (loop $tl
+            (br_if $t_done (i32.ge_u (local.get $i) (local.get $run)))
+            (i32.store (i32.add (local.get $dst) (local.get $i)) (i32.load (i32.add (local.get $src) (local.get $i))))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $tl)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $b_loop)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $c_loop)))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br $a_loop))))
 )
