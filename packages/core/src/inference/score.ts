@@ -35,13 +35,22 @@ export interface ScoreOptions {
    * blocks' work but not the LM head's (a continuation's few tokens after a long context).
    */
   scored?: readonly number[];
+  /**
+   * Whether to find each scored position's argmax for `TokenScores.greedy` (default true). A
+   * perplexity needs only the log-probabilities: false skips the argmax over the vocabulary
+   * (≈ 8% of a rolling batch at `tiny`) and leaves `greedy` empty.
+   */
+  greedy?: boolean;
 }
 
 /** Scores of one sequence of n tokens: n − 1 entries, entry i for token i + 1 (the last `scored` entries with `ScoreOptions.scored`). */
 export interface TokenScores {
   /** logprobs[i] = ln p(tokens[i+1] | tokens[0..i]). */
   logprobs: number[];
-  /** greedy[i] = tokens[i+1] is the argmax (first on ties) of the model's next-token distribution after tokens[0..i]. */
+  /**
+   * greedy[i] = tokens[i+1] is the argmax (first on ties) of the model's next-token distribution
+   * after tokens[0..i]; empty under `ScoreOptions.greedy: false`.
+   */
   greedy: boolean[];
 }
 
@@ -62,6 +71,7 @@ function batchCoupled(config: ModelConfig): boolean {
 export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<readonly number[]>, opts: ScoreOptions = {}): Promise<TokenScores[]> {
   const { config } = model;
   const batchSize = opts.batchSize ?? 8;
+  const wantGreedy = opts.greedy ?? true;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new BamError(`batchSize must be a positive integer, got ${batchSize}`, 'E_INFERENCE', 'use e.g. batchSize: 8');
   }
@@ -111,26 +121,27 @@ export async function scoreTokens(model: BamModel, sequences: ReadonlyArray<read
       }
     });
     const input = tf.tensor2d(inputs, [B, T], 'int32');
-    const [logp, best] = tf.tidy(() => {
+    const [logp, best] = tf.tidy((): [tf.Tensor, tf.Tensor | undefined] => {
       const { hidden } = forwardHidden(model, input); // [B·T, D]
       const logits = lmHead(model, tf.gather(hidden, tf.tensor1d(positions, 'int32'))); // [P, V]
       // log p(target) = −NLL, read off the softmax (ops/cross-entropy.ts) rather than tf.logSumExp.
-      return [tf.neg(targetNll(logits, tf.tensor1d(targets, 'int32'))), tf.argMax(logits, 1)]; // [P] each
+      const nll = targetNll(logits, tf.tensor1d(targets, 'int32'));
+      return [tf.neg(nll), wantGreedy ? tf.argMax(logits, 1) : undefined]; // [P] each
     });
     input.dispose();
     let lp: Float32Array | Int32Array | Uint8Array;
-    let am: Float32Array | Int32Array | Uint8Array;
+    let am: Float32Array | Int32Array | Uint8Array | undefined;
     try {
-      [lp, am] = await Promise.all([logp.data(), best.data()]);
+      [lp, am] = await Promise.all([logp.data(), best?.data()]);
     } finally {
-      tf.dispose([logp, best]);
+      tf.dispose(best ? [logp, best] : [logp]);
     }
     p = 0;
     for (const idx of rows) {
       const r = out[idx];
       for (let j = 0; j < count(idx); j++, p++) {
         r.logprobs.push(lp[p]);
-        r.greedy.push(am[p] === targets[p]);
+        if (am) r.greedy.push(am[p] === targets[p]);
       }
     }
   }

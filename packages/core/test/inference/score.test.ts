@@ -71,6 +71,11 @@ describe('scoreTokens', () => {
     const changed = [...prompt, ...g.tokens];
     changed[6] = (changed[6] + 1) % 64;
     expect((await scoreTokens(m, [changed]))[0].greedy[5]).toBe(false);
+    // greedy: false skips the argmax and leaves the log-probabilities as they were
+    const [plain] = await scoreTokens(m, [changed], { greedy: false });
+    const [full] = await scoreTokens(m, [changed]);
+    expect(plain.greedy).toEqual([]);
+    expect(plain.logprobs).toEqual(full.logprobs);
   });
 
   it('scores each sequence alone for expert-choice routing, so the batch size still does not matter', async () => {

@@ -166,7 +166,7 @@ export function coreLanguageModel(opts: CoreLanguageModelOptions): LanguageModel
         return { count: ids.length, windows: rollingWindows(ids, prefix, maxLength, stride) };
       });
       const all = perRequest.flatMap((p) => p.windows);
-      const scores = await scoreTokens(model, all.map((w) => w.tokens), { batchSize, scored: all.map((w) => w.scored) });
+      const scores = await scoreTokens(model, all.map((w) => w.tokens), { batchSize, scored: all.map((w) => w.scored), greedy: false }); // a perplexity needs no argmax
       let w = 0;
       return perRequest.map((p) => {
         let logprob = 0;
