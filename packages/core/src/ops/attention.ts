@@ -35,12 +35,12 @@ export interface GroupedAttentionOptions {
 
 /** scores [G, T, S] + the additive mask [T, S]: one SIMD pass where bam's wasm module runs (same bits as tf.add). */
 function addMask(scores: tf.Tensor, mask: tf.Tensor2D): tf.Tensor {
-  return chainsOnWasm() && scores.dtype === 'float32' ? runChain('addRepeated', scores, mask) : tf.add(scores, mask);
+  return chainsOnWasm() && scores.dtype === 'float32' ? runChain('addRepeated', [scores, mask]) : tf.add(scores, mask);
 }
 
 /** The softmax's backward P ⊙ (dP − rowsum(dP ⊙ P)): one SIMD pass where bam's wasm module runs (same bits as the ops). */
 function softmaxBackward(p: tf.Tensor3D, dP: tf.Tensor3D): tf.Tensor3D {
-  if (chainsOnWasm() && dP.dtype === 'float32') return runChain('softmaxBackward', p, dP) as tf.Tensor3D;
+  if (chainsOnWasm() && dP.dtype === 'float32') return runChain('softmaxBackward', [p, dP]) as tf.Tensor3D;
   return tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true))) as tf.Tensor3D;
 }
 

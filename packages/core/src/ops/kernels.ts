@@ -402,22 +402,21 @@ function makeConcat(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
 }
 
 /**
- * bam's float32 element-wise chains on wasm SIMD (ops/simd/kernels.wat): each runs the multiplies,
- * adds and subtractions of a few tfjs ops (ops/swiglu.ts, ops/rms-norm.ts, ops/attention.ts) in one
- * pass, with those ops' bits. Inputs in the order listed; `outputs` outputs, each the shape of
- * `shapeOf`'s input. For use where `chainsOnWasm()` says the SIMD module runs.
+ * bam's float32 chains on wasm SIMD (ops/simd/kernels.wat): each runs the float32 operations of a
+ * few tfjs ops (ops/swiglu.ts, ops/rms-norm.ts, ops/attention.ts) in one pass, with those ops'
+ * bits (row sums left to right from 0, as tfjs's Sum and Mean). Inputs in the order listed;
+ * `outputs` outputs, each the shape of `shapeOf`'s input, except RMSNorm's r, one per row. For use
+ * where `chainsOnWasm()` says the SIMD module runs.
  */
 export const CHAINS = {
   /** g, s, u → gs = g·s, out = gs·u (SwiGLU's forward after σ). */
   swigluForward: { kernel: 'BamSwigluFwd', inputs: ['g', 's', 'u'], shapeOf: 'g', outputs: 2 },
   /** dy, s, gs, u → dg = (dy·u)·(s + (gs − gs·s)), du = dy·gs. */
   swigluBackward: { kernel: 'BamSwigluBwd', inputs: ['dy', 's', 'gs', 'u'], shapeOf: 'dy', outputs: 2 },
-  /** x [rows, D], r [rows], w [D] → xh = x·r, y = xh·w. */
-  rmsNormForward: { kernel: 'BamRmsNormFwd', inputs: ['x', 'r', 'w'], shapeOf: 'x', outputs: 2 },
-  /** dy [rows, D], w [D], xh → g = dy·w, t = g·xh. */
-  rmsNormBackward1: { kernel: 'BamRmsNormBwd1', inputs: ['dy', 'w', 'xh'], shapeOf: 'dy', outputs: 2 },
-  /** g, xh, mean [rows], r [rows], dy → dx = r·(g − xh·mean), dyx = dy·xh. */
-  rmsNormBackward2: { kernel: 'BamRmsNormBwd2', inputs: ['g', 'xh', 'mean', 'r', 'dy'], shapeOf: 'g', outputs: 2 },
+  /** x [..., D], w [D] (attr eps) → xh = x·r, r [..., 1] = 1/√(mean(x²) + eps), y = xh·w (Square, Mean, Add, Rsqrt, Multiply ×2). */
+  rmsNormForward: { kernel: 'BamRmsNormFwd', inputs: ['x', 'w'], shapeOf: 'x', outputs: 3 },
+  /** dy [..., D], w [D], xh, r [..., 1] → dx = r·(g − xh·mean(g·xh)) with g = dy·w, dyx = dy·xh. */
+  rmsNormBackward: { kernel: 'BamRmsNormBwd', inputs: ['dy', 'w', 'xh', 'r'], shapeOf: 'dy', outputs: 2 },
   /** p, dp [rows, S] → ds = p·(dp − Σ_row dp·p) (the softmax's backward; the sum left to right, as tfjs's Sum). */
   softmaxBackward: { kernel: 'BamSoftmaxBwd', inputs: ['p', 'dp'], shapeOf: 'p', outputs: 1 },
   /** x [..., T, S], m [T, S] → x + m, m repeated over the leading axes (an additive mask). */
@@ -437,8 +436,9 @@ function chainKernel(chain: Chain): tf.KernelFunc {
     const simd = simdKernels(args.backend);
     if (!simd) throw new Error(`${CHAINS[chain].kernel} needs bam's wasm SIMD module, which is not loaded on this backend`);
     const shape = [...args.inputs[shapeOf]!.shape];
-    const outs = Array.from({ length: count }, () => b.makeOutput(shape, 'float32'));
-    const [o1, o2] = outs.map((o) => b.typedArrayFromHeap(o).byteOffset);
+    const rowShape = [...shape.slice(0, -1), 1];
+    const outs = Array.from({ length: count }, (_, i) => b.makeOutput(chain === 'rmsNormForward' && i === 1 ? rowShape : shape, 'float32'));
+    const [o1, o2, o3] = outs.map((o) => b.typedArrayFromHeap(o).byteOffset);
     const at = names.map((n) => b.typedArrayFromHeap(args.inputs[n]!).byteOffset);
     const n = sizeOf(shape);
     const D = shape.length ? shape[shape.length - 1] : 1;
@@ -451,13 +451,11 @@ function chainKernel(chain: Chain): tf.KernelFunc {
         simd.swiglu_bwd(at[0], at[1], at[2], at[3], o1, o2, n);
         break;
       case 'rmsNormForward':
-        simd.rmsnorm_fwd(at[0], at[1], at[2], o1, o2, rows, D);
+        // eps as the float32 scalar tf.add(mean, eps) would make of it
+        simd.rmsnorm_fwd(at[0], at[1], o1, o2, o3, rows, D, Math.fround((args.attrs as unknown as { eps: number }).eps));
         break;
-      case 'rmsNormBackward1':
-        simd.rmsnorm_bwd1(at[0], at[1], at[2], o1, o2, rows, D);
-        break;
-      case 'rmsNormBackward2':
-        simd.rmsnorm_bwd2(at[0], at[1], at[2], at[3], at[4], o1, o2, rows, D);
+      case 'rmsNormBackward':
+        simd.rmsnorm_bwd(at[0], at[1], at[2], at[3], o1, o2, rows, D);
         break;
       case 'softmaxBackward':
         simd.softmax_bwd(at[0], at[1], o1, rows, D);
@@ -472,14 +470,14 @@ function chainKernel(chain: Chain): tf.KernelFunc {
   }) as unknown as tf.KernelFunc;
 }
 
-type Outputs<C extends Chain> = (typeof CHAINS)[C]['outputs'] extends 1 ? tf.Tensor : [tf.Tensor, tf.Tensor];
+type Outputs<C extends Chain> = (typeof CHAINS)[C]['outputs'] extends 1 ? tf.Tensor : (typeof CHAINS)[C]['outputs'] extends 2 ? [tf.Tensor, tf.Tensor] : [tf.Tensor, tf.Tensor, tf.Tensor];
 
-/** Runs one chain on wasm → its output, or its two outputs (new tensors). Check `chainsOnWasm()` first. */
-export function runChain<C extends Chain>(chain: C, ...inputs: tf.Tensor[]): Outputs<C> {
+/** Runs one chain on wasm → its output, or its outputs (new tensors). Check `chainsOnWasm()` first. */
+export function runChain<C extends Chain>(chain: C, inputs: tf.Tensor[], attrs: Record<string, number> = {}): Outputs<C> {
   const { kernel, inputs: names, outputs } = CHAINS[chain];
   const map: tf.NamedTensorMap = {};
   names.forEach((n, i) => (map[n] = inputs[i]));
-  const out = tf.engine().runKernel(kernel, map, {}) as unknown as tf.Tensor[];
+  const out = tf.engine().runKernel(kernel, map, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
   return (outputs === 1 ? out[0] : out) as Outputs<C>;
 }
 

@@ -7,9 +7,10 @@
  * Why: autodiff's backward of the reference ops is a dozen kernels, among them a Transpose and a
  * Sum for the reduction over rows in ∂w. Here the backward is six element-wise kernels and one
  * product 1ᵀ·(dy⊙x̂) for ∂w (on BLAS when it runs wasm's products), and the forward keeps x̂ and r
- * for it. Where bam's wasm SIMD module runs (ops/simd), the forward's two Multiplys are one pass
- * and the backward's six element-wise kernels two passes around tfjs's row Mean, with the same
- * float32 operations in the same order (the same bits). A version that made each direction one
+ * for it. Where bam's wasm SIMD module runs (ops/simd), each direction is one kernel doing the
+ * ops' float32 operations in their order, row sums left to right as tfjs's Mean does (the same
+ * bits): the forward's Square, Mean, Add, Rsqrt and two Multiplys, the backward's six
+ * element-wise kernels and Mean. A version that made each direction one
  * JavaScript pass over wasm-heap views measured slower (forward+backward at [1024, 128]: ops
  * 2.8 ms, JavaScript 2.4 ms, this 1.6 ms; benchmarks/RESULTS.md, round three). Callers pick it
  * with `fusedOnWasm('rmsnorm', ...)` (ops/settings.ts); elsewhere the reference ops run. Both are
@@ -25,26 +26,30 @@ export function rmsNormFused<T extends tf.Tensor>(x: T, scale: tf.Tensor1D, eps:
   if (scale.shape.length !== 1 || scale.shape[0] !== D) throw new ShapeError('RMSNorm scale', [D], scale.shape, 'rmsNorm');
   const rows = D === 0 ? 0 : x.size / D;
   const f = tf.customGrad(((xs: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (chainsOnWasm()) {
+      // The forward's six ops in one pass and the backward's element-wise ops and row Mean in
+      // another, with the same float32 operations in the same order: the same bits.
+      const [xHat, r, y] = runChain('rmsNormForward', [xs, w], { eps });
+      save([xHat, r, w]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sHat, sr, sw] = saved;
+          const [dx, dyHat] = runChain('rmsNormBackward', [dy, sw, sHat, sr]); // dyHat = dy⊙x̂
+          return [dx, tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dyHat, [rows, D])), [D])]; // ∂w: Σ over rows, [D]
+        },
+      };
+    }
     const r = tf.rsqrt(tf.add(tf.mean(tf.square(xs), -1, true), eps)); // [..., 1]
-    const chains = chainsOnWasm();
-    const [xHat, y] = chains ? runChain('rmsNormForward', xs, r, w) : [tf.mul(xs, r), undefined]; // [..., D]
+    const xHat = tf.mul(xs, r); // [..., D]
     save([xHat, r, w]);
     return {
-      value: y ?? tf.mul(xHat, w),
+      value: tf.mul(xHat, w),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sHat, sr, sw] = saved;
-        let dx: tf.Tensor;
-        let dyHat: tf.Tensor; // dy⊙x̂
-        if (chainsOnWasm()) {
-          // The element-wise ops below in two passes around the row means, with their bits.
-          const [g, gHat] = runChain('rmsNormBackward1', dy, sw, sHat);
-          [dx, dyHat] = runChain('rmsNormBackward2', g, sHat, tf.mean(gHat, -1, true), sr, dy);
-        } else {
-          const g = tf.mul(dy, sw); // [..., D]
-          dx = tf.mul(sr, tf.sub(g, tf.mul(sHat, tf.mean(tf.mul(g, sHat), -1, true)))); // [..., D]
-          dyHat = tf.mul(dy, sHat);
-        }
-        const dw = tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dyHat, [rows, D])), [D]); // Σ over rows, [D]
+        const g = tf.mul(dy, sw); // [..., D]
+        const dx = tf.mul(sr, tf.sub(g, tf.mul(sHat, tf.mean(tf.mul(g, sHat), -1, true)))); // [..., D]
+        const dw = tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(tf.mul(dy, sHat), [rows, D])), [D]); // Σ over rows, [D]
         return [dx, dw];
       },
     };

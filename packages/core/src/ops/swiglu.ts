@@ -26,13 +26,13 @@ function siluMulOps(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
 const siluMulFused = tf.customGrad(((gate: tf.Tensor, up: tf.Tensor, save: tf.GradSaveFunc) => {
   const sig = tf.sigmoid(gate);
   // gs = gate·σ and gs·up: one SIMD pass with the two Multiplys' bits where bam's wasm module runs.
-  const [gs, value] = chainsOnWasm() ? runChain('swigluForward', gate, sig, up) : [tf.mul(gate, sig), undefined];
+  const [gs, value] = chainsOnWasm() ? runChain('swigluForward', [gate, sig, up]) : [tf.mul(gate, sig), undefined];
   save([sig, gs, up]);
   return {
     value: value ?? tf.mul(gs, up),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [s, gs, u] = saved; // σ(gate), gate·σ(gate), up
-      if (chainsOnWasm()) return runChain('swigluBackward', dy, s, gs, u); // the five ops below in one pass, same bits
+      if (chainsOnWasm()) return runChain('swigluBackward', [dy, s, gs, u]); // the five ops below in one pass, same bits
       return [tf.mul(tf.mul(dy, u), tf.add(s, tf.sub(gs, tf.mul(gs, s)))), tf.mul(dy, gs)]; // [∂gate, ∂up]
     },
   };

@@ -18,9 +18,8 @@ export interface SimdKernels {
   rope(x: number, cos: number, sin: number, out: number, BT: number, T: number, H: number, Dh: number, half: number, sign: number): void;
   swiglu_fwd(g: number, s: number, u: number, gs: number, out: number, n: number): void;
   swiglu_bwd(dy: number, s: number, gs: number, u: number, dg: number, du: number, n: number): void;
-  rmsnorm_fwd(x: number, r: number, w: number, xh: number, y: number, rows: number, D: number): void;
-  rmsnorm_bwd1(dy: number, w: number, xh: number, g: number, t: number, rows: number, D: number): void;
-  rmsnorm_bwd2(g: number, xh: number, mean: number, r: number, dy: number, dx: number, dyx: number, rows: number, D: number): void;
+  rmsnorm_fwd(x: number, w: number, xh: number, r: number, y: number, rows: number, D: number, eps: number): void;
+  rmsnorm_bwd(dy: number, w: number, xh: number, r: number, dx: number, dyx: number, rows: number, D: number): void;
   softmax_bwd(p: number, dp: number, ds: number, rows: number, S: number): void;
   add_repeated(x: number, m: number, out: number, outer: number, inner: number): void;
   transpose_0213(x: number, out: number, A: number, B: number, C: number, D: number): void;

@@ -188,15 +188,28 @@
       (local.set $off (i32.add (local.get $off) (i32.const 4)))
       (br $tail))))
 
-  ;; RMSNorm forward after r = rsqrt(mean(x²) + eps), per row of D: xh = x·r[row], y = xh·w.
+;; RMSNorm forward, per row of D: ss = Σ x·x (float32, left to right from 0, as tfjs's Square
+  ;; and Mean), r = 1 / √(ss / D + eps) (tfjs's Add and Rsqrt: float32 division and square root),
+  ;; xh = x·r, y = xh·w. Writes xh, r [rows] and y.
   (func (export "rmsnorm_fwd")
-    (param $x i32) (param $r i32) (param $w i32) (param $xh i32) (param $y i32) (param $rows i32) (param $D i32)
-    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $rv v128) (local $v v128) (local $rf f32) (local $f f32) (local $a i32)
+    (param $x i32) (param $w i32) (param $xh i32) (param $r i32) (param $y i32) (param $rows i32) (param $D i32) (param $eps f32)
+    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $rv v128) (local $v v128)
+    (local $rf f32) (local $f f32) (local $a i32) (local $ss f32) (local $Df f32)
     (local.set $quads (i32.and (local.get $D) (i32.const -4)))
+    (local.set $Df (f32.convert_i32_u (local.get $D)))
     (block $rows_done (loop $rows_loop
       (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
       (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $D)) (i32.const 2)))
-      (local.set $rf (f32.load (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2)))))
+      (local.set $ss (f32.const 0))
+      (local.set $i (i32.const 0))
+      (block $s_done (loop $s
+        (br_if $s_done (i32.ge_u (local.get $i) (local.get $D)))
+        (local.set $f (f32.load (i32.add (local.get $x) (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $ss (f32.add (local.get $ss) (f32.mul (local.get $f) (local.get $f))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $s)))
+      (local.set $rf (f32.div (f32.const 1) (f32.sqrt (f32.add (f32.div (local.get $ss) (local.get $Df)) (local.get $eps)))))
+      (f32.store (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2))) (local.get $rf))
       (local.set $rv (f32x4.splat (local.get $rf)))
       (local.set $i (i32.const 0))
       (block $q_done (loop $q
@@ -218,44 +231,31 @@
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rows_loop))))
 
-  ;; RMSNorm backward, first half: g = dy·w, t = g·xh (its row means come next, from tfjs's Mean).
-  (func (export "rmsnorm_bwd1")
-    (param $dy i32) (param $w i32) (param $xh i32) (param $g i32) (param $t i32) (param $rows i32) (param $D i32)
-    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $v v128) (local $f f32) (local $a i32)
+  ;; RMSNorm backward, per row: g = dy·w, mean = Σ g·xh / D (left to right from 0, as tfjs's
+  ;; Multiply and Mean), dx = r·(g − xh·mean), dyx = dy·xh (for ∂w's product). g is computed
+  ;; again in the second pass rather than stored (the same operation, the same bits).
+  (func (export "rmsnorm_bwd")
+    (param $dy i32) (param $w i32) (param $xh i32) (param $r i32) (param $dx i32) (param $dyx i32) (param $rows i32) (param $D i32)
+    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $a i32) (local $wa i32)
+    (local $mv v128) (local $rv v128) (local $xv v128) (local $dv v128)
+    (local $mf f32) (local $rf f32) (local $xf f32) (local $df f32) (local $sum f32) (local $Df f32)
     (local.set $quads (i32.and (local.get $D) (i32.const -4)))
+    (local.set $Df (f32.convert_i32_u (local.get $D)))
     (block $rows_done (loop $rows_loop
       (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
       (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $D)) (i32.const 2)))
+      (local.set $sum (f32.const 0))
       (local.set $i (i32.const 0))
-      (block $q_done (loop $q
-        (br_if $q_done (i32.ge_u (local.get $i) (local.get $quads)))
+      (block $s_done (loop $s
+        (br_if $s_done (i32.ge_u (local.get $i) (local.get $D)))
         (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
-        (local.set $v (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $a))) (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
-        (v128.store (i32.add (local.get $g) (local.get $a)) (local.get $v))
-        (v128.store (i32.add (local.get $t) (local.get $a)) (f32x4.mul (local.get $v) (v128.load (i32.add (local.get $xh) (local.get $a)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $q)))
-      (block $t_done (loop $tl
-        (br_if $t_done (i32.ge_u (local.get $i) (local.get $D)))
-        (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
-        (local.set $f (f32.mul (f32.load (i32.add (local.get $dy) (local.get $a))) (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
-        (f32.store (i32.add (local.get $g) (local.get $a)) (local.get $f))
-        (f32.store (i32.add (local.get $t) (local.get $a)) (f32.mul (local.get $f) (f32.load (i32.add (local.get $xh) (local.get $a)))))
+        (local.set $sum (f32.add (local.get $sum)
+          (f32.mul
+            (f32.mul (f32.load (i32.add (local.get $dy) (local.get $a))) (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+            (f32.load (i32.add (local.get $xh) (local.get $a))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $tl)))
-      (local.set $row (i32.add (local.get $row) (i32.const 1)))
-      (br $rows_loop))))
-
-  ;; RMSNorm backward, second half, per row: dx = r[row]·(g − xh·mean[row]), dyx = dy·xh.
-  (func (export "rmsnorm_bwd2")
-    (param $g i32) (param $xh i32) (param $mean i32) (param $r i32) (param $dy i32) (param $dx i32) (param $dyx i32) (param $rows i32) (param $D i32)
-    (local $row i32) (local $i i32) (local $base i32) (local $quads i32) (local $mv v128) (local $rv v128) (local $xv v128)
-    (local $mf f32) (local $rf f32) (local $xf f32) (local $a i32)
-    (local.set $quads (i32.and (local.get $D) (i32.const -4)))
-    (block $rows_done (loop $rows_loop
-      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
-      (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $D)) (i32.const 2)))
-      (local.set $mf (f32.load (i32.add (local.get $mean) (i32.shl (local.get $row) (i32.const 2)))))
+        (br $s)))
+      (local.set $mf (f32.div (local.get $sum) (local.get $Df)))
       (local.set $rf (f32.load (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2)))))
       (local.set $mv (f32x4.splat (local.get $mf)))
       (local.set $rv (f32x4.splat (local.get $rf)))
@@ -263,19 +263,22 @@
       (block $q_done (loop $q
         (br_if $q_done (i32.ge_u (local.get $i) (local.get $quads)))
         (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $wa (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))
         (local.set $xv (v128.load (i32.add (local.get $xh) (local.get $a))))
+        (local.set $dv (v128.load (i32.add (local.get $dy) (local.get $a))))
         (v128.store (i32.add (local.get $dx) (local.get $a))
-          (f32x4.mul (local.get $rv) (f32x4.sub (v128.load (i32.add (local.get $g) (local.get $a))) (f32x4.mul (local.get $xv) (local.get $mv)))))
-        (v128.store (i32.add (local.get $dyx) (local.get $a)) (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $a))) (local.get $xv)))
+          (f32x4.mul (local.get $rv) (f32x4.sub (f32x4.mul (local.get $dv) (v128.load (local.get $wa))) (f32x4.mul (local.get $xv) (local.get $mv)))))
+        (v128.store (i32.add (local.get $dyx) (local.get $a)) (f32x4.mul (local.get $dv) (local.get $xv)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $q)))
       (block $t_done (loop $tl
         (br_if $t_done (i32.ge_u (local.get $i) (local.get $D)))
         (local.set $a (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
         (local.set $xf (f32.load (i32.add (local.get $xh) (local.get $a))))
+        (local.set $df (f32.load (i32.add (local.get $dy) (local.get $a))))
         (f32.store (i32.add (local.get $dx) (local.get $a))
-          (f32.mul (local.get $rf) (f32.sub (f32.load (i32.add (local.get $g) (local.get $a))) (f32.mul (local.get $xf) (local.get $mf)))))
-        (f32.store (i32.add (local.get $dyx) (local.get $a)) (f32.mul (f32.load (i32.add (local.get $dy) (local.get $a))) (local.get $xf)))
+          (f32.mul (local.get $rf) (f32.sub (f32.mul (local.get $df) (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))) (f32.mul (local.get $xf) (local.get $mf)))))
+        (f32.store (i32.add (local.get $dyx) (local.get $a)) (f32.mul (local.get $df) (local.get $xf)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tl)))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
