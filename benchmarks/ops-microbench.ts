@@ -4,7 +4,11 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all [--rounds 6] [--variant dense,bam-full] [--score | --op]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all,simd [--rounds 6] [--variant dense,bam-full] [--score | --op]
+ *
+ * `--ab simd` times bam's wasm SIMD kernels (AdamW aside: one forward+backward) against the
+ * JavaScript loops and tfjs ops they replace (`opsSettings().wasmKernels` 'js' vs 'simd'; the
+ * same bits either way).
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -72,8 +76,11 @@ const abSettings: Record<string, Elementwise[]> = {
   rope: ['rope'],
   xent: ['crossEntropyForward'],
   all: ['swiglu', 'rmsnorm', 'rope', 'crossEntropyForward'],
+  /** Not a fast path of its own: `ops` runs the fused paths' JavaScript loops and tfjs ops, `fused` bam's wasm SIMD kernels. */
+  simd: [],
 };
-const withAll = (names: Elementwise[], mode: 'ops' | 'fused'): Partial<OpsSettings> => Object.fromEntries(names.map((n) => [n, mode]));
+const withAll = (name: string, mode: 'ops' | 'fused'): Partial<OpsSettings> =>
+  name === 'simd' ? { wasmKernels: mode === 'fused' ? 'simd' : 'js' } : Object.fromEntries(abSettings[name].map((n) => [n, mode]));
 
 const { values, variant, variants: abVariants, ab } = benchmarkArgs(
   'ops-microbench.ts',
@@ -96,7 +103,7 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     const unknownAb = ab.filter((n) => !Object.hasOwn(abSettings, n));
     if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${Object.keys(abSettings).join(', ')}`);
     const variants = parseVariants(v.variant);
-    if (v.op && ab.includes('all')) throw new BamError("--op: 'all' is a whole step, not one op", 'E_BENCH', 'name the fast paths one by one');
+    if (v.op && (ab.includes('all') || ab.includes('simd'))) throw new BamError("--op: 'all' and 'simd' are whole steps, not one op", 'E_BENCH', 'name the fast paths one by one');
     if (!ab.length && variants.length > 1) throw new BamError('--variant: one variant only without --ab', 'E_BENCH', 'pass one of dense, btx, bam-full, bam-kv-shared');
     return { values: v, variant: variants[0], variants, ab };
   },
@@ -176,7 +183,7 @@ if (ab.length) {
       tf.dispose(out);
       return loss;
     };
-    const cases = ab.flatMap((name) => (['ops', 'fused'] as const).map((mode) => ({ name, mode, settings: withAll(abSettings[name], mode) })));
+    const cases = ab.flatMap((name) => (['ops', 'fused'] as const).map((mode) => ({ name, mode, settings: withAll(name, mode) })));
     const times = cases.map(() => [] as number[]);
     const losses = cases.map(() => 0);
     for (let r = 0; r < rounds + 1; r++) {
