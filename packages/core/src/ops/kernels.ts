@@ -19,8 +19,9 @@
  * - `BamRope` (bam's): RoPE's rotation, or its transpose for the gradient, in one pass
  *   (ops/rope.ts).
  *
- * The kernels here are JavaScript over `typedArrayFromHeap` views, except that BamAdamW and BamRope
- * run bam's wasm SIMD kernels on the same heap when they load (./simd: same arithmetic, same bits).
+ * The kernels here are JavaScript over `typedArrayFromHeap` views, except that BamAdamW, BamRope,
+ * Transpose [0, 2, 1, 3] and the float32 chains (`CHAINS`) run bam's wasm SIMD kernels on the same
+ * heap when they load (./simd: same arithmetic, same bits).
  * Views are taken after `makeOutput`, because allocating the output can grow (and so detach) the
  * wasm heap.
  */
@@ -29,13 +30,19 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { simdKernels } from './simd/index.ts';
 
-/** How BamAdamW and BamRope run on wasm (opsSettings().wasmKernels): wasm SIMD, or JavaScript loops. */
+/**
+ * Whether bam's wasm SIMD kernels run (opsSettings().wasmKernels): 'simd', or 'js' for the
+ * JavaScript loops and tfjs kernels and ops they replace.
+ */
 let kernelImpl: 'simd' | 'js' = 'simd';
 
-/** Sets how BamAdamW and BamRope run (called by setOpsSettings). */
+/** Sets whether bam's wasm SIMD kernels run (called by setOpsSettings). */
 export function setWasmKernelImpl(impl: 'simd' | 'js'): void {
   kernelImpl = impl;
 }
+
+/** bam's SIMD kernels on `backend`'s heap when the setting asks for them and they load there. */
+const simdOn = (backend: unknown) => (kernelImpl === 'simd' ? simdKernels(backend) : undefined);
 
 type Values = Float32Array | Int32Array | Uint8Array;
 
@@ -296,7 +303,7 @@ function adamwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const keep = 1 - a.lr * a.weightDecay;
   const step = a.lr / a.bc1;
   const sqrtBc2 = Math.sqrt(a.bc2);
-  const simd = kernelImpl === 'simd' ? simdKernels(backend) : undefined;
+  const simd = simdOn(backend);
   if (simd) {
     simd.adamw(pv.byteOffset, mv.byteOffset, vv.byteOffset, gv.byteOffset, op.byteOffset, om.byteOffset, ov.byteOffset, pv.length, s, beta1, 1 - beta1, beta2, 1 - beta2, keep, step, sqrtBc2, epsilon);
     return outs;
@@ -329,7 +336,7 @@ function ropeKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const outInfo = b.makeOutput([...x.shape], 'float32');
   const out = b.typedArrayFromHeap(outInfo) as Float32Array;
   const [xv, cv, sv] = [x, inputs.cos!, inputs.sin!].map((t) => b.typedArrayFromHeap(t) as Float32Array);
-  const simd = kernelImpl === 'simd' ? simdKernels(backend) : undefined;
+  const simd = simdOn(backend);
   if (simd) {
     simd.rope(xv.byteOffset, cv.byteOffset, sv.byteOffset, out.byteOffset, B * T, T, H, Dh, half, sign);
     return outInfo;
@@ -426,7 +433,7 @@ export type Chain = keyof typeof CHAINS;
 
 /** Whether the chains run here: the wasm backend, `wasmKernels: 'simd'` and the SIMD module loaded on its heap. */
 export function chainsOnWasm(): boolean {
-  return kernelImpl === 'simd' && tf.getBackend() === 'wasm' && simdKernels(tf.backend()) !== undefined;
+  return tf.getBackend() === 'wasm' && simdOn(tf.backend()) !== undefined;
 }
 
 function chainKernel(chain: Chain): tf.KernelFunc {
@@ -491,7 +498,7 @@ function makeTranspose(fallback: tf.KernelFunc | undefined): tf.KernelFunc {
     const { inputs, backend, attrs } = args as unknown as KernelArgs;
     const x = inputs.x!;
     const perm = (attrs as unknown as { perm: number[] }).perm;
-    const simd = kernelImpl === 'simd' && x.shape.length === 4 && (x.dtype === 'float32' || x.dtype === 'int32') && perm.join() === '0,2,1,3' ? simdKernels(backend) : undefined;
+    const simd = x.shape.length === 4 && (x.dtype === 'float32' || x.dtype === 'int32') && perm.join() === '0,2,1,3' ? simdOn(backend) : undefined;
     if (!simd) {
       if (!fallback) throw new Error('wasm has no Transpose kernel to fall back to');
       return fallback(args);

@@ -39,8 +39,10 @@ export interface OpsSettings {
    */
   crossEntropyForward: 'fused' | 'ops';
   /**
-   * `simd` (default): bam's AdamW and RoPE kernels on wasm run as wasm SIMD on tfjs's heap
-   * (ops/simd); `js`: as JavaScript loops. Both do the same float64 arithmetic: identical results.
+   * `simd` (default): on wasm, AdamW, RoPE, Transpose [0, 2, 1, 3] and the float32 chains of
+   * SwiGLU, RMSNorm and attention's softmax run as bam's wasm SIMD kernels on tfjs's heap
+   * (ops/simd); `js`: the JavaScript loops and tfjs kernels and ops they replace. Both do the same
+   * arithmetic in the same order: identical results.
    */
   wasmKernels: 'simd' | 'js';
 }

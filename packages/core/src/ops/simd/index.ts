@@ -4,7 +4,7 @@
  * imports that backend's `WebAssembly.Memory`, so a kernel reads and writes tensors in place, by
  * their byte offsets, with no copy. One instance per backend (per thread). AdamW and RoPE do the
  * float64 arithmetic of the JavaScript loops they replace (ops/kernels.ts) in the same order, and
- * the float32 chains the tfjs ops they replace (ops/swiglu.ts, ops/rms-norm.ts), so each gives the
+ * the float32 chains the tfjs ops they replace (ops/swiglu.ts, ops/rms-norm.ts, ops/attention.ts), so each gives the
  * same bits as what it replaces; opsSettings().wasmKernels = 'js' runs the loops and ops instead.
  */
 import { KERNELS_WASM, KERNELS_WASM_SHARED } from './kernels-wasm.ts';
