@@ -4,11 +4,13 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all,simd [--rounds 6] [--variant dense,bam-full] [--score | --op]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all,simd,moe [--rounds 6] [--variant dense,bam-full] [--score | --op]
  *
  * `--ab simd` times bam's wasm SIMD kernels (AdamW aside: one forward+backward) against the
  * JavaScript loops and tfjs ops they replace (`opsSettings().wasmKernels` 'js' vs 'simd'; the
- * same bits either way).
+ * same bits either way). `--ab moe` times a mixture's experts run one by one against their
+ * products grouped in one kernel per projection (`opsSettings().moeProducts`; the same bits up to
+ * top-2).
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -78,9 +80,15 @@ const abSettings: Record<string, Elementwise[]> = {
   all: ['swiglu', 'rmsnorm', 'rope', 'crossEntropyForward'],
   /** Not a fast path of its own: `ops` runs the fused paths' JavaScript loops and tfjs ops, `fused` bam's wasm SIMD kernels. */
   simd: [],
+  /** Not an element-wise path: `ops` runs a mixture's experts one by one, `fused` their products grouped (`opsSettings().moeProducts`). */
+  moe: [],
 };
 const withAll = (name: string, mode: 'ops' | 'fused'): Partial<OpsSettings> =>
-  name === 'simd' ? { wasmKernels: mode === 'fused' ? 'simd' : 'js' } : Object.fromEntries(abSettings[name].map((n) => [n, mode]));
+  name === 'simd'
+    ? { wasmKernels: mode === 'fused' ? 'simd' : 'js' }
+    : name === 'moe'
+      ? { moeProducts: mode === 'fused' ? 'grouped' : 'per-expert' }
+      : Object.fromEntries(abSettings[name].map((n) => [n, mode]));
 
 const { values, variant, variants: abVariants, ab } = benchmarkArgs(
   'ops-microbench.ts',
@@ -103,7 +111,7 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     const unknownAb = ab.filter((n) => !Object.hasOwn(abSettings, n));
     if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${Object.keys(abSettings).join(', ')}`);
     const variants = parseVariants(v.variant);
-    if (v.op && (ab.includes('all') || ab.includes('simd'))) throw new BamError("--op: 'all' and 'simd' are whole steps, not one op", 'E_BENCH', 'name the fast paths one by one');
+    if (v.op && (ab.includes('all') || ab.includes('simd') || ab.includes('moe'))) throw new BamError("--op: 'all', 'simd' and 'moe' are whole steps, not one op", 'E_BENCH', 'name the fast paths one by one');
     if (!ab.length && variants.length > 1) throw new BamError('--variant: one variant only without --ab', 'E_BENCH', 'pass one of dense, btx, bam-full, bam-kv-shared');
     return { values: v, variant: variants[0], variants, ab };
   },

@@ -15,7 +15,7 @@ import { InvariantError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
 import { paramName, type AttnWeight, type FfnWeight, type LayerParamKey, type NormWeight, type ParamKey } from './param-names.ts';
 import { attentionFromProjections, multiHeadAttention, type AttentionDims, type RopeTables } from './attention.ts';
-import { ffnForward, ffnWeightNames, swigluFromProjections, type AnyFfnWeights } from './ffn.ts';
+import { ffnForward, ffnWeightNames, swigluFromProjections, type AnyFfnWeights, type FfnWeights } from './ffn.ts';
 import type { LayerKv } from './kv-cache.ts';
 import { applyNorm, type NormWeights } from './norm.ts';
 import { linear, opsSettings } from '../ops/index.ts';
@@ -163,16 +163,16 @@ export function ffnLayer(h: tf.Tensor2D, ctx: LayerContext): LayerResult {
     case 'dense':
       return { output: ffnForward(h, ffnWeights(ctx), ctx.config.mlp), aux: null };
     case 'moe': {
-      const experts: ExpertFn[] = Array.from({ length: f.numExperts }, (_, e) => {
-        const w = ffnWeights(ctx, e);
-        return (x: tf.Tensor2D) => ffnForward(x, w, ctx.config.mlp);
-      });
+      const weights = Array.from({ length: f.numExperts }, (_, e) => ffnWeights(ctx, e));
+      const experts: ExpertFn[] = weights.map((w) => (x: tf.Tensor2D) => ffnForward(x, w, ctx.config.mlp));
+      // Bias-free SwiGLU experts (the paper's) can run their products grouped (mixture/moe-ffn.ts).
+      const swiglus = (ctx.config.mlp ?? 'swiglu') === 'swiglu' && !ctx.config.ffnBias ? (weights as FfnWeights[]) : undefined;
       // Hash routing reads the token ids (the same fixed hash in every layer); the others a router.
       const routing =
         f.router.kind === 'hash'
           ? ffnRoute(f.router, { tokenIds: ctx.tokens, numExperts: f.numExperts })
           : ffnRoute(f.router, { logits: mixtureLogits(h, ctx, 'ffn') });
-      const { output, aux } = moeFfn(h, experts, routing);
+      const { output, aux } = moeFfn(h, experts, routing, swiglus);
       return { output, aux, stats: ctx.collectStats ? routingStatTensors(routing, 'ffn') : undefined };
     }
   }

@@ -10,7 +10,7 @@
  * npm package: no compiler, no install step) with pointers into that memory, so nothing is
  * copied. Everything else (element-wise ops, softmax, gathers) stays on wasm.
  *
- * Two kernels, registered for the wasm backend only:
+ * Three kernels, registered for the wasm backend only:
  * - `BatchMatMul` (TF.js's own name, so every `tf.matMul` on wasm uses it): any rank ≥ 2, batch
  *   axes broadcast as in TF.js, `transposeA`/`transposeB` at full speed (OpenBLAS reads the
  *   transposed layout; XNNPACK's transposed products are ~20× slower, hence ops/matmul.ts's
@@ -18,6 +18,9 @@
  * - `BamGemmBatch` (bam's): out[o(i)] (+)= α·op(a[ia(i)])·op(b[ib(i)]) for a list of index triples,
  *   in one kernel: every (batch, head) product of attention (ops/attention.ts) with no
  *   unstack/stack/transpose copies, and sums over the query groups that share a key/value group.
+ * - `BamGemmSegments` (bam's): products over row segments of one matrix, each segment with its
+ *   own right-hand matrix, and the segments' outer products: a mixture's experts, each on its own
+ *   tokens, in one kernel (ops/segment-matmul.ts, mixture/moe-ffn.ts).
  *
  * Selection (`enableBlas`, called when selectBackend activates wasm): env `BAM_BLAS` = `auto`
  * (default: the first of libopenblas.so.0, libopenblas.so, libopenblas.dylib that loads; on Debian
@@ -267,6 +270,102 @@ export function gemmBatch(a: tf.Tensor3D, b: tf.Tensor3D, opts: GemmBatchOptions
   return tf.engine().runKernel(GEMM_BATCH, { a, b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
 }
 
+/** Name of bam's kernel of products over row segments (see `gemmSegments`). */
+export const GEMM_SEGMENTS = 'BamGemmSegments';
+
+/** Attributes of `BamGemmSegments`: rows per segment, and which of its two forms. */
+interface GemmSegmentsAttrs {
+  counts: number[];
+  /** 'rows': out[seg s] = a[seg s] · op(b_s); 'outer': out_s = a[seg s]ᵀ · b[seg s]. */
+  form: 'rows' | 'outer';
+  /** 'rows' only: op(b_s) = b_sᵀ. */
+  transB: boolean;
+}
+
+/**
+ * Products over the row segments of a (segment s = `counts[s]` rows, in order), every segment's
+ * blocks in ONE plan so that all of them share the threads (./blas-threads.ts). Each segment is
+ * planned exactly as `BatchMatMul` plans the same product of a tensor holding only its rows, so
+ * the bits are those of the segment-by-segment products.
+ */
+function gemmSegmentsKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { counts, form, transB } = args.attrs as unknown as GemmSegmentsAttrs;
+  const inputs = args.inputs as Record<string, tf.TensorInfo>;
+  const a = inputs.a;
+  const K = a.shape[1];
+  const be = backendOf(args);
+  const plan = new ProductPlan();
+  if (form === 'rows') {
+    const bs = counts.map((_, s) => inputs[`b${s}`]);
+    const [bRows, bCols] = bs[0].shape;
+    const N = transB ? bRows : bCols;
+    const outInfo = be.makeOutput([a.shape[0], N], 'float32');
+    // Views after every makeOutput: allocating can grow (and so detach) the heap.
+    const out = be.typedArrayFromHeap(outInfo) as Float32Array;
+    const aAt = offsetOf(be.typedArrayFromHeap(a) as Float32Array);
+    let row = 0;
+    counts.forEach((m, s) => {
+      const shape = { ta: false, tb: transB, m, n: N, k: K, lda: K, ldb: bCols, ldc: N, alpha: 1 };
+      if (m > 0) planProduct(plan, shape, [{ a: aAt + row * K, b: offsetOf(be.typedArrayFromHeap(bs[s]) as Float32Array) }], offsetOf(out) + row * N);
+      row += m;
+    });
+    if (plan.tasks > 0) runPlan(plan, out);
+    return outInfo;
+  }
+  const d = inputs.b;
+  const N = d.shape[1];
+  const outInfos = counts.map(() => be.makeOutput([K, N], 'float32'));
+  const outs = outInfos.map((o) => be.typedArrayFromHeap(o) as Float32Array);
+  const aAt = offsetOf(be.typedArrayFromHeap(a) as Float32Array);
+  const dAt = offsetOf(be.typedArrayFromHeap(d) as Float32Array);
+  let row = 0;
+  counts.forEach((m, s) => {
+    const shape = { ta: true, tb: false, m: K, n: N, k: m, lda: K, ldb: N, ldc: N, alpha: 1 };
+    if (m > 0) planProduct(plan, shape, [{ a: aAt + row * K, b: dAt + row * N }], offsetOf(outs[s]));
+    else outs[s].fill(0);
+    row += m;
+  });
+  if (plan.tasks > 0) runPlan(plan, outs[0]);
+  return outInfos;
+}
+
+function checkSegments(a: tf.Tensor2D, counts: readonly number[], where: string): void {
+  if (!blasActive()) throw new BamError(`${where} needs the wasm backend with BLAS active`, 'E_BACKEND', 'check blasActive() before calling it');
+  if (a.rank !== 2 || counts.length === 0 || counts.some((c) => !Number.isInteger(c) || c < 0) || counts.reduce((p, c) => p + c, 0) !== a.shape[0]) {
+    throw new BamError(`${where}: segment row counts [${counts.join(', ')}] must be whole numbers summing to a's ${a.shape[0]} rows`, 'E_SHAPE', 'this is a bug in the caller');
+  }
+}
+
+/**
+ * Products over row segments of a [M, K] (float32, on wasm with BLAS active): segment s is the
+ * next `counts[s]` rows, and its rows of the result [M, N] are a[seg s] · op(b[s]), op(b[s]) =
+ * b[s] [K, N], or b[s]ᵀ for b[s] [N, K] with `transB`. One kernel for every segment (a mixture's
+ * experts, each on its own tokens). No gradient: ops/segment-matmul.ts builds the op with one.
+ */
+export function gemmSegments(a: tf.Tensor2D, b: readonly tf.Tensor2D[], counts: readonly number[], transB = false): tf.Tensor2D {
+  checkSegments(a, counts, 'gemmSegments');
+  const K = a.shape[1];
+  const N = transB ? b[0]?.shape[0] : b[0]?.shape[1];
+  if (b.length !== counts.length || b.some((w) => w.rank !== 2 || (transB ? w.shape[1] : w.shape[0]) !== K || (transB ? w.shape[0] : w.shape[1]) !== N)) {
+    throw new ShapeError('gemmSegments operands b', transB ? [N ?? -1, K] : [K, N ?? -1], b.find((w) => w.rank !== 2 || (transB ? w.shape[1] : w.shape[0]) !== K)?.shape ?? [b.length], 'gemmSegments');
+  }
+  const inputs: Record<string, tf.Tensor> = { a };
+  b.forEach((w, s) => (inputs[`b${s}`] = w));
+  const attrs: GemmSegmentsAttrs = { counts: [...counts], form: 'rows', transB };
+  return tf.engine().runKernel(GEMM_SEGMENTS, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
+/**
+ * The per-segment outer products of a [M, K] and d [M, N] over the same row segments:
+ * out[s] = a[seg s]ᵀ · d[seg s] [K, N] (zero for an empty segment); a mixture's weight gradients.
+ */
+export function gemmSegmentsOuter(a: tf.Tensor2D, d: tf.Tensor2D, counts: readonly number[]): tf.Tensor2D[] {
+  checkSegments(a, counts, 'gemmSegmentsOuter');
+  if (d.rank !== 2 || d.shape[0] !== a.shape[0]) throw new ShapeError('gemmSegmentsOuter operand d', [a.shape[0], -1], d.shape, 'gemmSegmentsOuter');
+  const attrs: GemmSegmentsAttrs = { counts: [...counts], form: 'outer', transB: false };
+  return tf.engine().runKernel(GEMM_SEGMENTS, { a, b: d }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+}
+
 /** Whether wasm's matrix products run on BLAS now (wasm active, a library loaded, engine `blas`). */
 export function blasActive(): boolean {
   return status.active && tf.getBackend() === 'wasm';
@@ -282,6 +381,7 @@ function registerBlasKernels(): void {
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul as unknown as tf.KernelFunc });
   if (!tf.getKernel(GEMM_BATCH, 'wasm')) tf.registerKernel({ kernelName: GEMM_BATCH, backendName: 'wasm', kernelFunc: gemmBatchKernel as unknown as tf.KernelFunc });
+  if (!tf.getKernel(GEMM_SEGMENTS, 'wasm')) tf.registerKernel({ kernelName: GEMM_SEGMENTS, backendName: 'wasm', kernelFunc: gemmSegmentsKernel as unknown as tf.KernelFunc });
 }
 
 function restoreXnnpack(): void {

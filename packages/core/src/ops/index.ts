@@ -10,4 +10,5 @@ export { targetNll } from './cross-entropy.ts';
 export { adamwStep, type AdamWStepOptions } from './adamw.ts';
 export { opsSettings, setOpsSettings, fusedOnWasm } from './settings.ts';
 export type { OpsSettings } from './settings.ts';
-export { enableBlas, blasActive, blasStatus, gemmBatch, GEMM_BATCH, AUTO_LIBRARIES as BLAS_AUTO_LIBRARIES, type BlasStatus, type EnableBlasOptions, type GemmBatchOptions } from './blas.ts';
+export { segmentLinear } from './segment-matmul.ts';
+export { enableBlas, blasActive, blasStatus, gemmBatch, GEMM_BATCH, gemmSegments, gemmSegmentsOuter, GEMM_SEGMENTS, AUTO_LIBRARIES as BLAS_AUTO_LIBRARIES, type BlasStatus, type EnableBlasOptions, type GemmBatchOptions } from './blas.ts';

@@ -45,6 +45,12 @@ export interface OpsSettings {
    * arithmetic in the same order: identical results.
    */
   wasmKernels: 'simd' | 'js';
+  /**
+   * `grouped` (default): with products on BLAS, a mixture's SwiGLU experts run each projection
+   * as one kernel over all experts' tokens (mixture/moe-ffn.ts, ops/segment-matmul.ts);
+   * `per-expert`: one expert at a time. The same values (bit for bit up to top-2).
+   */
+  moeProducts: 'grouped' | 'per-expert';
 }
 
 const current: OpsSettings = {
@@ -58,6 +64,7 @@ const current: OpsSettings = {
   rope: 'fused',
   crossEntropyForward: 'fused',
   wasmKernels: 'simd',
+  moeProducts: 'grouped',
 };
 
 /** The settings in force (read-only view). */
