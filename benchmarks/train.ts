@@ -18,7 +18,9 @@
  *
  * The product ceiling, measured in the same run after the rounds: bam's own matMul (OpenBLAS with
  * this thread's BLAS threads) of the step's largest product, the LM head [B·T, D]·[D, V], median of
- * 9 after a warm-up; each bam ×1 rate is also given as a share of it.
+ * 9 after a warm-up, the product alone (one element read back); each bam ×1 rate is also given as
+ * a share of it. (Before 2026-12-05 05:30 UTC the whole product was read back, which timed a copy
+ * of it too and put the ceiling 15–50% lower.)
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type ModelConfig } from '@bam/core';
@@ -110,7 +112,9 @@ function productCeiling(config: ModelConfig, n: number): { shape: string; gflops
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();
     const c = tf.matMul(a, b);
-    c.dataSync();
+    // One element read back (the product has then run on any backend): reading all of c would
+    // time a 4·n·V-byte copy out of the heap too, which at `tiny` costs half as much as the product.
+    tf.tidy(() => tf.slice(c, [0, 0], [1, 1]).dataSync());
     if (i > 0) times.push((performance.now() - t0) / 1e3); // the first is the warm-up
     c.dispose();
   }
