@@ -59,18 +59,11 @@ export class ProductPlan {
 
 /**
  * The fixed blocks of an m×n output (inner dimension k): `[start, end)` ranges of rows (`axis`
- * 'm') or columns ('n'), from the shape alone. Cuts the rows when they make at least two blocks
- * (m ≥ 2·ALIGN), else the longer side, into at most `MAX_BLOCKS` pieces of ≥ `BLOCK_FLOPS` each,
- * on multiples of `ALIGN`.
- *
- * Why rows: measured on 2 cores with OpenBLAS 0.3.21 (benchmarks/RESULTS.md, "Products cut by
- * rows"), blocks of whole rows run concurrently at 1.5–2× one thread's rate for every shape of a
- * training step, while blocks of columns of the same product often ran no faster on two threads
- * than on one (the LM head [1024, 128]·[128, 4096]: 80 against 148 GFLOP/s by rows). On one
- * thread the two cuts are within a few percent.
+ * 'm') or columns ('n'), from the shape alone. Cuts the longer side into at most `MAX_BLOCKS`
+ * pieces of ≥ `BLOCK_FLOPS` each, on multiples of `ALIGN`.
  */
 export function productBlocks(m: number, n: number, k: number): { axis: 'm' | 'n'; ranges: Array<[number, number]> } {
-  const axis = m >= 2 * ALIGN || m >= n ? 'm' : 'n';
+  const axis = m >= n ? 'm' : 'n';
   const len = axis === 'm' ? m : n;
   const want = Math.min(MAX_BLOCKS, Math.floor((2 * m * n * k) / BLOCK_FLOPS), Math.ceil(len / ALIGN));
   if (want <= 1) return { axis, ranges: [[0, len]] };
