@@ -345,10 +345,11 @@ function checkSegments(a: tf.Tensor2D, counts: readonly number[], where: string)
 export function gemmSegments(a: tf.Tensor2D, b: readonly tf.Tensor2D[], counts: readonly number[], transB = false): tf.Tensor2D {
   checkSegments(a, counts, 'gemmSegments');
   const K = a.shape[1];
-  const N = transB ? b[0]?.shape[0] : b[0]?.shape[1];
-  if (b.length !== counts.length || b.some((w) => w.rank !== 2 || (transB ? w.shape[1] : w.shape[0]) !== K || (transB ? w.shape[0] : w.shape[1]) !== N)) {
-    throw new ShapeError('gemmSegments operands b', transB ? [N ?? -1, K] : [K, N ?? -1], b.find((w) => w.rank !== 2 || (transB ? w.shape[1] : w.shape[0]) !== K)?.shape ?? [b.length], 'gemmSegments');
-  }
+  if (b.length !== counts.length) throw new BamError(`gemmSegments got ${b.length} matrices for ${counts.length} segments`, 'E_SHAPE', 'this is a bug in the caller');
+  const N = transB ? b[0].shape[0] : b[0].shape[1];
+  const want = transB ? [N, K] : [K, N];
+  const bad = b.find((w) => w.rank !== 2 || w.shape[0] !== want[0] || w.shape[1] !== want[1]);
+  if (bad) throw new ShapeError('gemmSegments operands b', want, bad.shape, 'gemmSegments');
   const inputs: Record<string, tf.Tensor> = { a };
   b.forEach((w, s) => (inputs[`b${s}`] = w));
   const attrs: GemmSegmentsAttrs = { counts: [...counts], form: 'rows', transB };
