@@ -4,13 +4,15 @@
  *
  *   npx tsx benchmarks/ops-microbench.ts [--rounds 5] [--preset tiny] [--batch 8] [--variant dense|btx|bam-full|bam-kv-shared]
  *                                        [--settings builtin,+matmul,+xent,+slices,+per-head,-slices,+fused,+blas] [--skip-matmul]
- *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all,simd,moe [--rounds 6] [--variant dense,bam-full] [--score | --op]
+ *   npx tsx benchmarks/ops-microbench.ts --ab rmsnorm,rope,xent,all,simd,moe,blocks [--rounds 6] [--variant dense,bam-full] [--score | --op]
  *
  * `--ab simd` times bam's wasm SIMD kernels (AdamW aside: one forward+backward) against the
  * JavaScript loops and tfjs ops they replace (`opsSettings().wasmKernels` 'js' vs 'simd'; the
  * same bits either way). `--ab moe` times a mixture's experts run one by one against their
  * products grouped in one kernel per projection (`opsSettings().moeProducts`; the same bits up to
- * top-2).
+ * top-2). `--ab blocks` times BLAS products cut into blocks of the longer output side against
+ * blocks of rows (`opsSettings().productBlocks`; different bits, so the losses differ in the last
+ * digits).
  *
  * Part 1: GFLOP/s of plain, transposed and batched matMul on wasm, on XNNPACK (wasm's own) and on
  * OpenBLAS (ops/blas.ts) when it loads.
@@ -78,17 +80,19 @@ const abSettings: Record<string, Elementwise[]> = {
   rope: ['rope'],
   xent: ['crossEntropyForward'],
   all: ['swiglu', 'rmsnorm', 'rope', 'crossEntropyForward'],
-  /** Not a fast path of its own: `ops` runs the fused paths' JavaScript loops and tfjs ops, `fused` bam's wasm SIMD kernels. */
-  simd: [],
-  /** Not an element-wise path: `ops` runs a mixture's experts one by one, `fused` their products grouped (`opsSettings().moeProducts`). */
-  moe: [],
 };
+/** --ab names that switch a whole step's setting rather than an element-wise path: the setting as `ops` (the reference) and as `fused` (bam's default). */
+const wholeStep: Record<string, Record<'ops' | 'fused', Partial<OpsSettings>>> = {
+  /** bam's wasm SIMD kernels against the JavaScript loops and tfjs ops they replace. */
+  simd: { ops: { wasmKernels: 'js' }, fused: { wasmKernels: 'simd' } },
+  /** A mixture's experts one by one against their products grouped in one kernel per projection. */
+  moe: { ops: { moeProducts: 'per-expert' }, fused: { moeProducts: 'grouped' } },
+  /** BLAS products cut into blocks of the longer side against blocks of rows. */
+  blocks: { ops: { productBlocks: 'longer' }, fused: { productBlocks: 'rows' } },
+};
+const abNames = [...Object.keys(abSettings), ...Object.keys(wholeStep)];
 const withAll = (name: string, mode: 'ops' | 'fused'): Partial<OpsSettings> =>
-  name === 'simd'
-    ? { wasmKernels: mode === 'fused' ? 'simd' : 'js' }
-    : name === 'moe'
-      ? { moeProducts: mode === 'fused' ? 'grouped' : 'per-expert' }
-      : Object.fromEntries(abSettings[name].map((n) => [n, mode]));
+  wholeStep[name]?.[mode] ?? Object.fromEntries(abSettings[name].map((n) => [n, mode]));
 
 const { values, variant, variants: abVariants, ab } = benchmarkArgs(
   'ops-microbench.ts',
@@ -102,16 +106,17 @@ const { values, variant, variants: abVariants, ab } = benchmarkArgs(
     'skip-matmul': { kind: 'flag', help: 'leave out part 1 (matMul GFLOP/s)' },
     op: { kind: 'flag', help: "with --ab: time each fast path's own op (forward + backward at the preset's shapes) instead of a whole step" },
     score: { kind: 'flag', help: 'with --ab: time scoreTokens of B sequences of T + 1 tokens (one scoring batch) instead of forward + backward' },
-    ab: { kind: 'string', arg: 'LIST', default: '', help: `element-wise fast paths to time as ops vs fused (${Object.keys(abSettings).join(', ')}), instead of parts 1 and 2; --variant may then list several` },
+    ab: { kind: 'string', arg: 'LIST', default: '', help: `element-wise fast paths to time as ops vs fused (${abNames.join(', ')}), instead of parts 1 and 2; --variant may then list several` },
   },
   (v) => {
     const unknown = v.settings.split(',').filter((n) => !allSettings.some(([known]) => known === n));
     if (unknown.length) throw new BamError(`--settings: unknown setting${unknown.length > 1 ? 's' : ''} '${unknown.join(',')}'`, 'E_BENCH', `known names are ${allSettings.map(([n]) => n).join(', ')}`);
     const ab = v.ab.split(',').filter(Boolean);
-    const unknownAb = ab.filter((n) => !Object.hasOwn(abSettings, n));
-    if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${Object.keys(abSettings).join(', ')}`);
+    const unknownAb = ab.filter((n) => !abNames.includes(n));
+    if (unknownAb.length) throw new BamError(`--ab: unknown fast path '${unknownAb.join(',')}'`, 'E_BENCH', `known names are ${abNames.join(', ')}`);
     const variants = parseVariants(v.variant);
-    if (v.op && (ab.includes('all') || ab.includes('simd') || ab.includes('moe'))) throw new BamError("--op: 'all', 'simd' and 'moe' are whole steps, not one op", 'E_BENCH', 'name the fast paths one by one');
+    const steps = ab.filter((n) => n === 'all' || Object.hasOwn(wholeStep, n));
+    if (v.op && steps.length) throw new BamError(`--op: '${steps.join("', '")}' switch whole steps, not one op`, 'E_BENCH', 'name the element-wise fast paths one by one');
     if (!ab.length && variants.length > 1) throw new BamError('--variant: one variant only without --ab', 'E_BENCH', 'pass one of dense, btx, bam-full, bam-kv-shared');
     return { values: v, variant: variants[0], variants, ab };
   },

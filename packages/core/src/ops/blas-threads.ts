@@ -58,12 +58,25 @@ export class ProductPlan {
 }
 
 /**
+ * Which side of a product's output its blocks cut: `rows` (default) cuts the rows whenever they
+ * make two blocks (m ≥ 2·ALIGN), else the longer side; `longer` always the longer side.
+ *
+ * Why rows: measured on 2 cores with OpenBLAS 0.3.21 (benchmarks/RESULTS.md, "Round five"), blocks
+ * of whole rows run concurrently at 1.5–2× one thread's rate for every shape of a training step,
+ * while blocks of columns of the same product often ran no faster on two threads than on one (the
+ * LM head [1024, 128]·[128, 4096]: 80 against 148 GFLOP/s by rows). On one thread the two cuts are
+ * within a few percent. Either cut is fixed by the shape, so the thread count never changes a bit;
+ * the two cuts give different bits, as any two calls of different sizes may.
+ */
+export type ProductCut = 'rows' | 'longer';
+
+/**
  * The fixed blocks of an m×n output (inner dimension k): `[start, end)` ranges of rows (`axis`
- * 'm') or columns ('n'), from the shape alone. Cuts the longer side into at most `MAX_BLOCKS`
+ * 'm') or columns ('n'), from the shape alone. Cuts the side `cut` picks into at most `MAX_BLOCKS`
  * pieces of ≥ `BLOCK_FLOPS` each, on multiples of `ALIGN`.
  */
-export function productBlocks(m: number, n: number, k: number): { axis: 'm' | 'n'; ranges: Array<[number, number]> } {
-  const axis = m >= n ? 'm' : 'n';
+export function productBlocks(m: number, n: number, k: number, cut: ProductCut = 'rows'): { axis: 'm' | 'n'; ranges: Array<[number, number]> } {
+  const axis = (cut === 'rows' && m >= 2 * ALIGN) || m >= n ? 'm' : 'n';
   const len = axis === 'm' ? m : n;
   const want = Math.min(MAX_BLOCKS, Math.floor((2 * m * n * k) / BLOCK_FLOPS), Math.ceil(len / ALIGN));
   if (want <= 1) return { axis, ranges: [[0, len]] };
@@ -80,12 +93,12 @@ export function productBlocks(m: number, n: number, k: number): { axis: 'm' | 'n
  */
 export function planProduct(
   plan: ProductPlan,
-  shape: { ta: boolean; tb: boolean; m: number; n: number; k: number; lda: number; ldb: number; ldc: number; alpha: number },
+  shape: { ta: boolean; tb: boolean; m: number; n: number; k: number; lda: number; ldb: number; ldc: number; alpha: number; cut?: ProductCut },
   terms: ReadonlyArray<{ a: number; b: number }>,
   c: number,
 ): void {
   const { ta, tb, m, n, k, lda, ldb, ldc, alpha } = shape;
-  const { axis, ranges } = productBlocks(m, n, k);
+  const { axis, ranges } = productBlocks(m, n, k, shape.cut);
   for (const [s, e] of ranges) {
     terms.forEach((t, i) => {
       const beta = i === 0 ? 0 : 1;

@@ -51,6 +51,12 @@ export interface OpsSettings {
    * `per-expert`: one expert at a time. The same values (bit for bit up to top-2).
    */
   moeProducts: 'grouped' | 'per-expert';
+  /**
+   * `rows` (default): bam's BLAS kernels cut a product of 128 or more rows into blocks of rows for
+   * their threads; `longer`: the longer side of the output, rows or columns (ops/blas-threads.ts,
+   * `ProductCut`). Rows ran faster on 2 threads; the two give different bits.
+   */
+  productBlocks: 'rows' | 'longer';
 }
 
 const current: OpsSettings = {
@@ -65,6 +71,7 @@ const current: OpsSettings = {
   crossEntropyForward: 'fused',
   wasmKernels: 'simd',
   moeProducts: 'grouped',
+  productBlocks: 'rows',
 };
 
 /** The settings in force (read-only view). */

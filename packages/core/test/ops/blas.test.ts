@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/backend/index.ts';
-import { blasActive, blasStatus, enableBlas, gemmBatch } from '../../src/ops/index.ts';
+import { blasActive, blasStatus, enableBlas, gemmBatch, setOpsSettings } from '../../src/ops/index.ts';
 import { productBlocks } from '../../src/ops/blas-threads.ts';
 import { computeLossAndGrads, createModel, disposeModel, parseModelConfig, type ModelConfigInput } from '../../src/model/index.ts';
 import { variantConfig, type Variant } from '../model/variants.ts';
@@ -109,11 +109,13 @@ describe.runIf(hasOpenBlas)('BatchMatMul on OpenBLAS', () => {
 
   // bam's threads run fixed blocks of each product on a single-threaded OpenBLAS (ops/blas-threads.ts):
   // OpenBLAS's own threading gave other bits for 200×300×700 with 2 threads even on Intel (SkylakeX).
-  for (const [M, N, K] of [[256, 384, 128], [200, 300, 700], [33, 1000, 129]]) {
-    it(`gives bit-identical products with 1, 2 and 3 threads (${M}×${N}×${K}, plain and transposed)`, () => {
+  // Both cuts (opsSettings().productBlocks): 256 and 200 rows are cut by rows under 'rows', by columns under 'longer'.
+  for (const [[M, N, K], cut] of [[256, 384, 128], [200, 300, 700], [33, 1000, 129]].flatMap((s) => (['rows', 'longer'] as const).map((c) => [s, c] as const))) {
+    it(`gives bit-identical products with 1, 2 and 3 threads (${M}×${N}×${K}, plain and transposed, blocks: ${cut})`, () => {
       const a = tf.tensor2d(values(M * K, 5), [M, K]);
       const at = tf.tensor2d(values(M * K, 5), [K, M]);
       const b = tf.tensor2d(values(K * N, 6), [K, N]);
+      const prev = setOpsSettings({ productBlocks: cut });
       const run = (threads: number) => {
         enableBlas({ threads });
         expect(blasStatus().threads).toBe(threads);
@@ -128,6 +130,7 @@ describe.runIf(hasOpenBlas)('BatchMatMul on OpenBLAS', () => {
       const want = naive(a.dataSync() as Float32Array, b.dataSync() as Float32Array, M, N, K, false, false);
       expectClose(new Float32Array(one.buffer, one.byteOffset, M * N), want, 1e-4);
       enableBlas();
+      setOpsSettings(prev);
       tf.dispose([a, at, b]);
     });
   }
@@ -150,14 +153,22 @@ describe.runIf(hasOpenBlas)('BatchMatMul on OpenBLAS', () => {
 });
 
 describe('the fixed blocks of a product', () => {
-  it('depend on the shape alone, cover the longer output side exactly on multiples of 64, and never split the inner dimension', () => {
+  it('depend on the shape alone, cover the rows (or, with fewer than 128, the longer side) exactly on multiples of 64, and never split the inner dimension', () => {
     expect(productBlocks(8, 8, 8)).toEqual({ axis: 'm', ranges: [[0, 8]] });
-    // 2·200·300·700 = 84 MFLOP → 20 blocks wanted, but 300 columns hold 5 of 64.
-    expect(productBlocks(200, 300, 700)).toEqual({ axis: 'n', ranges: [[0, 64], [64, 128], [128, 192], [192, 256], [256, 300]] });
+    // 2·200·300·700 = 84 MFLOP → 20 blocks wanted, but 200 rows hold 4 of 64 (rows whenever they make two blocks).
+    expect(productBlocks(200, 300, 700)).toEqual({ axis: 'm', ranges: [[0, 64], [64, 128], [128, 192], [192, 200]] });
+    // Fewer than 128 rows: the longer side; 2·100·1000·300 = 60 MFLOP → 14 blocks wanted, of 1000/14 columns rounded up to 128.
+    expect(productBlocks(100, 1000, 300)).toEqual({ axis: 'n', ranges: Array.from({ length: 8 }, (_, i) => [128 * i, Math.min(1000, 128 * (i + 1))]) });
     // 2·4096·64·512 = 268 MFLOP → 64 wanted, capped at 16 blocks of 256 rows.
     expect(productBlocks(4096, 64, 512)).toEqual({ axis: 'm', ranges: Array.from({ length: 16 }, (_, i) => [256 * i, 256 * (i + 1)]) });
     // 2·100·100·100 = 2 MFLOP: one block.
     expect(productBlocks(100, 100, 100).ranges).toEqual([[0, 100]]);
+  });
+
+  it("cut the longer output side under 'longer' (the reference)", () => {
+    // 2·200·300·700 = 84 MFLOP → 20 blocks wanted, but 300 columns hold 5 of 64.
+    expect(productBlocks(200, 300, 700, 'longer')).toEqual({ axis: 'n', ranges: [[0, 64], [64, 128], [128, 192], [192, 256], [256, 300]] });
+    expect(productBlocks(4096, 64, 512, 'longer')).toEqual(productBlocks(4096, 64, 512, 'rows'));
   });
 });
 
