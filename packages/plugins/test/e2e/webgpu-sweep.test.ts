@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,12 +9,17 @@ import { parseResultsCsv, type ResultRow } from '@bam/eval';
 import { needs } from '../../../../tools/test/components.ts';
 
 /**
- * The smoke sweep (packages/eval/configs/smoke.json) run twice by the real CLI, in spawned
- * processes: first with `--backend wasm`, then with `--backend webgpu` (software adapters allowed:
- * CI has Mesa llvmpipe through Dawn's OpenGL ES route, no GPU). Both runs share ONE artifacts
- * folder (`<tmp>/artifacts`, the default for a CLI started in <tmp>), so every checkpoint is
- * trained once, on wasm, and the webgpu run only evaluates: the two results.csv then differ only
- * by the backend that scored the same weights, and must hold the same rows with the same values.
+ * The smoke sweep (packages/eval/configs/smoke.json) cut to its dense seed and its bam-full
+ * mixture (MoE FFN and soft-routed attention experts: every kind of layer the variants have) under
+ * its first budget, every task, run twice by the real CLI, in spawned processes: first with
+ * `--backend wasm`, then with `--backend webgpu` (software adapters allowed: CI has Mesa llvmpipe
+ * through Dawn's OpenGL ES route, no GPU). Both runs share ONE artifacts folder (`<tmp>/artifacts`,
+ * the default for a CLI started in <tmp>), so every checkpoint is trained once, on wasm, and the
+ * webgpu run only evaluates: the two results.csv then differ only by the backend that scored the
+ * same weights, and must hold the same rows with the same values. (A cut of the smoke sweep because
+ * llvmpipe scores at a fraction of wasm's speed; btx adds no kind of layer, and core's
+ * test/webgpu/parity.test.ts checks every paper variant's forward, gradients and training on webgpu
+ * against wasm.)
  *
  * Tolerance: 1e-5 relative on every value and stderr. Measured on llvmpipe (Mesa 22.3.6) vs wasm:
  * token/byte perplexity ≤ 1.1e-7, bits per byte ≤ 2.2e-8, word perplexity ≤ 6.9e-7 (exp of a
@@ -29,12 +34,17 @@ const hasMesa = await needs('mesa-egl');
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const BAM = join(REPO, 'packages', 'cli', 'bin', 'bam.mjs');
-const CONFIG = join(REPO, 'packages', 'eval', 'configs', 'smoke.json');
 const WORK = mkdtempSync(join(tmpdir(), 'bam-e2e-webgpu-'));
 const ARTIFACTS = join(WORK, 'artifacts');
 afterAll(() => rmSync(WORK, { recursive: true, force: true }));
 
 const REL_TOL = 1e-5;
+
+/** The sweep both runs make: smoke.json's seed and bam-full under its first budget, every task. */
+const VARIANTS = ['seed', 'bam-full'];
+const SMOKE = JSON.parse(readFileSync(join(REPO, 'packages', 'eval', 'configs', 'smoke.json'), 'utf8')) as { variants: Array<{ id: string; name?: string }>; budgets: string[]; tasks: Array<{ id: string }> };
+const CONFIG = join(WORK, 'smoke-seed-bam-full.json');
+writeFileSync(CONFIG, JSON.stringify({ ...SMOKE, name: 'smoke-seed-bam-full', variants: SMOKE.variants.filter((v) => VARIANTS.includes(v.name ?? v.id)), budgets: SMOKE.budgets.slice(0, 1) }));
 
 function sweep(backend: 'wasm' | 'webgpu', out: string): SpawnSyncReturns<string> {
   const env: Record<string, string | undefined> = { ...process.env };
@@ -95,18 +105,18 @@ describe.runIf(hasMesa)('the smoke sweep on webgpu (software adapter allowed) gi
     expect(describeAdapter(adapter).length).toBeGreaterThan(0);
   });
 
-  it('runs on wasm first, training every checkpoint of the smoke pipeline into the shared artifacts folder', { timeout: 360_000 }, () => {
+  it('runs on wasm first, training the checkpoints of the seed and bam-full into the shared artifacts folder', { timeout: 360_000 }, () => {
     needAdapter();
     const r = sweep('wasm', join(WORK, 'out-wasm'));
     expect(r.status, r.stderr.slice(-4000)).toBe(0);
     const builds = [...r.stderr.matchAll(/upcycle smoke seed 0[^:]*: (\d+) stage\(s\) built, (\d+) reused/g)];
     expect(builds.reduce((n, m) => n + Number(m[1]), 0)).toBeGreaterThan(0);
     wasmRows = readRows(join(WORK, 'out-wasm'));
-    // Every task and variant of the config has rows (60 for today's smoke.json: the seed, btx and
-    // bam-full under two budgets, × 2 perplexity tasks × 4 metrics + 2 choice tasks × 2 metrics).
-    const config = JSON.parse(readFileSync(CONFIG, 'utf8')) as { variants: Array<{ id: string; name?: string }>; tasks: Array<{ id: string }> };
-    expect(new Set(wasmRows.map((row) => row.task))).toEqual(new Set(config.tasks.map((t) => t.id)));
-    expect(new Set(wasmRows.map((row) => row.variant))).toEqual(new Set(config.variants.map((v) => v.name ?? v.id)));
+    // Every task and both models have rows (24 for today's smoke.json: the seed and bam-full, × 2
+    // perplexity tasks × 4 metrics + 2 choice tasks × 2 metrics).
+    expect(new Set(wasmRows.map((row) => row.task))).toEqual(new Set(SMOKE.tasks.map((t) => t.id)));
+    expect(new Set(wasmRows.map((row) => row.variant))).toEqual(new Set(VARIANTS));
+    expect(new Set(wasmRows.map((row) => row.budget))).toEqual(new Set(['', SMOKE.budgets[0]]));
     for (const row of wasmRows) {
       expect(row.status, `${key(row)}: ${row.error}`).toBe('ok');
       expect(row.backend).toBe('wasm');
