@@ -15,16 +15,17 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export const SLOW_FIRST = [
   'packages/plugins/test/e2e/chaos.test.ts',
   'packages/plugins/test/e2e/queue.test.ts',
-  'packages/plugins/test/e2e/webgpu-sweep.test.ts',
-  'packages/plugins/test/contract/builtin.contract.test.ts',
   'packages/cli/test/byo.test.ts',
-  'packages/cli/test/errors.test.ts',
-  'packages/plugins/test/variants/variants.test.ts',
+  'packages/plugins/test/e2e/webgpu-sweep.test.ts',
   'packages/plugins/test/e2e/smoke-sweep.test.ts',
+  'packages/cli/test/errors.test.ts',
   'packages/eval/test/report/browser.test.ts',
-  'packages/plugins/test/variants/study-variants.test.ts',
+  'packages/plugins/test/variants/variants.test.ts',
+  'packages/plugins/test/contract/builtin.contract.test.ts',
   'packages/eval/test/cli-sweep.test.ts',
+  'packages/plugins/test/variants/study-variants.test.ts',
   'packages/plugins/test/e2e/shards.test.ts',
+  'packages/eval/test/shards.test.ts',
 ];
 
 export default class SlowFirstSequencer extends BaseSequencer {
