@@ -43,6 +43,9 @@ export class ProductPlan {
   /** Call index where each task starts; the last entry closes the last task. */
   readonly starts: number[] = [0];
 
+  /** Which side of each product's output `planProduct` cuts into blocks. */
+  constructor(readonly cut: ProductCut = 'rows') {}
+
   get tasks(): number {
     return this.starts.length - 1;
   }
@@ -87,18 +90,18 @@ export function productBlocks(m: number, n: number, k: number, cut: ProductCut =
 }
 
 /**
- * Adds the blocks of op(A)·op(B) (row-major, leading dimensions lda/ldb/ldc) to `plan`: for each
- * block one task holding one call per term, so `terms` products summed into one output (alpha·Σ,
- * beta 0 for the first) stay in their order on one thread.
+ * Adds the blocks of op(A)·op(B) (row-major, leading dimensions lda/ldb/ldc; the side `plan.cut`
+ * picks) to `plan`: for each block one task holding one call per term, so `terms` products summed
+ * into one output (alpha·Σ, beta 0 for the first) stay in their order on one thread.
  */
 export function planProduct(
   plan: ProductPlan,
-  shape: { ta: boolean; tb: boolean; m: number; n: number; k: number; lda: number; ldb: number; ldc: number; alpha: number; cut?: ProductCut },
+  shape: { ta: boolean; tb: boolean; m: number; n: number; k: number; lda: number; ldb: number; ldc: number; alpha: number },
   terms: ReadonlyArray<{ a: number; b: number }>,
   c: number,
 ): void {
   const { ta, tb, m, n, k, lda, ldb, ldc, alpha } = shape;
-  const { axis, ranges } = productBlocks(m, n, k, shape.cut);
+  const { axis, ranges } = productBlocks(m, n, k, plan.cut);
   for (const [s, e] of ranges) {
     terms.forEach((t, i) => {
       const beta = i === 0 ? 0 : 1;

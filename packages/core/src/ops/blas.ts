@@ -188,8 +188,8 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const bv = be.typedArrayFromHeap(b) as Float32Array;
   const sameA = sizeOf(aBatch) === G;
   const sameB = sizeOf(bBatch) === G;
-  const plan = new ProductPlan();
-  const shape = { ta: transposeA, tb: transposeB, m: M, n: N, k: K, lda: aCols, ldb: bCols, ldc: N, alpha: 1, cut: opsSettings().productBlocks };
+  const plan = new ProductPlan(opsSettings().productBlocks);
+  const shape = { ta: transposeA, tb: transposeB, m: M, n: N, k: K, lda: aCols, ldb: bCols, ldc: N, alpha: 1 };
   for (let g = 0; g < G; g++) {
     const ia = sameA ? g : broadcastIndex(g, outBatch, aBatch);
     const ib = sameB ? g : broadcastIndex(g, outBatch, bBatch);
@@ -234,8 +234,8 @@ function gemmBatchKernel(args: KernelArgs): tf.TensorInfo {
   // The products of each output slot, in order: one thread sums them (see planProduct).
   const terms: Array<Array<{ a: number; b: number }>> = Array.from({ length: o.outCount }, () => []);
   for (let i = 0; i < o.aIndex.length; i++) terms[o.outIndex[i]].push({ a: offsetOf(av) + o.aIndex[i] * M * K, b: offsetOf(bv) + o.bIndex[i] * K * N });
-  const plan = new ProductPlan();
-  const shape = { ta: o.transA, tb: o.transB, m: M, n: N, k: K, lda: aCols, ldb: bCols, ldc: N, alpha: o.alpha, cut: opsSettings().productBlocks };
+  const plan = new ProductPlan(opsSettings().productBlocks);
+  const shape = { ta: o.transA, tb: o.transB, m: M, n: N, k: K, lda: aCols, ldb: bCols, ldc: N, alpha: o.alpha };
   for (let io = 0; io < o.outCount; io++) {
     if (terms[io].length === 0) out.fill(0, io * M * N, (io + 1) * M * N);
     else planProduct(plan, shape, terms[io], offsetOf(out) + io * M * N);
@@ -295,7 +295,7 @@ function gemmSegmentsKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const a = inputs.a;
   const K = a.shape[1];
   const be = backendOf(args);
-  const plan = new ProductPlan();
+  const plan = new ProductPlan(opsSettings().productBlocks);
   if (form === 'rows') {
     const bs = counts.map((_, s) => inputs[`b${s}`]);
     const [bRows, bCols] = bs[0].shape;
@@ -306,7 +306,7 @@ function gemmSegmentsKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const aAt = offsetOf(be.typedArrayFromHeap(a) as Float32Array);
     let row = 0;
     counts.forEach((m, s) => {
-      const shape = { ta: false, tb: transB, m, n: N, k: K, lda: K, ldb: bCols, ldc: N, alpha: 1, cut: opsSettings().productBlocks };
+      const shape = { ta: false, tb: transB, m, n: N, k: K, lda: K, ldb: bCols, ldc: N, alpha: 1 };
       if (m > 0) planProduct(plan, shape, [{ a: aAt + row * K, b: offsetOf(be.typedArrayFromHeap(bs[s]) as Float32Array) }], offsetOf(out) + row * N);
       row += m;
     });
@@ -321,7 +321,7 @@ function gemmSegmentsKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const dAt = offsetOf(be.typedArrayFromHeap(d) as Float32Array);
   let row = 0;
   counts.forEach((m, s) => {
-    const shape = { ta: true, tb: false, m: K, n: N, k: m, lda: K, ldb: N, ldc: N, alpha: 1, cut: opsSettings().productBlocks };
+    const shape = { ta: true, tb: false, m: K, n: N, k: m, lda: K, ldb: N, ldc: N, alpha: 1 };
     if (m > 0) planProduct(plan, shape, [{ a: aAt + row * K, b: dAt + row * N }], offsetOf(outs[s]));
     else outs[s].fill(0);
     row += m;
